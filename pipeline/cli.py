@@ -1,0 +1,219 @@
+"""Argument parsing for `beam_runner.py`: flags → frozen configs; leftovers → Beam options.
+
+The subcommand modules are imported lazily so that `--help` and bad-flag errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.errors import UserError
+from pipeline.options import (
+    COMPRESSIONS,
+    FORMATS,
+    MASKINGS,
+    TASKS,
+    ZH_SEGMENTERS,
+    CleanConfig,
+    MaskConfig,
+    PackConfig,
+    ReadConfig,
+    ShardConfig,
+    ShardsJobConfig,
+    VocabConfig,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors are one line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) -> None:
+    g = p.add_argument_group("input and cleaning")
+    g.add_argument("--input", action="append", default=[], metavar="GLOB",
+                   help="file pattern (local or gs://); repeatable; default: the bundled demo corpus")
+    g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
+    g.add_argument("--format", default="auto", choices=FORMATS,
+                   help="input format; auto decides from the file name (default: auto)")
+    g.add_argument("--text-field", default="text", help="JSONL/Parquet text field (default: text)")
+    g.add_argument("--id-field", default=None, help="JSONL/Parquet id field (default: path:ordinal)")
+    g.add_argument("--normalization", default="NFC", choices=("NFC", "NFKC"))
+    g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
+                   help="Gopher minimum words per document; CJK characters count as words")
+    g.add_argument("--max-words", type=int, default=CleanConfig.max_words)
+    g.add_argument("--min-sentences", type=int, default=CleanConfig.min_sentences)
+    g.add_argument("--max-symbol-ratio", type=float, default=CleanConfig.max_symbol_ratio)
+    g.add_argument("--min-alpha-ratio", type=float, default=CleanConfig.min_alpha_ratio)
+    g.add_argument("--max-repeated-line-fraction", type=float,
+                   default=CleanConfig.max_repeated_line_fraction)
+    g.add_argument("--drop-code", action="store_true", help="C4 rule: drop documents containing '{'")
+    g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
+
+
+def _add_vocab(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("vocabulary")
+    g.add_argument("--vocab-size", type=int, default=VocabConfig.vocab_size)
+    g.add_argument("--min-frequency", type=int, default=VocabConfig.min_frequency)
+    g.add_argument("--limit-alphabet", type=int, default=VocabConfig.limit_alphabet)
+    g.add_argument("--num-unused", type=int, default=0, help="reserve [unused0..N-1] entries")
+    g.add_argument("--max-input-chars-per-word", type=int,
+                   default=VocabConfig.max_input_chars_per_word)
+
+
+def _add_case_and_segmenter(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lowercase", dest="lowercase", action="store_true", default=None,
+                   help="lowercase and strip accents (default: on for vocab; from the vocab dir for shards)")
+    p.add_argument("--no-lowercase", dest="lowercase", action="store_false")
+    p.add_argument("--zh-segmenter", default="none", choices=ZH_SEGMENTERS,
+                   help="jieba: segment Chinese into words (vocab: word-level; shards: wwm boundaries)")
+
+
+def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
+    g = p.add_argument_group("instances, masking and shards")
+    if vocab_required:
+        g.add_argument("--vocab", required=True, metavar="DIR",
+                       help="vocab dir (ours, or one holding Google's vocab.txt)")
+    g.add_argument("--max-seq-length", type=int, default=512)
+    g.add_argument("--task", default="nsp", choices=TASKS)
+    g.add_argument("--masking", default="token", choices=MASKINGS)
+    g.add_argument("--masked-lm-prob", type=float, default=0.15)
+    g.add_argument("--max-predictions-per-seq", type=int, default=None,
+                   help="default: round(0.15 * max-seq-length)")
+    g.add_argument("--short-seq-prob", type=float, default=0.1)
+    g.add_argument("--dupe-factor", type=int, default=1)
+    g.add_argument("--span-p", type=float, default=0.2)
+    g.add_argument("--span-max", type=int, default=10)
+    g.add_argument("--max-ngram", type=int, default=3)
+    g.add_argument("--nsp-pool-size", type=int, default=PackConfig.nsp_pool_size,
+                   help="documents per corpus-wide NSP negative pool")
+    g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
+    g.add_argument("--compression", default="none", choices=COMPRESSIONS)
+    g.add_argument("--seed", type=int, default=12345)
+    g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="beam_runner.py",
+        description="Raw text corpora -> deterministic BERT pretraining shards, on Apache Beam. "
+        "Arguments not listed here are passed to Beam as pipeline options "
+        "(e.g. --runner DataflowRunner --project P --region R --temp_location gs://...).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
+    _add_read_clean(p)
+
+    p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
+    _add_read_clean(p)
+    _add_vocab(p)
+    _add_case_and_segmenter(p)
+
+    p = sub.add_parser("shards", help="tokenize, pack, mask and write Arrow shards")
+    _add_read_clean(p)
+    _add_case_and_segmenter(p)
+    _add_shards(p, vocab_required=True)
+
+    p = sub.add_parser("all", help="clean + vocab + shards in one pipeline (demo corpus by default)")
+    _add_read_clean(p)
+    _add_vocab(p)
+    _add_case_and_segmenter(p)
+    _add_shards(p, vocab_required=False)
+
+    p = sub.add_parser("verify", help="check a shard dir against its manifest")
+    p.add_argument("shard_dir", metavar="DIR")
+
+    p = sub.add_parser("inspect", help="print stats and decoded samples of a shard dir")
+    p.add_argument("shard_dir", metavar="DIR")
+    p.add_argument("--n", type=int, default=3, help="decoded samples to print (default 3)")
+    return parser
+
+
+def read_config(a: argparse.Namespace) -> ReadConfig:
+    return ReadConfig(inputs=tuple(a.input), format=a.format, text_field=a.text_field,
+                      id_field=a.id_field)
+
+
+def clean_config(a: argparse.Namespace) -> CleanConfig:
+    return CleanConfig(
+        normalization=a.normalization, min_words=a.min_words, max_words=a.max_words,
+        min_sentences=a.min_sentences, max_symbol_ratio=a.max_symbol_ratio,
+        min_alpha_ratio=a.min_alpha_ratio, max_repeated_line_fraction=a.max_repeated_line_fraction,
+        drop_code=a.drop_code, dedup=not a.no_dedup,
+    )
+
+
+def vocab_config(a: argparse.Namespace) -> VocabConfig:
+    return VocabConfig(
+        vocab_size=a.vocab_size, min_frequency=a.min_frequency, limit_alphabet=a.limit_alphabet,
+        lowercase=True if a.lowercase is None else a.lowercase, zh_segmenter=a.zh_segmenter,
+        num_unused=a.num_unused, max_input_chars_per_word=a.max_input_chars_per_word,
+    )
+
+
+def shards_config(a: argparse.Namespace, output: str, vocab_dir: str) -> ShardsJobConfig:
+    max_preds = a.max_predictions_per_seq
+    if max_preds is None:
+        max_preds = max(1, round(0.15 * a.max_seq_length))
+    return ShardsJobConfig(
+        read=read_config(a),
+        clean=clean_config(a),
+        pack=PackConfig(task=a.task, max_seq_length=a.max_seq_length,
+                        short_seq_prob=a.short_seq_prob, dupe_factor=a.dupe_factor, seed=a.seed,
+                        nsp_pool_size=a.nsp_pool_size),
+        mask=MaskConfig(masking=a.masking, masked_lm_prob=a.masked_lm_prob,
+                        max_predictions_per_seq=max_preds, span_p=a.span_p, span_max=a.span_max,
+                        max_ngram=a.max_ngram, seed=a.seed),
+        shard=ShardConfig(output=output, num_shards=a.num_shards, compression=a.compression,
+                          overwrite=a.overwrite, seed=a.seed),
+        vocab_dir=vocab_dir,
+        lowercase=a.lowercase,
+        zh_segmenter=a.zh_segmenter,
+    )
+
+
+def run(argv: list[str]) -> int:
+    args, beam_args = build_parser().parse_known_args(argv)
+    if args.command in ("verify", "inspect") and beam_args:
+        raise UserError(f"{args.command}: unrecognized arguments: {' '.join(beam_args)}")
+    if args.command == "clean":
+        from pipeline.clean_pipeline import run_clean
+
+        run_clean(read_config(args), clean_config(args), args.output, beam_args)
+    elif args.command == "vocab":
+        from pipeline.vocab_pipeline import run_vocab
+
+        run_vocab(read_config(args), clean_config(args), vocab_config(args), args.output, beam_args)
+    elif args.command == "shards":
+        from pipeline.shards_pipeline import run_shards
+
+        run_shards(shards_config(args, args.output, args.vocab), beam_args)
+    elif args.command == "all":
+        from pipeline.shards_pipeline import run_all
+
+        run_all(shards_config(args, args.output, ""), vocab_config(args), beam_args)
+    elif args.command == "verify":
+        from pipeline.verify import verify_shard_dir
+
+        verify_shard_dir(args.shard_dir)
+    elif args.command == "inspect":
+        from pipeline.inspect_shards import inspect_shard_dir
+
+        inspect_shard_dir(args.shard_dir, args.n)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Beam PTransforms for each stage of the data flow, and the pure functions behind them."""

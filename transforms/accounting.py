@@ -1,0 +1,86 @@
+"""Counter names shared by the Beam wrappers, `summary.json` and the manifest.
+
+Every exit path of a document has exactly one name here, so that
+`documents_read = documents_kept + sum(documents_dropped) + documents_rejected` can be
+checked from the counters alone.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "bert_shards"
+
+
+class DropReason(str, Enum):
+    """Why a readable document was not kept. The value is the `summary.json` key."""
+
+    EMPTY = "empty"
+    TOO_FEW_WORDS = "too_few_words"
+    TOO_MANY_WORDS = "too_many_words"
+    MEAN_WORD_LENGTH = "mean_word_length"
+    SYMBOL_RATIO = "symbol_ratio"
+    ALPHA_RATIO = "alpha_ratio"
+    REPEATED_LINES = "repeated_lines"
+    BULLET_LINES = "bullet_lines"
+    ELLIPSIS_LINES = "ellipsis_lines"
+    LOREM_IPSUM = "lorem_ipsum"
+    CODE = "code"
+    TOO_FEW_SENTENCES = "too_few_sentences"
+    DUPLICATE = "duplicate"
+    NO_INSTANCE = "no_instance"
+
+
+# Document-level counters.
+DOCUMENTS_READ = "documents_read"
+DOCUMENTS_KEPT = "documents_kept"
+DOCUMENTS_REJECTED = "documents_rejected"
+DROPPED_PREFIX = "documents_dropped/"
+
+# Packing / masking / shard counters.
+INSTANCES = "instances"
+TOKENS = "tokens"
+MASKED_TOKENS = "masked_tokens"
+
+
+def counter(name: str):
+    """A Beam counter in the project namespace; create it in `__init__` or `setup`."""
+    return Metrics.counter(NAMESPACE, name)
+
+
+def dropped_counter(reason: DropReason):
+    return counter(DROPPED_PREFIX + reason.value)
+
+
+STATS_TAG = "stats"
+"""Tagged output carrying `(counter_name, n)` pairs.
+
+Counts travel as data as well as Beam Metrics: Metrics feed the runner's UI, while the
+data path gives exact totals inside the pipeline itself, so `summary.json` and the shard
+manifest are written by the pipeline on any runner without asking the launcher.
+"""
+
+
+class Counters:
+    """Beam counters by name, created on first use; `inc` also returns the stats element.
+
+    Use in a DoFn as `yield self.counters.inc(DOCUMENTS_READ)` with the DoFn's outputs
+    declared `.with_outputs(STATS_TAG, main=...)`.
+    """
+
+    def __init__(self) -> None:
+        self._metrics: dict = {}
+
+    def inc(self, name: str, n: int = 1):
+        import apache_beam as beam
+
+        metric = self._metrics.get(name)
+        if metric is None:
+            metric = self._metrics[name] = counter(name)
+        metric.inc(n)
+        return beam.pvalue.TaggedOutput(STATS_TAG, (name, n))
+
+    def __getstate__(self) -> dict:
+        return {"_metrics": {}}

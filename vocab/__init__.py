@@ -1,0 +1,1 @@
+"""WordPiece vocabulary: BERT pre-tokenisation, optional jieba segmentation, training, encoders."""
