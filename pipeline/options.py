@@ -69,6 +69,14 @@ class CleanConfig:
     drop_lorem_ipsum: bool = True
     drop_code: bool = False
     dedup: bool = True
+    strip_wiki_markup: bool = True
+    """Remove [1]/[edit]/[citation needed], -{zh-cn:..}- conversion markup, empty brackets."""
+    drop_boilerplate_lines: bool = True
+    """Drop lines with cookie/privacy-policy or 'enable JavaScript' phrases (C4, narrowed)."""
+    min_line_words: int = 3
+    """Paragraph lines with fewer words (CJK chars count) are dropped: headings, titles."""
+    require_end_mark: bool = False
+    """C4: drop paragraph lines not ending in . ! ? " (or a CJK end mark)."""
 
     def __post_init__(self) -> None:
         _check_choice("normalization", self.normalization, ("NFC", "NFKC"))

@@ -30,6 +30,7 @@ class DropReason(str, Enum):
     CODE = "code"
     TOO_FEW_SENTENCES = "too_few_sentences"
     DUPLICATE = "duplicate"
+    NO_TOKENS = "no_tokens"
     NO_INSTANCE = "no_instance"
 
 
@@ -43,6 +44,16 @@ DROPPED_PREFIX = "documents_dropped/"
 INSTANCES = "instances"
 TOKENS = "tokens"
 MASKED_TOKENS = "masked_tokens"
+SHARDS = "shards"
+"""Shard files written (empty shards included), counted by the shard writer."""
+INSTANCES_LABEL_PREFIX = "instances_label/"
+"""Instances per sentence_label (`instances_label/0`, `/1`, `/-1`), counted by the packer."""
+SENTENCES_SPLIT = "sentences_split"
+"""Sentences longer than the packing budget, cut into pieces instead of dropped."""
+NSP_NEGATIVE_UNAVAILABLE = "nsp_negative_unavailable"
+"""NSP pairs that wanted a random B but had no other document in their pool (label 0 instead)."""
+PAIR_UNSPLITTABLE = "pair_unsplittable"
+"""One-token chunks that cannot form an A/B pair and are skipped."""
 
 
 def counter(name: str):

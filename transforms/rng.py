@@ -41,7 +41,15 @@ def doc_id_hash(doc_id: str) -> int:
     return stable_hash64("doc", doc_id)
 
 
-def make_rng(seed: int, doc_id: int, pass_index: int, stage: Stage) -> np.random.Generator:
-    """A generator private to one (document, pass, stage)."""
+def make_rng(
+    seed: int, doc_id: int, pass_index: int, stage: Stage, extra: int = 0
+) -> np.random.Generator:
+    """A generator private to one (document, pass, stage).
+
+    `extra` (>= 0) splits that stream further, e.g. per instance of a document for masking;
+    `extra=0` leaves the key, and so the stream, exactly as without it.
+    """
     entropy = [seed & 0xFFFFFFFF, seed >> 32, doc_id & 0xFFFFFFFF, doc_id >> 32, pass_index, int(stage)]
+    if extra:
+        entropy += [extra & 0xFFFFFFFF, extra >> 32]
     return np.random.Generator(np.random.Philox(np.random.SeedSequence(entropy)))

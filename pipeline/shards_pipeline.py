@@ -1,0 +1,162 @@
+"""`shards` and `all`: documents -> tokens -> instances -> masks -> Arrow shard dir.
+
+    shards: CleanCorpus ─► TokenizeDocuments ─► PackInstances ─► ApplyMasks ─► WriteShards
+            ─► WriteManifest                      (vocab dir read by the launcher)
+    all:    CleanCorpus ─┬► BuildVocab ─► <output>/vocab ─┐ (VocabArtifacts side input)
+                         └► TokenizeDocuments ─► ... ─► WriteShards ─► <output>/shards
+
+Both feed the stages the vocab as a single-element `VocabArtifacts` PCollection. In `shards`
+the launcher reads the vocab dir (a few files, local or gs://) and embeds its bytes in the
+graph, so workers never need the launcher's paths and the manifest records exactly the vocab
+used; in `all` it comes from `BuildVocab`. `summary.json` goes to `--output`, the shards to
+`--output` (`shards`) or `--output/shards` (`all`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.beam_options import make_pipeline_options
+from pipeline.errors import UserError
+from pipeline.options import ShardsJobConfig, VocabConfig, output_fields
+from pipeline.stages import CleanCorpus, check_local_inputs, with_default_inputs
+from pipeline.stats import SumStats
+from pipeline.summary import SUMMARY_FILE, print_summary
+from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
+from vocab.artifacts import (
+    MANIFEST,
+    SPECIAL_TOKENS_MAP,
+    TOKENIZER_CONFIG,
+    TOKENIZER_JSON,
+    VOCAB_TXT,
+    VocabArtifacts,
+)
+
+SHARDS_SUBDIR = "shards"
+VOCAB_SUBDIR = "vocab"
+SHARD_DIR_FILES = ("shard-*-of-*.arrow", MANIFEST_NAME, VOCAB_NAME, SUMMARY_FILE, ".*.tmp-*")
+VOCAB_DIR_FILES = (VOCAB_TXT, TOKENIZER_JSON, TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP, MANIFEST)
+
+
+def load_vocab_artifacts(vocab_dir: str, lowercase: bool | None) -> VocabArtifacts:
+    """The vocab dir as artifacts (a bare Google `vocab.txt` gets its tokenizer.json built)."""
+    from vocab.vocab_dir import load_vocab_dir
+
+    files, tokenizer, meta = load_vocab_dir(vocab_dir, lowercase)
+    files = {name: data for name, data in files.items() if data is not None}
+    files.setdefault(TOKENIZER_JSON, tokenizer.to_str().encode("utf-8"))
+    return VocabArtifacts(files=files, manifest=dict(meta))
+
+
+def _vocab_info(artifacts: VocabArtifacts, source: str) -> dict:
+    return vocab_info(artifacts.files[VOCAB_TXT], source, artifacts.manifest["lowercase"],
+                      artifacts.manifest["zh_segmenter"])
+
+
+def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: ShardsJobConfig,
+                  config: dict, shard_dir: str, summary_dir: str, vocab_source: str,
+                  extra_stats: list) -> None:
+    """tokenize -> pack -> mask -> shards -> manifest; shared by `shards` and `all`."""
+    from transforms.mask import ApplyMasks
+    from transforms.pack_instances import PackInstances
+    from transforms.shards import WriteManifest, WriteShards
+    from transforms.tokenize import TokenizeDocuments
+
+    tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
+        job.zh_segmenter == "jieba", artifacts=artifacts)
+    packed = tokenized["documents"] | "PackInstances" >> PackInstances(
+        job.pack, specials["cls"], specials["sep"])
+    masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts=artifacts)
+    vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
+    written = masked["instances"] | "WriteShards" >> WriteShards(
+        shard_dir, job.shard.num_shards, job.shard.compression, job.shard.seed, vocab)
+    stats = (
+        [cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],
+         written["stats"]]
+        | "SumStats" >> SumStats()
+    )
+    written["shards"] | "WriteManifest" >> WriteManifest(shard_dir, config, summary_dir, vocab,
+                                                         stats)
+
+
+def build_shards(p: beam.Pipeline, job: ShardsJobConfig, output: str) -> None:
+    """Add the `shards` job to `p`; reads only the (small) vocab dir while building."""
+    job = dataclasses.replace(job, read=with_default_inputs(job.read))
+    artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
+    specials = special_ids(vocab_tokens(artifacts.files[VOCAB_TXT]))
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    vocab = p | "VocabArtifacts" >> beam.Create([artifacts])
+    _shard_stages(cleaned, vocab, specials, job, output_fields(job), output, output,
+                  job.vocab_dir, [])
+
+
+def build_all(p: beam.Pipeline, job: ShardsJobConfig, vocab_cfg: VocabConfig, output: str) -> None:
+    """Add the `all` job to `p`: `output/vocab`, `output/shards`, `output/summary.json`."""
+    from transforms.vocab_build import BuildVocab
+
+    job = dataclasses.replace(job, read=with_default_inputs(job.read))
+    vocab_dir = FileSystems.join(output, VOCAB_SUBDIR)
+    config = {**output_fields(job), "vocab": output_fields(vocab_cfg)}
+    # BuildVocab puts the special tokens first, in config order.
+    specials = special_ids(list(vocab_cfg.special_tokens))
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    built = cleaned["documents"] | "BuildVocab" >> BuildVocab(vocab_cfg, vocab_dir,
+                                                              count_kept=False)
+    _shard_stages(cleaned, built["artifacts"], specials, job, config,
+                  FileSystems.join(output, SHARDS_SUBDIR), output, vocab_dir, [built["stats"]])
+
+
+def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str, ...]]) -> None:
+    """Refuse a non-empty local output dir unless `overwrite`; then delete our old files.
+
+    `own_files` maps a subdir ("" for the dir itself) to the file patterns this subcommand
+    writes there; nothing else is ever deleted.
+    """
+    if "://" not in output:
+        if os.path.exists(output) and not os.path.isdir(output):
+            raise UserError(f"--output {output!r} exists and is not a directory")
+        if os.path.isdir(output) and os.listdir(output) and not overwrite:
+            raise UserError(f"--output {output!r} is not empty; pass --overwrite to replace "
+                            f"its shards")
+    if not overwrite:
+        return
+    stale = []
+    for subdir, patterns in own_files.items():
+        directory = FileSystems.join(output, subdir) if subdir else output
+        for pattern in patterns:
+            for result in FileSystems.match([FileSystems.join(directory, pattern)]):
+                stale.extend(m.path for m in result.metadata_list)
+    if stale:
+        FileSystems.delete(stale)
+
+
+def _run(build, read_cfg, output: str, summary_dir: str, shard_dir: str,
+         beam_args: list[str]) -> None:
+    options = make_pipeline_options(beam_args)
+    check_local_inputs(with_default_inputs(read_cfg))
+    start = time.monotonic()
+    with beam.Pipeline(options=options) as p:
+        build(p)
+    print_summary(summary_dir, time.monotonic() - start)
+    print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
+
+
+def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
+    """`shards`: the shard dir is `--output` itself."""
+    output = job.shard.output
+    prepare_output(output, job.shard.overwrite, {"": SHARD_DIR_FILES})
+    _run(lambda p: build_shards(p, job, output), job.read, output, output, output, beam_args)
+
+
+def run_all(job: ShardsJobConfig, vocab_cfg: VocabConfig, beam_args: list[str]) -> None:
+    """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
+    output = job.shard.output
+    prepare_output(output, job.shard.overwrite, {
+        "": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES})
+    _run(lambda p: build_all(p, job, vocab_cfg, output), job.read, output, output,
+         FileSystems.join(output, SHARDS_SUBDIR), beam_args)

@@ -1,0 +1,77 @@
+"""Composite stages shared by the clean, vocab, shards and all pipelines, and input checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+from importlib import resources
+
+import apache_beam as beam
+
+from pipeline.errors import UserError
+from pipeline.options import CleanConfig, ReadConfig
+from transforms.clean import CleanDocuments
+from transforms.dedup import DeduplicateDocuments
+from transforms.read import ReadCorpus
+from transforms.sentences import SplitSentences
+
+DEMO_FILES = ("demo_en.txt", "demo_zh.jsonl")
+
+
+def demo_inputs() -> tuple[str, ...]:
+    """Paths of the bundled demo corpus (English BERT text format, Chinese JSONL)."""
+    root = resources.files("pipeline") / "demo_corpus"
+    return tuple(str(root / name) for name in DEMO_FILES)
+
+
+def with_default_inputs(cfg: ReadConfig) -> ReadConfig:
+    """The config itself, or the demo corpus (format auto) when no --input was given."""
+    if cfg.inputs:
+        return cfg
+    return dataclasses.replace(cfg, inputs=demo_inputs(), format="auto")
+
+
+def check_local_inputs(cfg: ReadConfig) -> None:
+    """Pre-flight: every local pattern must match a file; remote ones are matched at run time."""
+    for pattern in cfg.inputs:
+        if "://" in pattern:
+            continue
+        if not any(not _is_dir(path) for path in glob.glob(pattern)):
+            hint = " (a directory: give a pattern such as DIR/*)" if _is_dir(pattern) else ""
+            raise UserError(f"--input {pattern!r} matches no file{hint}")
+
+
+def _is_dir(path: str) -> bool:
+    import os
+
+    return os.path.isdir(path)
+
+
+class CleanCorpus(beam.PTransform):
+    """PBegin -> {"documents": Document, "rejects": Reject, "stats": (name, n)}.
+
+    read -> clean -> dedup (unless disabled) -> split sentences, as in DESIGN.md.
+    `documents_kept` is left to the consumer of the documents.
+    """
+
+    def __init__(self, read_cfg: ReadConfig, clean_cfg: CleanConfig) -> None:
+        super().__init__()
+        self._read_cfg = read_cfg
+        self._clean_cfg = clean_cfg
+
+    def expand(self, pbegin):
+        read = pbegin | "Read" >> ReadCorpus(self._read_cfg)
+        cleaned = read["documents"] | "CleanDocuments" >> CleanDocuments(self._clean_cfg)
+        stats = [read["stats"], cleaned["stats"]]
+        docs = cleaned["documents"]
+        if self._clean_cfg.dedup:
+            deduped = docs | "Deduplicate" >> DeduplicateDocuments()
+            docs = deduped["documents"]
+            stats.append(deduped["stats"])
+        split = docs | "SplitSentences" >> SplitSentences(self._clean_cfg)
+        stats.append(split["stats"])
+        return {
+            "documents": split["documents"],
+            "rejects": read["rejects"],
+            "stats": tuple(stats) | "FlattenCleanStats" >> beam.Flatten(),
+        }

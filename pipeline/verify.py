@@ -1,0 +1,200 @@
+"""`verify DIR`: a shard dir against its manifest — checksums, schema, balance, row invariants.
+
+The checks are independent of the code that wrote the shards: the vocab is re-read from the
+dir's `vocab.txt`, the replacement set is recomputed from it, and every row rule of
+DESIGN.md is checked vectorised per record batch. The first failure raises a `UserError`
+naming the file, row and rule, so the CLI exits non-zero with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.errors import UserError
+from transforms.manifest import MANIFEST_NAME, special_ids, vocab_tokens
+from transforms.shard_assign import shard_sizes
+from transforms.shard_schema import FORMAT_NAME, MAX_BATCH_ROWS, SCHEMA_VERSION, shard_schema
+from transforms.shard_write import read_bytes, shard_file_name
+
+_UNUSED = re.compile(r"\[unused\d+\]")
+
+
+class _Rules:
+    """What every row must satisfy, from the manifest and the dir's vocab.txt."""
+
+    def __init__(self, manifest: dict, tokens: list[str]) -> None:
+        config = manifest["config"]
+        self.max_len = int(config["pack"]["max_seq_length"])
+        self.max_preds = int(config["mask"]["max_predictions_per_seq"])
+        self.dupe_factor = int(config["pack"]["dupe_factor"])
+        self.special = special_ids(tokens)
+        self.vocab_size = len(tokens)
+        replaceable = np.array([not _UNUSED.fullmatch(t) for t in tokens], dtype=bool)
+        replaceable[list(self.special.values())] = False
+        self.replaceable = replaceable
+        never = np.zeros(len(tokens), dtype=bool)
+        never[[self.special[k] for k in ("pad", "cls", "sep", "mask")]] = True
+        self.never_masked = never
+
+
+def _fail(where: str, message: str) -> None:
+    raise UserError(f"verify: {where}: {message}")
+
+
+def _list(batch: pa.RecordBatch, name: str) -> tuple[np.ndarray, np.ndarray]:
+    col = batch.column(name)
+    offsets = col.offsets.to_numpy().astype(np.int64)
+    values = col.values.to_numpy().astype(np.int64)[offsets[0]:offsets[-1]]
+    return offsets - offsets[0], values
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _check_batch(batch: pa.RecordBatch, rules: _Rules, where: str, row0: int) -> None:
+    io, ids = _list(batch, "input_ids")
+    n = batch.num_rows
+    lens = np.diff(io)
+    a_len = batch.column("a_len").to_numpy().astype(np.int64)
+    label = batch.column("sentence_label").to_numpy().astype(np.int64)
+    sp = rules.special
+
+    def check(bad: np.ndarray, what: str) -> None:
+        if bad.any():
+            _fail(f"{where} row {row0 + _first(bad)}", what)
+
+    check((lens < 2) | (lens > rules.max_len), f"length outside [2, {rules.max_len}]")
+    check(ids[io[:-1]] != sp["cls"], "input_ids[0] is not [CLS]")
+    check(ids[io[1:] - 1] != sp["sep"], "last token is not [SEP]")
+    check((a_len < 2) | (a_len > lens), "a_len outside [2, len(input_ids)]")
+    check(ids[io[:-1] + np.clip(a_len, 1, lens) - 1] != sp["sep"],
+          "input_ids[a_len-1] is not [SEP]")
+    check(~np.isin(label, (-1, 0, 1)), "sentence_label not in {-1, 0, 1}")
+    check((label == -1) != (a_len == lens), "sentence_label -1 must go with a single segment")
+    check(batch.column("pass_index").to_numpy() >= rules.dupe_factor, "pass_index >= dupe_factor")
+
+    po, pos = _list(batch, "mlm_positions")
+    lo, labels = _list(batch, "mlm_labels")
+    check(np.diff(po) != np.diff(lo), "mlm_labels and mlm_positions differ in length")
+    check(np.diff(po) > rules.max_preds, f"more than {rules.max_preds} masked positions")
+    prow = np.repeat(np.arange(n), np.diff(po))
+    if len(pos):
+        same_row = prow[1:] == prow[:-1]
+        bad = np.zeros(n, bool)
+        bad[prow[1:][same_row & (pos[1:] <= pos[:-1])]] = True
+        check(bad, "mlm_positions not strictly ascending")
+        bad_pos = (pos < 1) | (pos >= lens[prow] - 1) | (pos == a_len[prow] - 1)
+        check(np.bincount(prow[bad_pos], minlength=n) > 0,
+              "mlm position out of range or on a special")
+        bad_lab = labels >= rules.vocab_size
+        check(np.bincount(prow[bad_lab], minlength=n) > 0, "mlm label >= vocab size")
+        bad_lab = rules.never_masked[labels]
+        check(np.bincount(prow[bad_lab], minlength=n) > 0, "mlm label is a never-masked special")
+        shown = ids[io[prow] + pos]
+        ok = (shown == sp["mask"]) | (shown == labels) | rules.replaceable[shown]
+        check(np.bincount(prow[~ok], minlength=n) > 0,
+              "masked input id is neither [MASK], the label nor a replacement id")
+    _check_spans(batch, n, prow, pos, lens, check)
+
+
+def _check_spans(batch, n, prow, pos, lens, check) -> None:
+    """Spans are inclusive, in range, non-overlapping and tile exactly the masked positions."""
+    so, starts = _list(batch, "span_starts")
+    eo, ends = _list(batch, "span_ends")
+    check(np.diff(so) != np.diff(eo), "span_starts and span_ends differ in length")
+    srow = np.repeat(np.arange(n), np.diff(so))
+    check(np.bincount(srow[(starts > ends) | (starts < 1) | (ends >= lens[srow] - 1)],
+                      minlength=n) > 0, "span out of range or start > end")
+    covered = np.bincount(srow, weights=ends - starts + 1, minlength=n)
+    check(covered != np.diff(np.concatenate([[0], np.cumsum(np.bincount(prow, minlength=n))])),
+          "spans do not cover exactly the masked positions")
+    if not len(pos):
+        return
+    key = srow * (1 << 17) + starts
+    order = np.argsort(key, kind="stable")
+    key, s_end, s_row = key[order], ends[order], srow[order]
+    overlap = (s_row[1:] == s_row[:-1]) & (key[1:] - s_row[1:] * (1 << 17) <= s_end[:-1])
+    check(np.bincount(s_row[1:][overlap], minlength=n) > 0, "spans overlap")
+    k = np.searchsorted(key, prow * (1 << 17) + pos, side="right") - 1
+    inside = (k >= 0) & (s_row[np.maximum(k, 0)] == prow) & (s_end[np.maximum(k, 0)] >= pos)
+    check(np.bincount(prow[~inside], minlength=n) > 0, "a masked position lies in no span")
+
+
+def verify_shard_dir(path: str) -> dict:
+    """Check the dir; returns the manifest. Prints a one-line OK summary."""
+    manifest_path = FileSystems.join(path, MANIFEST_NAME)
+    if not FileSystems.exists(manifest_path):
+        raise UserError(f"verify: no {MANIFEST_NAME} in {path!r} (not a shard dir, or the run "
+                        f"did not finish)")
+    manifest = json.loads(read_bytes(manifest_path))
+    if manifest.get("format") != FORMAT_NAME or manifest.get("schema_version") != SCHEMA_VERSION:
+        _fail(MANIFEST_NAME, f"format {manifest.get('format')!r} v{manifest.get('schema_version')}"
+              f" is not {FORMAT_NAME} v{SCHEMA_VERSION}")
+    vocab = manifest["vocab"]
+    vocab_txt = read_bytes(FileSystems.join(path, vocab["file"]))
+    if hashlib.sha256(vocab_txt).hexdigest() != vocab["sha256"]:
+        _fail(vocab["file"], "sha256 differs from the manifest")
+    tokens = vocab_tokens(vocab_txt)
+    rules = _Rules(manifest, tokens)
+    if rules.special != vocab["special_ids"]:
+        _fail(MANIFEST_NAME, f"special ids {vocab['special_ids']} differ from vocab.txt")
+    shards = manifest["shards"]
+    n_shards = manifest["config"]["shard"]["num_shards"]
+    expected = [shard_file_name(i, n_shards) for i in range(n_shards)]
+    if [s["file"] for s in shards] != expected:
+        _fail(MANIFEST_NAME, f"shard list is not {expected[0]} .. {expected[-1]}")
+    schema = shard_schema(rules.vocab_size)
+    sizes = shard_sizes(sum(s["rows"] for s in shards), n_shards)
+    totals = {"instances": 0, "tokens": 0, "masked_tokens": 0}
+    for info, size in zip(shards, sizes, strict=True):
+        _verify_shard(path, info, schema, rules)
+        if info["rows"] != size:
+            _fail(info["file"], f"{info['rows']} rows; balanced sharding gives {size}")
+        totals["instances"] += info["rows"]
+        totals["tokens"] += info["tokens"]
+        totals["masked_tokens"] += info["masked_tokens"]
+    for key, value in totals.items():
+        if manifest["totals"][key] != value:
+            _fail(MANIFEST_NAME,
+                  f"totals.{key} is {manifest['totals'][key]}, shards sum to {value}")
+    print(f"OK {path}: {len(shards)} shards, {totals['instances']} instances, "
+          f"{totals['tokens']} tokens, {totals['masked_tokens']} masked; checksums, schema and "
+          f"row invariants verified")
+    return manifest
+
+
+def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: _Rules) -> None:
+    name = info["file"]
+    full = FileSystems.join(path, name)
+    if not FileSystems.exists(full):
+        _fail(name, "missing")
+    data = read_bytes(full)
+    if len(data) != info["bytes"]:
+        _fail(name, f"{len(data)} bytes, manifest says {info['bytes']}")
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        _fail(name, "sha256 differs from the manifest")
+    try:
+        reader = pa.ipc.open_file(pa.BufferReader(data))
+    except pa.ArrowInvalid as e:
+        _fail(name, f"not an Arrow IPC file: {e}")
+    if not reader.schema.equals(schema, check_metadata=True):
+        _fail(name, f"schema differs from v{SCHEMA_VERSION}: {reader.schema}")
+    rows = tokens = masked = 0
+    for b in range(reader.num_record_batches):
+        batch = reader.get_batch(b)
+        if batch.num_rows > MAX_BATCH_ROWS:
+            _fail(f"{name} batch {b}", f"{batch.num_rows} rows > {MAX_BATCH_ROWS}")
+        _check_batch(batch, rules, name, rows)
+        rows += batch.num_rows
+        tokens += int(_list(batch, "input_ids")[0][-1])
+        masked += int(_list(batch, "mlm_positions")[0][-1])
+    for key, value in (("rows", rows), ("tokens", tokens), ("masked_tokens", masked)):
+        if info[key] != value:
+            _fail(name, f"{key} is {value}, manifest says {info[key]}")

@@ -1,0 +1,55 @@
+"""Hand-made, valid masked instances and a toy vocab for the shard writer tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from transforms.manifest import vocab_info
+from transforms.records import Instance
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+CLS, SEP, MASK = 2, 3, 4
+
+
+def toy_vocab_txt(size: int = 300) -> bytes:
+    words = [f"w{i}" for i in range(size - len(SPECIALS))]
+    return ("\n".join(SPECIALS + words) + "\n").encode("utf-8")
+
+
+def toy_vocab(size: int = 300) -> dict:
+    return vocab_info(toy_vocab_txt(size), "toy", lowercase=True, zh_segmenter="none")
+
+
+def make_instance(rng: np.random.Generator, doc_id: int, pass_index: int, index: int,
+                  vocab_size: int = 300, max_len: int = 64) -> Instance:
+    """A valid instance: [CLS] A [SEP] (B [SEP]), ~15% token-masked with 80/10/10."""
+    paired = bool(rng.integers(2))
+    n = int(rng.integers(6, max_len - 2))
+    ids = rng.integers(len(SPECIALS), vocab_size, size=n + 3 if paired else n + 2).astype(np.int32)
+    ids[0] = CLS
+    ids[-1] = SEP
+    a_len = len(ids)
+    if paired:
+        a_len = int(rng.integers(2, n)) + 2
+        ids[a_len - 1] = SEP
+    candidates = np.flatnonzero((ids != CLS) & (ids != SEP))
+    k = max(1, round(0.15 * len(candidates)))
+    positions = np.sort(rng.choice(candidates, size=k, replace=False)).astype(np.int32)
+    labels = ids[positions].copy()
+    roll = rng.random(k)
+    ids[positions[roll < 0.8]] = MASK
+    rand = (roll >= 0.8) & (roll < 0.9)
+    ids[positions[rand]] = rng.integers(len(SPECIALS), vocab_size, size=int(rand.sum()))
+    return Instance(
+        doc_id=doc_id, pass_index=pass_index, index=index, input_ids=ids,
+        word_starts=np.ones(len(ids), bool), a_len=a_len,
+        sentence_label=int(rng.integers(2)) if paired else -1,
+        mlm_positions=positions, mlm_labels=labels.astype(np.int32),
+        span_starts=positions.copy(), span_ends=positions.copy(),
+    )
+
+
+def make_instances(n: int, seed: int = 0, vocab_size: int = 300) -> list[Instance]:
+    rng = np.random.default_rng(seed)
+    return [make_instance(rng, doc_id=int(rng.integers(1 << 63)) * 2 + 1, pass_index=i % 2,
+                          index=i, vocab_size=vocab_size) for i in range(n)]

@@ -1,0 +1,317 @@
+"""Masking: exact rules on crafted instances, statistics on real text, the Beam wrapper."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.options import MaskConfig
+from transforms import mask_units
+from transforms.mask import MASKERS, ApplyMasks, MaskVocab, budget, mask_instance
+from transforms.records import Instance
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPORA = SHARED / "corpora"
+PAD, UNK, CLS, SEP, MASK = range(5)
+MODES = sorted(MASKERS)
+
+
+def toy_vocab(size: int = 200) -> MaskVocab:
+    never = np.zeros(size, dtype=bool)
+    never[[PAD, CLS, SEP, MASK]] = True
+    return MaskVocab(MASK, never, np.arange(5, size, dtype=np.int32))
+
+
+def vocab_from_file(path: Path) -> MaskVocab:
+    tokens = path.read_text(encoding="utf-8").splitlines()
+    ids = {t: i for i, t in enumerate(tokens)}
+    never = np.zeros(len(tokens), dtype=bool)
+    never[[ids["[CLS]"], ids["[SEP]"], ids["[PAD]"], ids["[MASK]"]]] = True
+    bracketed = np.array([t.startswith("[") and t.endswith("]") for t in tokens])
+    return MaskVocab(ids["[MASK]"], never, np.flatnonzero(~bracketed).astype(np.int32))
+
+
+def crafted(rng: np.random.Generator, pair: bool, max_len: int = 64):
+    """A random `[CLS] A [SEP] (B [SEP])` with random words of 1-4 pieces; ids >= 5."""
+    def segment(n):
+        ids = rng.integers(5, 200, size=n).astype(np.int32)
+        starts = rng.random(n) < 0.6
+        return ids, starts
+
+    n_a = int(rng.integers(1, max_len // 2))
+    a_ids, a_ws = segment(n_a)
+    parts, flags = [[CLS], a_ids, [SEP]], [[True], a_ws, [True]]
+    if pair:
+        b_ids, b_ws = segment(int(rng.integers(1, max_len // 2)))
+        parts += [b_ids, [SEP]]
+        flags += [b_ws, [True]]
+    ids = np.concatenate(parts).astype(np.int32)
+    return ids, np.concatenate(flags).astype(bool), n_a + 2 if pair else len(ids)
+
+
+def units_of(result):
+    return list(zip(result.span_starts.tolist(), result.span_ends.tolist(), strict=True))
+
+
+def check_invariants(ids, ws, a_len, cfg, vocab, result):
+    length = len(ids)
+    specials = {0, length - 1, a_len - 1}
+    pos = result.mlm_positions
+    assert pos.dtype == np.int32 and result.mlm_labels.dtype == np.int32
+    assert np.all(np.diff(pos) > 0), "positions ascending and unique"
+    assert not specials & set(pos.tolist()), "specials never masked"
+    assert not vocab.never_mask[ids[pos]].any()
+    np.testing.assert_array_equal(result.mlm_labels, ids[pos])
+    unchanged = np.ones(length, dtype=bool)
+    unchanged[pos] = False
+    np.testing.assert_array_equal(result.input_ids[unchanged], ids[unchanged])
+    n_maskable = length - (3 if a_len < length else 2)
+    assert len(pos) <= budget(n_maskable, cfg)
+    covered = []
+    for s, e in units_of(result):
+        assert s <= e
+        covered.extend(range(s, e + 1))
+        assert (e < a_len - 1) or (s >= a_len), "unit crosses [SEP]"
+        new = result.input_ids[s:e + 1]
+        assert (new == MASK).all() or not (new == MASK).any(), "80/10/10 is per unit"
+        if cfg.masking != "token":
+            assert ws[s] or s in (1, a_len), "unit starts at a word start"
+            assert ws[e + 1] or e + 1 in specials, "unit ends before the next word"
+            words = 1 + int(ws[s + 1:e + 1].sum())
+            limit = {"wwm": 1, "span": cfg.span_max, "ngram": cfg.max_ngram}[cfg.masking]
+            assert words <= limit
+        else:
+            assert s == e
+    assert covered == pos.tolist(), "units tile the positions, ascending, disjoint"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_invariants_on_crafted_instances(mode):
+    rng = np.random.default_rng(7)
+    vocab = toy_vocab()
+    for case in range(400):
+        ids, ws, a_len = crafted(rng, pair=case % 3 != 0)
+        cfg = MaskConfig(masking=mode, masked_lm_prob=[0.15, 0.5, 1.0][case % 3],
+                         max_predictions_per_seq=[77, 5, 1000][case % 3], span_max=4)
+        result = MASKERS[mode](ids, ws, a_len, cfg, vocab, np.random.default_rng(case))
+        check_invariants(ids, ws, a_len, cfg, vocab, result)
+
+
+def test_budget_formula_uses_bankers_rounding_and_excludes_specials():
+    cfg = MaskConfig()
+    assert budget(509, cfg) == 76  # 76.35
+    assert budget(510, cfg) == 76  # 76.5 rounds half to even
+    assert budget(10, cfg) == 2  # 1.5 -> 2
+    assert budget(3, cfg) == 1  # round(0.45) = 0, floor of 1
+    assert budget(0, cfg) == 0
+    assert budget(10_000, cfg) == 77  # max_predictions_per_seq
+    assert budget(100, dataclasses.replace(cfg, masked_lm_prob=0.0)) == 0
+
+
+def test_token_mode_fills_the_budget_exactly():
+    vocab, rng = toy_vocab(), np.random.default_rng(0)
+    for seed in range(50):
+        ids, ws, a_len = crafted(rng, pair=True, max_len=512)
+        cfg = MaskConfig(masking="token")
+        result = MASKERS["token"](ids, ws, a_len, cfg, vocab, np.random.default_rng(seed))
+        assert len(result.mlm_positions) == budget(len(ids) - 3, cfg)
+
+
+def test_special_ids_inside_text_are_never_masked_nor_crossed():
+    ids = np.array([CLS, 10, 11, MASK, 12, PAD, 13, SEP], dtype=np.int32)
+    ws = np.array([1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)  # 12 and 13 continue words
+    cfg = MaskConfig(masking="wwm", masked_lm_prob=1.0, max_predictions_per_seq=100)
+    result = MASKERS["wwm"](ids, ws, len(ids), cfg, toy_vocab(), np.random.default_rng(0))
+    assert units_of(result) == [(1, 2), (4, 4), (6, 6)]
+
+
+@pytest.mark.parametrize("mode", ["wwm", "span", "ngram"])
+def test_full_budget_masks_every_word_and_stays_inside_segments(mode):
+    # words: A = [1,2] [3] [4,5,6]; B = [8] [9,10]
+    ids = np.arange(20, 32, dtype=np.int32)
+    ids[[0, 7, 11]] = [CLS, SEP, SEP]
+    ws = np.array([1, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 1], dtype=bool)
+    cfg = MaskConfig(masking=mode, masked_lm_prob=1.0, max_predictions_per_seq=100)
+    for seed in range(20):
+        result = MASKERS[mode](ids, ws, 8, cfg, toy_vocab(), np.random.default_rng(seed))
+        assert result.mlm_positions.tolist() == [1, 2, 3, 4, 5, 6, 8, 9, 10]
+        check_invariants(ids, ws, 8, cfg, toy_vocab(), result)
+        if mode == "wwm":
+            assert units_of(result) == [(1, 2), (3, 3), (4, 6), (8, 8), (9, 10)]
+
+
+def test_wwm_skips_a_word_that_does_not_fit_and_continues():
+    # One 3-piece word and three 1-piece words; budget 2 can only ever take 1-piece words.
+    ids = np.array([CLS, 10, 11, 12, 13, 14, 15, SEP], dtype=np.int32)
+    ws = np.array([1, 1, 0, 0, 1, 1, 1, 1], dtype=bool)
+    cfg = MaskConfig(masking="wwm", masked_lm_prob=1.0, max_predictions_per_seq=2)
+    for seed in range(30):
+        result = MASKERS["wwm"](ids, ws, len(ids), cfg, toy_vocab(), np.random.default_rng(seed))
+        assert len(result.mlm_positions) == 2
+        assert set(result.mlm_positions.tolist()) <= {4, 5, 6}
+
+
+def test_ngram_backs_off_to_a_shorter_prefix_at_the_budget():
+    ids = np.array([CLS, 10, 11, 12, 13, 14, 15, SEP], dtype=np.int32)  # 6 one-piece words
+    ws = np.ones(len(ids), dtype=bool)
+    cfg = MaskConfig(masking="ngram", masked_lm_prob=1.0, max_predictions_per_seq=4, max_ngram=3)
+    for seed in range(30):
+        result = MASKERS["ngram"](ids, ws, len(ids), cfg, toy_vocab(), np.random.default_rng(seed))
+        assert len(result.mlm_positions) == 4  # any leftover is filled by a backed-off prefix
+
+
+def test_chinese_wwm_units_are_jieba_words():
+    vocab_txt = CORPORA / "vocab" / "bert_base_chinese" / "vocab.txt"
+    if not vocab_txt.exists():
+        pytest.skip(f"{vocab_txt} absent (../shared beside the checkout)")
+    jieba = pytest.importorskip("jieba")
+    tokens = vocab_txt.read_text(encoding="utf-8").splitlines()
+    tid = {t: i for i, t in enumerate(tokens)}
+    text = "我喜欢自然语言处理和机器学习，北京大学的学生在图书馆里看书。"
+    words = jieba.Tokenizer().lcut(text, HMM=False)
+    ids = [tid["[CLS]"]] + [tid[ch] for ch in text] + [tid["[SEP]"]]
+    ws = [True] + [k == 0 for w in words for k in range(len(w))] + [True]
+    bounds, pos = set(), 1
+    for w in words:
+        bounds.add((pos, pos + len(w) - 1))
+        pos += len(w)
+    assert any(e > s for s, e in bounds), "the sentence must have multi-character words"
+    ids, ws = np.array(ids, dtype=np.int32), np.array(ws)
+    vocab = vocab_from_file(vocab_txt)
+    everything = MaskConfig(masking="wwm", masked_lm_prob=1.0, max_predictions_per_seq=999)
+    result = MASKERS["wwm"](ids, ws, len(ids), everything, vocab, np.random.default_rng(0))
+    assert set(units_of(result)) == bounds
+    for seed in range(50):
+        result = MASKERS["wwm"](ids, ws, len(ids), MaskConfig(masking="wwm"), vocab,
+                                np.random.default_rng(seed))
+        assert set(units_of(result)) <= bounds
+
+
+def test_length_laws_exact():
+    pmf = mask_units.truncated_geometric(0.2, 10)
+    assert pmf.sum() == pytest.approx(1.0)
+    assert (pmf * np.arange(1, 11)).sum() == pytest.approx(3.797, abs=5e-4)  # SpanBERT's 3.8
+    np.testing.assert_allclose(mask_units.inverse_n(3), [6 / 11, 3 / 11, 2 / 11])
+
+
+def test_length_samplers():
+    rng = np.random.default_rng(1)
+    n = 200_000
+    spans = mask_units.sample_lengths(mask_units.truncated_geometric(0.2, 10), n, rng)
+    # sd of the law is ~2.5, so the standard error of the mean is ~0.006: 0.05 is ~9 se.
+    assert abs(spans.mean() - 3.8) < 0.05
+    assert spans.min() == 1 and spans.max() == 10
+    grams = mask_units.sample_lengths(mask_units.inverse_n(3), n, rng)
+    # se of each share is < 0.0012 at 200k draws; the issue's 2 points is very loose.
+    share = np.bincount(grams, minlength=4)[1:] / n
+    np.testing.assert_allclose(share, [6 / 11, 3 / 11, 2 / 11], atol=0.02)
+
+
+def make_instance(ids, ws, a_len, index=0):
+    return Instance(doc_id=11, pass_index=0, index=index, input_ids=ids, word_starts=ws,
+                    a_len=a_len, sentence_label=0)
+
+
+def test_mask_instance_is_deterministic_and_differs_per_instance_index():
+    ids, ws, a_len = crafted(np.random.default_rng(3), pair=True, max_len=512)
+    cfg = MaskConfig(masking="span")
+    first = mask_instance(make_instance(ids, ws, a_len), cfg, toy_vocab())
+    again = mask_instance(make_instance(ids, ws, a_len), cfg, toy_vocab())
+    other = mask_instance(make_instance(ids, ws, a_len, index=1), cfg, toy_vocab())
+    np.testing.assert_array_equal(first.input_ids, again.input_ids)
+    np.testing.assert_array_equal(first.mlm_positions, again.mlm_positions)
+    assert first.mlm_positions.tolist() != other.mlm_positions.tolist()
+    np.testing.assert_array_equal(first.mlm_labels, ids[first.mlm_positions])
+
+
+def test_apply_masks_transform():
+    rng, vocab, cfg = np.random.default_rng(5), toy_vocab(), MaskConfig(masking="wwm")
+    instances = [make_instance(*crafted(rng, pair=True, max_len=128), index=i) for i in range(6)]
+    expected = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
+
+    def key(inst):
+        return inst.index, inst.input_ids.tolist(), inst.mlm_positions.tolist(), \
+            inst.mlm_labels.tolist(), inst.span_starts.tolist(), inst.span_ends.tolist()
+
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        out = p | beam.Create(instances) | ApplyMasks(cfg, vocab=vocab)
+        assert_that(out["instances"] | beam.Map(key), equal_to([key(e) for e in expected]))
+        total = out["stats"] | beam.CombinePerKey(sum)
+        assert_that(total, equal_to([("masked_tokens",
+                                      sum(len(e.mlm_positions) for e in expected))]),
+                    label="Stats")
+
+
+def test_apply_masks_needs_exactly_one_vocab_source():
+    with pytest.raises(ValueError):
+        ApplyMasks(MaskConfig())
+
+
+@pytest.fixture(scope="module")
+def english_instances():
+    """Full-length `[CLS] A(254) [SEP] B(255) [SEP]` instances cut from two English corpora.
+
+    Two masking passes over ~960 instances give ~146k masked tokens per mode.
+    """
+    vocab_txt = CORPORA / "vocab" / "bert_base_uncased" / "vocab.txt"
+    texts = [CORPORA / "en" / "enwiki_wikiextractor_wiki_00.txt",
+             CORPORA / "en" / "wikitext2_raw_test_crlf_noblank.raw"]
+    if not all(p.exists() for p in [vocab_txt, *texts]):
+        pytest.skip("../shared/corpora (English corpora, bert_base_uncased vocab) absent")
+    from tokenizers import BertWordPieceTokenizer
+
+    tokenizer = BertWordPieceTokenizer(str(vocab_txt), lowercase=True)
+    lines = [line.strip() for p in texts for line in p.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("<")]
+    encodings = tokenizer.encode_batch(lines, add_special_tokens=False)
+    ids = np.concatenate([np.asarray(e.ids, dtype=np.int32) for e in encodings])
+    ws = np.array([not t.startswith("##") for e in encodings for t in e.tokens])
+    vocab = vocab_from_file(vocab_txt)
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    instances = []
+    for k, lo in enumerate(range(0, len(ids) - 509, 509)):
+        a, b = slice(lo, lo + 254), slice(lo + 254, lo + 509)
+        inst_ids = np.concatenate([[cls_id], ids[a], [sep_id], ids[b], [sep_id]]).astype(np.int32)
+        inst_ws = np.concatenate([[True], ws[a], [True], ws[b], [True]])
+        for pass_index in range(2):
+            instances.append(Instance(doc_id=k, pass_index=pass_index, index=0,
+                                      input_ids=inst_ids, word_starts=inst_ws, a_len=256,
+                                      sentence_label=0))
+    return instances, vocab
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_statistics_on_real_text(mode, english_instances):
+    instances, vocab = english_instances
+    cfg = MaskConfig(masking=mode)
+    masked = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
+    labels = np.concatenate([m.mlm_labels for m in masked])
+    new = np.concatenate([m.input_ids[m.mlm_positions] for m in masked])
+    assert len(labels) >= 100_000
+    # Budget is deterministic per instance: round(0.15 * 509) = 76 -> 14.93%.
+    share = len(labels) / (509 * len(instances))
+    assert abs(share - 0.15) <= 0.005
+    # 80/10/10 is drawn per unit; with >= 19k units (span mode, ~4.3 tokens per unit) the
+    # se of a token share is <= sqrt(.16/19k) * ~1.5 (unit-size variance) < 0.005: 1 point
+    # is >= 2 se in the worst mode, ~4 se in token mode.
+    is_mask = new == vocab.mask_id
+    kept = new == labels
+    shares = [is_mask.mean(), (~is_mask & ~kept).mean(), kept.mean()]
+    np.testing.assert_allclose(shares, [0.8, 0.1, 0.1], atol=0.01)
+    sizes = np.array([1 + int(m.word_starts[s + 1:e + 1].sum())
+                      for m in masked for s, e in zip(m.span_starts, m.span_ends, strict=True)])
+    hist = np.bincount(sizes)[1:] / len(sizes)
+    print(f"\n{mode}: share={share:.4f} mask/random/keep={np.round(shares, 4).tolist()} "
+          f"units={len(sizes)} mean_words={sizes.mean():.3f} words_hist={np.round(hist, 3)}")
+    if mode == "span":
+        assert sizes.mean() >= 3.5 and sizes.max() <= 10
+    if mode == "ngram":
+        # Realised n-gram sizes: the law's 6:3:2 minus a little mass lost to segment-edge
+        # truncation and budget back-off (measured ~0.554/0.270/0.176).
+        np.testing.assert_allclose(hist, [6 / 11, 3 / 11, 2 / 11], atol=0.02)

@@ -1,0 +1,214 @@
+"""Cleaning: normalisation, C4-style line rules, Gopher-style document filters.
+
+Pure functions first (no Beam), the `CleanDocuments` wrapper last.
+
+- `normalize_text`: Unicode NFC (or NFKC), control and zero-width characters removed, every
+  run of whitespace inside a line made one space, lines stripped, blank lines dropped.
+- `clean_lines` (C4, Raffel et al. 2020, adapted): applies to paragraph documents only.
+  Presplit (BERT text format) lines are sentences the user prepared, so they are kept as
+  they are. Rules: wiki residue removed (`[1]`, `[edit]`, `[citation needed]`,
+  `-{zh-cn:..}-` conversion markup, empty brackets); boilerplate lines dropped (C4's policy
+  phrases, and JavaScript only in "enable/requires JavaScript" phrases -- C4 drops every
+  line containing "javascript", which would empty the article about JavaScript); lines
+  under `min_line_words` words dropped (headings such as "History." and titles); optional
+  C4 end-mark rule.
+- `document_drop_reason` (Gopher, Rae et al. 2021, Table A1, thresholds relaxed for short
+  wiki/news documents and Chinese): word count, mean word length, `#`/ellipsis-to-word
+  ratio, alphabetic-word ratio, repeated, bullet and ellipsis lines, lorem ipsum, optional
+  `{` (C4 "code") rule. Words are whitespace tokens, except that each CJK character is a
+  word on its own, since Chinese and Japanese are written without spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import apache_beam as beam
+
+from pipeline.options import CleanConfig
+from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.records import RawDocument
+
+LINES_DROPPED_PREFIX = "lines_dropped/"
+
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_WORD_RE = re.compile(rf"[{CJK_CHARS}]|[^\s{CJK_CHARS}]+")
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
+_SPACE_RE = re.compile(r"\s+")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; a space keeps words apart
+_CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
+_CONVERSION_RE = re.compile(r"-\{([^{}]*)\}-")
+_VARIANT_RE = re.compile(r"zh-(?:cn|hans|sg|my)\s*:\s*([^;]*)")
+_EMPTY_BRACKETS_RE = re.compile(r"\(\s*[,;，；]?\s*\)|（\s*[,;，；]?\s*）|\[\s*\]")
+_BOILERPLATE = (
+    "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
+    "use cookies", "enable javascript", "javascript is disabled", "javascript must be enabled",
+    "requires javascript", "javascript is required",
+)
+END_MARKS = (".", "!", "?", '"', "。", "！", "？", "”", "」", "』", "…")
+MIN_LINES_FOR_SHAPE_RULES = 3
+_BULLETS = ("•", "-", "*", "·", "‣", "◦")
+_ELLIPSES = ("...", "…")
+
+
+def words(text: str) -> list[str]:
+    """Whitespace tokens, with every CJK character a word of its own."""
+    return _WORD_RE.findall(text)
+
+
+def normalize_text(text: str, form: str = "NFC") -> str:
+    """Unicode form, no control/zero-width characters, one space per gap, no blank lines.
+
+    Zero-width joiners are removed too, which may change emoji sequences and Persian
+    spelling; for BERT-style vocabularies those characters are noise.
+    """
+    text = unicodedata.normalize(form, text).translate(_ZERO_WIDTH)
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        kept = _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
+        if kept:
+            lines.append(kept)
+    return "\n".join(lines)
+
+
+def strip_wiki_markup(line: str) -> str:
+    """Citation markers, MediaWiki -{..}- conversion markup (zh-cn variant kept), empty ()."""
+    line = _CITATION_RE.sub("", line)
+    line = _CONVERSION_RE.sub(_conversion_text, line)
+    line = _EMPTY_BRACKETS_RE.sub("", line)
+    return _SPACE_RE.sub(" ", line).strip()
+
+
+def _conversion_text(match: re.Match) -> str:
+    inner = match.group(1)
+    variant = _VARIANT_RE.search(inner)
+    if variant:
+        return variant.group(1).strip()
+    return "" if ":" in inner else inner
+
+
+def line_drop_rule(line: str, cfg: CleanConfig) -> str | None:
+    """The name of the C4-style rule that drops this paragraph line, or None to keep it."""
+    if not line:
+        return "empty"
+    lower = line.lower()
+    if cfg.drop_boilerplate_lines and any(p in lower for p in _BOILERPLATE):
+        return "boilerplate"
+    if len(words(line)) < cfg.min_line_words:
+        return "too_short"
+    if cfg.require_end_mark and (not line.endswith(END_MARKS) or line.endswith("...")):
+        return "no_end_mark"
+    return None
+
+
+def clean_lines(lines: list[str], cfg: CleanConfig) -> tuple[list[str], Counter]:
+    """Kept lines and a counter of dropped lines by rule."""
+    kept, dropped = [], Counter()
+    for line in lines:
+        if cfg.strip_wiki_markup:
+            line = strip_wiki_markup(line)
+        rule = line_drop_rule(line, cfg)
+        if rule is None:
+            kept.append(line)
+        else:
+            dropped[rule] += 1
+    return kept, dropped
+
+
+def _fraction(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def document_drop_reason(text: str, cfg: CleanConfig) -> DropReason | None:
+    """Gopher-style quality rules on a normalised document; None means keep."""
+    if not text:
+        return DropReason.EMPTY
+    lower = text.lower()
+    if cfg.drop_lorem_ipsum and "lorem ipsum" in lower:
+        return DropReason.LOREM_IPSUM
+    if cfg.drop_code and "{" in text:
+        return DropReason.CODE
+    tokens = words(text)
+    real = [w for w in tokens if any(ch.isalnum() for ch in w)]
+    if len(real) < cfg.min_words:
+        return DropReason.TOO_FEW_WORDS
+    if len(real) > cfg.max_words:
+        return DropReason.TOO_MANY_WORDS
+    mean_len = sum(map(len, real)) / len(real)
+    if not cfg.min_mean_word_length <= mean_len <= cfg.max_mean_word_length:
+        return DropReason.MEAN_WORD_LENGTH
+    symbols = text.count("#") + text.count("...") + text.count("…")
+    if _fraction(symbols, len(real)) > cfg.max_symbol_ratio:
+        return DropReason.SYMBOL_RATIO
+    alpha = sum(1 for w in tokens if any(ch.isalpha() for ch in w))
+    if _fraction(alpha, len(tokens)) < cfg.min_alpha_ratio:
+        return DropReason.ALPHA_RATIO
+    return _line_shape_reason(text.split("\n"), cfg)
+
+
+def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
+    """Repeated, bullet and ellipsis line fractions.
+
+    The bullet and ellipsis rules need MIN_LINES_FOR_SHAPE_RULES lines: a one-line news
+    article that happens to end in "…" is not a list of teasers.
+    """
+    seen: set[str] = set()
+    repeated = 0
+    for line in lines:
+        if line in seen:
+            repeated += 1
+        seen.add(line)
+    if _fraction(repeated, len(lines)) > cfg.max_repeated_line_fraction:
+        return DropReason.REPEATED_LINES
+    if len(lines) < MIN_LINES_FOR_SHAPE_RULES:
+        return None
+    bullets = sum(1 for line in lines if line.startswith(_BULLETS))
+    if _fraction(bullets, len(lines)) > cfg.max_bullet_line_fraction:
+        return DropReason.BULLET_LINES
+    ellipses = sum(1 for line in lines if line.endswith(_ELLIPSES))
+    if _fraction(ellipses, len(lines)) > cfg.max_ellipsis_line_fraction:
+        return DropReason.ELLIPSIS_LINES
+    return None
+
+
+def clean_document(doc: RawDocument, cfg: CleanConfig) -> tuple[RawDocument | None, DropReason | None, Counter]:
+    """(cleaned document or None, drop reason or None, dropped lines by rule)."""
+    text = normalize_text(doc.text, cfg.normalization)
+    dropped: Counter = Counter()
+    if not doc.presplit and text:
+        lines, dropped = clean_lines(text.split("\n"), cfg)
+        text = "\n".join(lines)
+    reason = document_drop_reason(text, cfg)
+    if reason is not None:
+        return None, reason, dropped
+    return RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit), None, dropped
+
+
+class _CleanFn(beam.DoFn):
+    def __init__(self, cfg: CleanConfig) -> None:
+        self._cfg = cfg
+        self.counters = Counters()
+
+    def process(self, doc: RawDocument):
+        cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
+        for rule, n in sorted(dropped_lines.items()):
+            yield self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
+        if reason is not None:
+            yield self.counters.inc(DROPPED_PREFIX + reason.value)
+        else:
+            yield cleaned
+
+
+class CleanDocuments(beam.PTransform):
+    """PCollection[RawDocument] -> {"documents": cleaned RawDocument, "stats": (name, n)}."""
+
+    def __init__(self, cfg: CleanConfig) -> None:
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, docs):
+        out = docs | "Clean" >> beam.ParDo(_CleanFn(self._cfg)).with_outputs(
+            STATS_TAG, main="documents")
+        return {"documents": out.documents, "stats": out[STATS_TAG]}

@@ -1,0 +1,101 @@
+"""The shard dir's `manifest.json` and `vocab.txt` (DESIGN.md "Shard dir").
+
+`manifest.json` is what readers trust: it is written last, atomically, only after every
+shard file is in place, so a killed run leaves none and `verify` refuses the dir. Keys:
+
+- `format`, `schema_version`, `schema` (column -> Arrow type string);
+- `config` (every stage's output-defining fields) and `config_sha256` over it, without the
+  fields that only say where output goes;
+- `vocab`: `file` (a copy of `vocab.txt` beside the shards, so the dir is self-contained for
+  `inspect` and the trainer), `source` (the vocab dir used), `sha256`, `size`,
+  `special_ids` (`pad unk cls sep mask`), `lowercase`, `zh_segmenter`;
+- `shards`: `[{file, rows, bytes, sha256, tokens, masked_tokens}]` in shard order;
+- `totals`: `shards`, `instances`, `tokens`, `masked_tokens` (summed over the shard files);
+- `counters`: the summed stage counters in `summary.json` shape (documents read / kept /
+  dropped by reason / rejected, and every other counter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pipeline.stats import documents_summary
+from transforms.shard_schema import FORMAT_NAME, SCHEMA_VERSION, shard_schema
+
+MANIFEST_NAME = "manifest.json"
+VOCAB_NAME = "vocab.txt"
+SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+LOCATION_FIELDS = ("output", "overwrite")
+"""ShardConfig fields that say where output goes, not what it is: left out of the hash."""
+
+
+def vocab_tokens(vocab_txt: bytes) -> list[str]:
+    """Tokens of a `vocab.txt` (one per line; id = line number)."""
+    text = vocab_txt.decode("utf-8")
+    if text.endswith("\n"):
+        text = text[:-1]
+    return [line.rstrip("\r") for line in text.split("\n")]
+
+
+def special_ids(tokens: list[str]) -> dict[str, int]:
+    """Ids of the five BERT special tokens; ValueError naming a missing one."""
+    index = {tok: i for i, tok in reversed(list(enumerate(tokens)))}
+    missing = [tok for tok in SPECIAL_TOKENS.values() if tok not in index]
+    if missing:
+        raise ValueError(f"vocab.txt lacks special tokens: {' '.join(missing)}")
+    return {name: index[tok] for name, tok in SPECIAL_TOKENS.items()}
+
+
+def vocab_info(vocab_txt: bytes, source: str, lowercase: bool, zh_segmenter: str) -> dict:
+    """The manifest's `vocab` entry, plus the raw `vocab.txt` bytes under `vocab_txt`."""
+    tokens = vocab_tokens(vocab_txt)
+    return {
+        "file": VOCAB_NAME,
+        "source": source,
+        "sha256": hashlib.sha256(vocab_txt).hexdigest(),
+        "size": len(tokens),
+        "special_ids": special_ids(tokens),
+        "lowercase": bool(lowercase),
+        "zh_segmenter": zh_segmenter,
+        "vocab_txt": vocab_txt,
+    }
+
+
+def config_sha256(config: dict) -> str:
+    """Hash of the output-defining config: same hash, same shards."""
+    defining = {k: v for k, v in config.items() if k != "shard"}
+    defining["shard"] = {k: v for k, v in config.get("shard", {}).items()
+                         if k not in LOCATION_FIELDS}
+    blob = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def totals(shards: list[dict]) -> dict:
+    return {
+        "shards": len(shards),
+        "instances": sum(s["rows"] for s in shards),
+        "tokens": sum(s["tokens"] for s in shards),
+        "masked_tokens": sum(s["masked_tokens"] for s in shards),
+    }
+
+
+def build_manifest(config: dict, vocab: dict, shards: list[dict], stats: dict) -> dict:
+    """The manifest dict; `shards` in any order (sorted here by file name)."""
+    shards = sorted(shards, key=lambda s: s["file"])
+    schema = shard_schema(vocab["size"])
+    return {
+        "format": FORMAT_NAME,
+        "schema_version": SCHEMA_VERSION,
+        "schema": {f.name: str(f.type) for f in schema},
+        "config": config,
+        "config_sha256": config_sha256(config),
+        "vocab": {k: v for k, v in vocab.items() if k != "vocab_txt"},
+        "shards": shards,
+        "totals": totals(shards),
+        "counters": documents_summary(stats),
+    }
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")

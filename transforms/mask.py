@@ -1,0 +1,211 @@
+"""Static masking (DESIGN.md Algorithms): BERT token, whole-word, SpanBERT span, ALBERT n-gram.
+
+Every mode shares one signature `(input_ids, word_starts, a_len, cfg, vocab, rng) ->
+MaskResult` and is dispatched by `MASKERS[cfg.masking]`; the modes differ only in what a
+masking *unit* is (transforms/mask_units.py):
+
+- `token` (BERT): one token.
+- `wwm` (BERT whole-word, Chinese-BERT-wwm): one word, a WordPiece start plus its `##`
+  continuations, or a jieba word over CJK tokens (the encoder sets `word_starts` so).
+- `span` (SpanBERT, arXiv:1907.10529): 1..span_max consecutive words, length from a
+  geometric(span_p) truncated to [1, span_max] and renormalised (mean 3.797 at 0.2).
+- `ngram` (ALBERT, arXiv:1909.11942): 1..max_ngram consecutive words, P(n) ∝ 1/n.
+
+Shared rules, chosen explicitly where the references differ (anchors_bert.md §3):
+
+- Budget `min(max_predictions_per_seq, max(1, round(masked_lm_prob · n)))` tokens, `n` the
+  maskable tokens (specials excluded, as SpanBERT; Google counts them). `round` is
+  Python's round-half-to-even, as Google's script under Python 3. `masked_lm_prob = 0`
+  masks nothing (ALBERT's early return) instead of the formula's 1.
+- Units never contain a special token and never cross [SEP]; they never overlap.
+- A unit that would exceed the budget is cut to its longest whole-word prefix that fits,
+  or skipped, and later units still fill the rest (Google's `continue`, ALBERT's back-off).
+  SpanBERT instead cuts the last span mid-word; here units always end on a word boundary.
+- 80/10/10 is one draw per unit (SpanBERT's `replacement=span`; Google and ALBERT draw per
+  token, google-research/bert #910): all of the unit's tokens become [MASK], or each gets an
+  independent uniform id from `replacement_ids` (no special or [unused] ids), or all stay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import apache_beam as beam
+import numpy as np
+
+from pipeline.options import MaskConfig
+from transforms import mask_units
+from transforms.accounting import MASKED_TOKENS, STATS_TAG, Counters
+from transforms.records import Instance
+from transforms.rng import Stage, make_rng
+
+MASK_SHARE, RANDOM_SHARE = 0.8, 0.1
+"""Per unit: P([MASK]) and P(random ids); the remaining 0.1 keeps the original tokens."""
+
+
+class _EncoderLike(Protocol):
+    vocab_size: int
+    cls_id: int
+    sep_id: int
+    pad_id: int
+    mask_id: int
+
+    def replacement_ids(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class MaskVocab:
+    """The little of a vocab that masking needs; small and picklable (no tokenizer).
+
+    `never_mask` is a bool table over ids: [CLS], [SEP], [PAD] and [MASK] are never masked
+    wherever they occur. [UNK] stands for a real word and is masked like any token (Google).
+    """
+
+    mask_id: int
+    never_mask: np.ndarray
+    replacement_ids: np.ndarray
+
+    @classmethod
+    def from_encoder(cls, encoder: _EncoderLike) -> MaskVocab:
+        """From a `vocab.encoder.Encoder` (or anything with the same attributes)."""
+        never = np.zeros(encoder.vocab_size, dtype=bool)
+        never[[encoder.cls_id, encoder.sep_id, encoder.pad_id, encoder.mask_id]] = True
+        return cls(
+            mask_id=int(encoder.mask_id),
+            never_mask=never,
+            replacement_ids=np.asarray(encoder.replacement_ids(), dtype=np.int32),
+        )
+
+
+class MaskResult(NamedTuple):
+    """Masked ids plus the shard columns; all int32, positions and units ascending."""
+
+    input_ids: np.ndarray
+    mlm_positions: np.ndarray
+    mlm_labels: np.ndarray
+    span_starts: np.ndarray
+    span_ends: np.ndarray
+
+
+def budget(n_maskable: int, cfg: MaskConfig) -> int:
+    """Tokens to mask: min(max_predictions_per_seq, max(1, round(p · n))); 0 if nothing can."""
+    if n_maskable == 0 or cfg.masked_lm_prob == 0.0:
+        return 0
+    return min(cfg.max_predictions_per_seq, max(1, round(cfg.masked_lm_prob * n_maskable)))
+
+
+def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated `range(s, s + n)` for each (s, n), without a Python loop."""
+    total = int(lengths.sum())
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return (offsets + np.arange(total)).astype(np.int32)
+
+
+def _mask_units(
+    input_ids: np.ndarray,
+    word_starts: np.ndarray,
+    a_len: int,
+    vocab: MaskVocab,
+    rng: np.random.Generator,
+    cfg: MaskConfig,
+    pmf: np.ndarray | None,
+    per_token: bool = False,
+) -> MaskResult:
+    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask, per_token)
+    first, end = mask_units.tile_units(words, pmf, rng)
+    first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
+    starts = words.starts[first]
+    ends = words.ends[end - 1]  # exclusive
+    lengths = ends - starts
+    positions = _expand(starts, lengths)
+    labels = input_ids[positions].astype(np.int32)
+    action = np.repeat(rng.random(len(first)), lengths)
+    masked = input_ids.astype(np.int32)  # a copy
+    masked[positions[action < MASK_SHARE]] = vocab.mask_id
+    randomised = positions[(action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)]
+    picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised))
+    masked[randomised] = vocab.replacement_ids[picks]
+    return MaskResult(
+        masked, positions, labels, starts.astype(np.int32), (ends - 1).astype(np.int32)
+    )
+
+
+def mask_token(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+    """BERT: single tokens uniformly at random."""
+    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None, per_token=True)
+
+
+def mask_wwm(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+    """Whole words in random order; a word that does not fit the budget is skipped."""
+    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None)
+
+
+def mask_span(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+    """SpanBERT: spans of whole words, truncated-geometric length; see module docstring."""
+    pmf = mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
+    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, pmf)
+
+
+def mask_ngram(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+    """ALBERT: n-grams of whole words, P(n) ∝ 1/n, backing off to shorter n at the budget."""
+    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg,
+                       mask_units.inverse_n(cfg.max_ngram))
+
+
+MASKERS = {"token": mask_token, "wwm": mask_wwm, "span": mask_span, "ngram": mask_ngram}
+
+
+def instance_rng(seed: int, inst: Instance) -> np.random.Generator:
+    """The instance's own stream: (doc_id, pass_index) is shared by a document's instances."""
+    return make_rng(seed, inst.doc_id, inst.pass_index, Stage.MASK, extra=inst.index)
+
+
+def mask_instance(inst: Instance, cfg: MaskConfig, vocab: MaskVocab) -> Instance:
+    """Fills the instance's mask columns and replaces its input_ids (in place; returned)."""
+    result = MASKERS[cfg.masking](
+        inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab, instance_rng(cfg.seed, inst)
+    )
+    inst.input_ids = result.input_ids
+    inst.mlm_positions, inst.mlm_labels = result.mlm_positions, result.mlm_labels
+    inst.span_starts, inst.span_ends = result.span_starts, result.span_ends
+    return inst
+
+
+class _ApplyMasksFn(beam.DoFn):
+    """Masks each instance; the vocab is a `MaskVocab` or built once from a side input."""
+
+    def __init__(self, cfg: MaskConfig, vocab: MaskVocab | None) -> None:
+        self._cfg = cfg
+        self._vocab = vocab
+        self._counters = Counters()
+
+    def process(self, inst: Instance, artifacts=None):
+        if self._vocab is None:
+            from vocab.encoder import Encoder
+
+            self._vocab = MaskVocab.from_encoder(Encoder.from_artifacts(artifacts))
+        inst = mask_instance(inst, self._cfg, self._vocab)
+        yield inst
+        yield self._counters.inc(MASKED_TOKENS, len(inst.mlm_positions))
+
+
+class ApplyMasks(beam.PTransform):
+    """PCollection[Instance] -> {"instances": masked instances, "stats": (name, n) pairs}.
+
+    Give either `vocab` (a MaskVocab, e.g. `MaskVocab.from_encoder(Encoder.from_dir(d))`)
+    or `artifacts`, the single-element PCollection[VocabArtifacts] of `BuildVocab` in `all`.
+    """
+
+    def __init__(self, cfg: MaskConfig, vocab: MaskVocab | None = None, artifacts=None) -> None:
+        super().__init__()
+        if (vocab is None) == (artifacts is None):
+            raise ValueError("ApplyMasks needs exactly one of vocab= or artifacts=")
+        self._cfg, self._vocab, self._artifacts = cfg, vocab, artifacts
+
+    def expand(self, instances):
+        side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
+        outputs = instances | "MaskInstances" >> beam.ParDo(
+            _ApplyMasksFn(self._cfg, self._vocab), *side
+        ).with_outputs(STATS_TAG, main="instances")
+        return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

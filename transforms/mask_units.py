@@ -1,0 +1,188 @@
+"""Masking units: which positions can be masked, how they group, and which groups are picked.
+
+Pure numpy, no Beam. Every masking mode (transforms/mask.py) is the same three steps over
+one instance, all vectorised (no per-token Python loop):
+
+1. `candidate_words`: the maskable positions are everything except the layout specials
+   ([CLS], the middle [SEP], the last [SEP]) and any structural special id inside the text.
+   The maskable positions form *runs* (one per segment), so no unit can cross a [SEP].
+   A run is cut into words at `word_starts` (WordPiece starts, or jieba words over CJK
+   tokens); token masking treats every token as a word.
+2. `tile_units`: words are grouped into units of consecutive words whose lengths follow a
+   law (1 word for token/wwm; truncated geometric for span; 1/n for n-grams). The tiling is
+   a stationary renewal process (the first boundary comes from the equilibrium residual),
+   cut at run ends. Hence every word start is equally likely to start a unit, units never
+   overlap, and their length law is exactly the requested one except where a run edge
+   truncates them. Rejection sampling of overlapping spans (SpanBERT, ALBERT) instead
+   skews lengths short at high masking density and needs a sequential loop.
+3. `select_units`: units are visited in a random order and taken while they fit the token
+   budget; a unit that would exceed it is backed off to its longest whole-word prefix that
+   fits (ALBERT's n-gram back-off; for one-word units this is Google's "skip and continue").
+   Each back-off is one vectorised pass, so the loop runs a handful of times per instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Words:
+    """The maskable words of one instance.
+
+    `starts[j]` / `ends[j]` are word j's first token and one past its last. `cum` is the
+    prefix sum of word lengths in tokens (len = n_words + 1). `run_start[j]` is True when
+    word j is the first word of a segment. `n_tokens` is the number of maskable tokens.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    cum: np.ndarray
+    run_start: np.ndarray
+    n_tokens: int
+
+
+def candidate_words(
+    input_ids: np.ndarray,
+    word_starts: np.ndarray,
+    a_len: int,
+    never_mask: np.ndarray,
+    per_token: bool,
+) -> Words:
+    """Maskable words of `[CLS] A [SEP] B [SEP]` (or `[CLS] X [SEP]`).
+
+    `never_mask` is a bool lookup table over the vocab ([CLS], [SEP], [PAD], [MASK]): such
+    ids are blocked wherever they occur, so text that spelled a special token is neither
+    masked nor crossed. `per_token` makes every maskable token its own word.
+    """
+    length = len(input_ids)
+    blocked = never_mask[input_ids]
+    blocked[0] = blocked[length - 1] = True
+    if a_len < length:
+        blocked[a_len - 1] = True
+    maskable = ~blocked
+    after_block = np.empty(length, dtype=bool)
+    after_block[0] = True
+    after_block[1:] = blocked[:-1]
+    is_start = maskable if per_token else maskable & (word_starts | after_block)
+    starts = np.flatnonzero(is_start)
+    # A word ends at the next word start or blocked position (the last token is blocked).
+    bounds = np.flatnonzero(is_start | blocked)
+    ends = bounds[np.searchsorted(bounds, starts) + 1]
+    cum = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(ends - starts, out=cum[1:])
+    return Words(starts, ends, cum, after_block[starts], int(cum[-1]))
+
+
+@lru_cache(maxsize=64)
+def truncated_geometric(p: float, max_len: int) -> np.ndarray:
+    """SpanBERT's span-length law: P(k) ∝ p(1-p)^(k-1) on [1, max_len], renormalised.
+
+    Truncated, not clipped: clipping (Megatron) piles the tail onto max_len (mean 4.46 at
+    p=0.2, max 10) where SpanBERT's renormalisation gives the paper's mean 3.797.
+    """
+    k = np.arange(1, max_len + 1)
+    pmf = p * (1.0 - p) ** (k - 1)
+    return pmf / pmf.sum()
+
+
+@lru_cache(maxsize=64)
+def inverse_n(max_n: int) -> np.ndarray:
+    """ALBERT's n-gram law: P(n) ∝ 1/n on [1, max_n] (6:3:2 for max_n = 3)."""
+    pmf = 1.0 / np.arange(1, max_n + 1)
+    return pmf / pmf.sum()
+
+
+@lru_cache(maxsize=64)
+def _cdfs(pmf_key: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative law and equilibrium-residual law, for inverse-CDF sampling."""
+    pmf = np.asarray(pmf_key)
+    lengths = np.arange(1, len(pmf) + 1)
+    survival = pmf[::-1].cumsum()[::-1]  # P(L >= k)
+    residual = survival / float((pmf * lengths).sum())
+    cdf, res_cdf = np.cumsum(pmf), np.cumsum(residual)
+    cdf[-1] = res_cdf[-1] = 1.0
+    return cdf, res_cdf
+
+
+def sample_lengths(pmf: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` iid draws from a length law on [1, len(pmf)] (inverse CDF)."""
+    cdf, _ = _cdfs(tuple(pmf.tolist()))
+    return np.searchsorted(cdf, rng.random(size), side="right") + 1
+
+
+def tile_units(
+    words: Words, pmf: np.ndarray | None, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Group words into units `[first_word, end_word)` that tile every segment.
+
+    `pmf=None` (or a one-point law) keeps each word its own unit and draws nothing.
+    Otherwise unit boundaries are a stationary renewal process over the word index with
+    inter-boundary lengths from `pmf`, plus a boundary at every segment start; a unit that
+    runs past its segment's end is truncated there (the realised mean is therefore a little
+    below the law's mean, by the edge units only).
+    """
+    n_words = len(words.starts)
+    if pmf is None or len(pmf) == 1 or n_words == 0:
+        first = np.arange(n_words)
+        return first, first + 1
+    cdf, res_cdf = _cdfs(tuple(pmf.tolist()))
+    u = rng.random(n_words)
+    gaps = np.searchsorted(cdf, u, side="right") + 1
+    gaps[0] = np.searchsorted(res_cdf, u[0], side="right") + 1
+    renewal = np.cumsum(gaps)
+    renewal = renewal[: np.searchsorted(renewal, n_words)]
+    is_first = words.run_start.copy()
+    is_first[renewal] = True
+    first = np.flatnonzero(is_first)
+    end = np.empty_like(first)
+    end[:-1] = first[1:]
+    end[-1] = n_words
+    return first, end
+
+
+def select_units(
+    words: Words,
+    first: np.ndarray,
+    end: np.ndarray,
+    budget: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick units in random order up to `budget` tokens; returns chosen `[first, end)` words.
+
+    Google/ALBERT semantics: a unit that does not fit is backed off to its longest prefix of
+    whole words that fits, or skipped if not even its first word fits, and the visit goes
+    on with the next unit. One-word units are therefore taken whole or skipped.
+    """
+    cum = words.cum
+    order = rng.permutation(len(first))
+    unit_tokens = cum[end] - cum[first]
+    first_word_tokens = cum[first + 1] - cum[first]
+    take_first, take_end = [], []
+    remaining = budget
+    while remaining > 0 and len(order):
+        spent = np.cumsum(unit_tokens[order])
+        n_fit = int(np.searchsorted(spent, remaining, side="right"))
+        take_first.append(first[order[:n_fit]])
+        take_end.append(end[order[:n_fit]])
+        if n_fit:
+            remaining -= int(spent[n_fit - 1])
+        if n_fit == len(order) or remaining == 0:
+            break
+        over = order[n_fit]
+        lo = first[over]
+        cut = int(np.searchsorted(cum, cum[lo] + remaining, side="right")) - 1
+        if cut > lo:
+            take_first.append(np.array([lo]))
+            take_end.append(np.array([cut]))
+            remaining -= int(cum[cut] - cum[lo])
+        order = order[n_fit + 1 :]
+        order = order[first_word_tokens[order] <= remaining]
+    if not take_first:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    chosen_first, chosen_end = np.concatenate(take_first), np.concatenate(take_end)
+    by_start = np.argsort(chosen_first, kind="stable")
+    return chosen_first[by_start], chosen_end[by_start]

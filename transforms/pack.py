@@ -1,0 +1,315 @@
+"""Packing tokenized documents into training instances (pure functions, no Beam).
+
+Follows Google BERT's `create_instances_from_document` (anchors_bert.md §2.1): target length
+`max_seq_length - 3`, with probability `short_seq_prob` a target `randint(2, max)` drawn once
+per document pass; chunks of whole sentences until the target is reached; a random A/B split
+point; truncation of the longer side, front or back 50/50, to `max_seq_length - 3`.
+
+Deliberate departures (DESIGN.md):
+- `nsp`: a random B always comes from a *different* document of a negative pool (Google may
+  fall back to the same document and still label it random). A one-segment chunk flips the
+  coin too and, for a real next, is split at a random interior word start (Google always pairs
+  it with a random B, which pushes its label-1 share above one half: 57% on news_zh_1 at 512,
+  56.5% on THUCNews). With no other document in the pool, B is the real continuation with
+  label 0, counted as `nsp_negative_unavailable`.
+- `sop` (ALBERT): a one-segment chunk is split at a random interior word start instead of
+  taking a random-document B (albert #234). A one-token chunk cannot be split: it takes a
+  random B under `nsp` and is skipped under `sop` (or without a negative), counted as
+  `pair_unsplittable`.
+- `none` (RoBERTa DOC-SENTENCES): greedy whole sentences up to `max_seq_length - 2`, never
+  crossing documents; no short targets and no randomness, so with `dupe_factor` 1 the
+  instances of a document concatenate to its full tokenisation.
+- A sentence longer than the pair budget `max_seq_length - 3` is cut at word starts into pieces
+  of at most half that budget (so two consecutive pieces fit one pair without truncation); for
+  `none` into pieces of at most `max_seq_length - 2`. Google keeps it whole and truncates.
+- The first token of every segment is marked as a word start, so a whole-word unit never
+  begins before a segment boundary.
+
+Every random choice comes from `make_rng(seed, doc_id, pass_index, Stage.PACK)`; only
+`Generator.random` and `Generator.integers` are used.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.options import PackConfig
+from transforms.accounting import NSP_NEGATIVE_UNAVAILABLE, PAIR_UNSPLITTABLE, SENTENCES_SPLIT
+from transforms.records import Instance, TokenizedDocument
+from transforms.rng import Stage, make_rng
+
+Count = Callable[[str, int], None]
+Range = tuple[int, int]
+
+
+def _no_count(name: str, n: int) -> None:
+    """Default counter for callers that do not need the side statistics."""
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    cls_id: int
+    sep_id: int
+
+
+@dataclass
+class SegmentedDoc:
+    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut."""
+
+    doc: TokenizedDocument
+    segments: list[Range]
+
+
+def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[int]:
+    """Greedy cuts so that no piece exceeds `piece_len`, at the last word start that fits."""
+    starts = np.flatnonzero(word_starts)
+    cuts, begin = [], 0
+    while length - begin > piece_len:
+        k = int(np.searchsorted(starts, begin + piece_len, side="right")) - 1
+        cut = int(starts[k]) if k >= 0 and starts[k] > begin else begin + piece_len
+        cuts.append(cut)
+        begin = cut
+    return cuts
+
+
+def segment(doc: TokenizedDocument, max_len: int, piece_len: int,
+            count: Count = _no_count) -> SegmentedDoc:
+    """Sentence ranges of `doc`; sentences longer than `max_len` become pieces <= `piece_len`."""
+    offsets = doc.offsets.tolist()
+    segments: list[Range] = []
+    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
+        if hi - lo <= max_len:
+            segments.append((lo, hi))
+            continue
+        count(SENTENCES_SPLIT, 1)
+        cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, piece_len)
+        bounds = [lo, *(lo + c for c in cuts), hi]
+        segments.extend(zip(bounds[:-1], bounds[1:], strict=True))
+    return SegmentedDoc(doc, segments)
+
+
+def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_count) -> SegmentedDoc:
+    """`segment` with the limits of `cfg.task` (see the module docstring)."""
+    if cfg.task == "none":
+        return segment(doc, cfg.max_seq_length - 2, cfg.max_seq_length - 2, count)
+    budget = cfg.max_seq_length - 3
+    return segment(doc, budget, max(1, budget // 2), count)
+
+
+class NegativePool:
+    """The documents a random NSP B may come from, in an order that ignores arrival order."""
+
+    def __init__(self, docs: Sequence[SegmentedDoc]) -> None:
+        self.docs = sorted(docs, key=lambda s: (s.doc.doc_id, s.doc.id))
+        self._keys = [s.doc.doc_id for s in self.docs]
+
+    def draw(self, rng: np.random.Generator, doc_id: int) -> SegmentedDoc | None:
+        """A uniformly random pool document whose `doc_id` differs from `doc_id`, or None."""
+        lo = bisect.bisect_left(self._keys, doc_id)
+        hi = bisect.bisect_right(self._keys, doc_id)
+        n = len(self.docs) - (hi - lo)
+        if n <= 0:
+            return None
+        k = int(rng.integers(n))
+        return self.docs[k + (hi - lo) if k >= lo else k]
+
+
+def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int]:
+    """Tokens Google's `truncate_seq_pair` removes from A and from B, without its loop.
+
+    The loop removes from the longer side, from B on ties: first the difference, then
+    alternately B, A, B, ...
+    """
+    excess = len_a + len_b - max_tokens
+    if excess <= 0:
+        return 0, 0
+    diff = min(abs(len_a - len_b), excess)
+    cut_a, cut_b = (diff, 0) if len_a > len_b else (0, diff)
+    rest = excess - diff
+    return cut_a + rest // 2, cut_b + (rest + 1) // 2
+
+
+def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> tuple[np.ndarray, np.ndarray]:
+    if len(ranges) == 1:
+        lo, hi = ranges[0]
+        return doc.ids[lo:hi], doc.word_starts[lo:hi]
+    return (np.concatenate([doc.ids[lo:hi] for lo, hi in ranges]),
+            np.concatenate([doc.word_starts[lo:hi] for lo, hi in ranges]))
+
+
+def _truncate(a, b, max_tokens: int, rng: np.random.Generator):
+    """Front/back 50/50 per removed token, like Google; one vectorised draw per pair."""
+    cut_a, cut_b = truncation_counts(len(a[0]), len(b[0]), max_tokens)
+    if cut_a + cut_b == 0:
+        return a, b
+    front = rng.random(cut_a + cut_b) < 0.5
+    front_a, front_b = int(front[:cut_a].sum()), int(front[cut_a:].sum())
+    a = tuple(x[front_a:len(x) - (cut_a - front_a)] for x in a)
+    b = tuple(x[front_b:len(x) - (cut_b - front_b)] for x in b)
+    return a, b
+
+
+def make_instance(doc_id: int, pass_index: int, index: int, a, b, label: int,
+                  specials: SpecialIds) -> Instance:
+    """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when `b` is None) with word starts."""
+    cls = np.array([specials.cls_id], np.int32)
+    sep = np.array([specials.sep_id], np.int32)
+    one = np.ones(1, bool)
+    ws_a = a[1].copy()
+    ws_a[0] = True
+    parts_ids, parts_ws = [cls, a[0], sep], [one, ws_a, one]
+    if b is not None:
+        ws_b = b[1].copy()
+        ws_b[0] = True
+        parts_ids += [b[0], sep]
+        parts_ws += [ws_b, one]
+    return Instance(
+        doc_id=doc_id, pass_index=pass_index, index=index,
+        input_ids=np.concatenate(parts_ids).astype(np.int32, copy=False),
+        word_starts=np.concatenate(parts_ws),
+        a_len=len(a[0]) + 2, sentence_label=label,
+    )
+
+
+def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator):
+    """A one-segment chunk as (A, B) cut at a random interior word start, or None."""
+    lo, hi = seg
+    if hi - lo < 2:
+        return None
+    starts = np.flatnonzero(doc.word_starts[lo + 1:hi]) + 1
+    cut = int(starts[rng.integers(len(starts))]) if len(starts) else int(rng.integers(1, hi - lo))
+    return _gather(doc, [(lo, lo + cut)]), _gather(doc, [(lo + cut, hi)])
+
+
+def _target_length(cfg: PackConfig, rng: np.random.Generator) -> int:
+    max_tokens = cfg.max_seq_length - 3
+    if rng.random() < cfg.short_seq_prob:
+        return int(rng.integers(2, max_tokens + 1))
+    return max_tokens
+
+
+def _random_b(other: SegmentedDoc, target_b: int, rng: np.random.Generator) -> list[Range]:
+    """Google: whole sentences of `other` from a random start until `target_b` is reached."""
+    segments = other.segments
+    start = int(rng.integers(len(segments)))
+    taken, length = [], 0
+    for seg in segments[start:]:
+        taken.append(seg)
+        length += seg[1] - seg[0]
+        if length >= target_b:
+            break
+    return taken
+
+
+def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
+                    pool: NegativePool | None, count: Count) -> list[Instance]:
+    """Google's chunk loop shared by `nsp` (pool given) and `sop` (pool None)."""
+    doc, segments = sd.doc, sd.segments
+    rng = make_rng(cfg.seed, doc.doc_id, pass_index, Stage.PACK)
+    max_tokens = cfg.max_seq_length - 3
+    target = _target_length(cfg, rng)
+    out: list[Instance] = []
+    chunk: list[Range] = []
+    length, i = 0, 0
+    while i < len(segments):
+        chunk.append(segments[i])
+        length += segments[i][1] - segments[i][0]
+        if i == len(segments) - 1 or length >= target:
+            pair, i = _make_pair(sd, chunk, i, target, pool, rng, count)
+            if pair is not None:
+                a, b, label = pair
+                a, b = _truncate(a, b, max_tokens, rng)
+                out.append(make_instance(doc.doc_id, pass_index, len(out), a, b, label, specials))
+            chunk, length = [], 0
+        i += 1
+    return out
+
+
+def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
+               pool: NegativePool | None, rng: np.random.Generator, count: Count):
+    """((A, B, label) or None, the possibly rewound sentence index `i`)."""
+    a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
+    if pool is None:  # SOP
+        halves = _next_pair(sd.doc, chunk, a_end, rng, count)
+        if halves is None:
+            return None, i
+        a, b = halves
+        return ((b, a, 1) if rng.random() < 0.5 else (a, b, 0)), i
+    unsplittable = len(chunk) == 1 and chunk[0][1] - chunk[0][0] < 2
+    if rng.random() < 0.5 or unsplittable:
+        other = pool.draw(rng, sd.doc.doc_id)
+        if other is not None:
+            a = _gather(sd.doc, chunk[:a_end])
+            b = _gather(other.doc, _random_b(other, target - len(a[0]), rng))
+            return (a, b, 1), i - (len(chunk) - a_end)
+        count(NSP_NEGATIVE_UNAVAILABLE, 1)
+    halves = _next_pair(sd.doc, chunk, a_end, rng, count)
+    return (None if halves is None else (*halves, 0)), i
+
+
+def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
+               rng: np.random.Generator, count: Count):
+    """(A, B) in document order: split at `a_end`, or a one-segment chunk at a word start."""
+    if len(chunk) >= 2:
+        return _gather(doc, chunk[:a_end]), _gather(doc, chunk[a_end:])
+    halves = _split_segment(doc, chunk[0], rng)
+    if halves is None:
+        count(PAIR_UNSPLITTABLE, 1)
+    return halves
+
+
+def nsp_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
+                  pool: NegativePool | None, count: Count = _no_count) -> list[Instance]:
+    """BERT NSP: label 1 = B from another pool document, 0 = B is the real next."""
+    return _pair_instances(sd, pass_index, cfg, specials, pool or NegativePool([]), count)
+
+
+def sop_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
+                  pool: NegativePool | None, count: Count = _no_count) -> list[Instance]:
+    """ALBERT SOP: label 1 = the two halves of one chunk swapped, 0 = in order."""
+    return _pair_instances(sd, pass_index, cfg, specials, None, count)
+
+
+def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
+                             specials: SpecialIds, pool: NegativePool | None,
+                             count: Count = _no_count) -> list[Instance]:
+    """RoBERTa DOC-SENTENCES: `[CLS] X [SEP]`, greedy whole sentences up to max_seq_length-2."""
+    budget = cfg.max_seq_length - 2
+    out: list[Instance] = []
+    chunk: list[Range] = []
+    length = 0
+    for seg in sd.segments:
+        size = seg[1] - seg[0]
+        if chunk and length + size > budget:
+            out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
+                                     _gather(sd.doc, chunk), None, -1, specials))
+            chunk, length = [], 0
+        chunk.append(seg)
+        length += size
+    if chunk:
+        out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
+                                 _gather(sd.doc, chunk), None, -1, specials))
+    return out
+
+
+TaskFn = Callable[[SegmentedDoc, int, PackConfig, SpecialIds, "NegativePool | None", Count],
+                  list[Instance]]
+
+TASKS: dict[str, TaskFn] = {
+    "nsp": nsp_instances,
+    "sop": sop_instances,
+    "none": single_segment_instances,
+}
+
+
+def create_instances(doc: TokenizedDocument, pass_index: int, cfg: PackConfig,
+                     specials: SpecialIds, pool: Sequence[TokenizedDocument] = (),
+                     count: Count = _no_count) -> list[Instance]:
+    """All instances of one document pass; `pool` is the NSP negative pool (may include `doc`)."""
+    negatives = NegativePool([segment_for(d, cfg) for d in pool]) if cfg.task == "nsp" else None
+    task = TASKS[cfg.task]
+    return task(segment_for(doc, cfg, count), pass_index, cfg, specials, negatives, count)

@@ -1,0 +1,126 @@
+"""The packing stage on Beam: TokenizedDocument -> Instance (pure algorithms in transforms/pack.py).
+
+`sop` and `none` need nothing beyond the document: one ParDo packs all `dupe_factor` passes.
+
+`nsp` needs a random B from *another* document, drawn from a pool that spans the corpus
+(not one input file or bundle) and is the same on every runner:
+
+    documents ─► CountDocuments ─────────────┐ (side input n_docs)
+              └► KeyByPool: bucket = stable_hash64(seed, "nsp-pool", doc_id) mod
+                 max(1, n_docs // nsp_pool_size) ─► GroupByPool ─► PackPools
+
+Pool membership is a pure function of (seed, doc_id, n_docs), and inside a pool documents are
+sorted by doc_id before use, so neither arrival order nor bundling can change a draw. Each
+pool holds about `nsp_pool_size` documents in memory, pools are processed in parallel, and
+the documents cross the shuffle once: all `dupe_factor` passes of a document are packed inside
+its pool, each pass drawing its own negatives (different documents, starts and split points).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import apache_beam as beam
+
+from pipeline.options import PackConfig
+from transforms.accounting import (
+    DOCUMENTS_KEPT,
+    DROPPED_PREFIX,
+    INSTANCES,
+    INSTANCES_LABEL_PREFIX,
+    STATS_TAG,
+    TOKENS,
+    Counters,
+    DropReason,
+)
+from transforms.pack import TASKS, NegativePool, SegmentedDoc, SpecialIds, segment_for
+from transforms.records import TokenizedDocument
+from transforms.rng import stable_hash64
+
+
+def pool_bucket(seed: int, doc_id: int, n_docs: int, pool_size: int) -> int:
+    """The NSP pool of a document: uniform over max(1, n_docs // pool_size) pools."""
+    return stable_hash64(seed, "nsp-pool", doc_id) % max(1, n_docs // pool_size)
+
+
+class _Counts(Counter):
+    """A Counter with the `(name, n)` callable the pure functions take."""
+
+    def update_one(self, name: str, n: int) -> None:
+        self[name] += n
+
+
+class _PackFn(beam.DoFn):
+    """Packs every pass of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
+
+    def __init__(self, cfg: PackConfig, specials: SpecialIds) -> None:
+        self._cfg = cfg
+        self._specials = specials
+        self._task = TASKS[cfg.task]
+        self.counters = Counters()
+
+    def _pack(self, sd: SegmentedDoc, pool: NegativePool | None, counts: _Counts):
+        """All instances of `sd` over the passes, counting the document as kept or dropped."""
+        n = 0
+        for pass_index in range(self._cfg.dupe_factor):
+            instances = self._task(sd, pass_index, self._cfg, self._specials, pool,
+                                   counts.update_one)
+            for inst in instances:
+                counts[INSTANCES_LABEL_PREFIX + str(inst.sentence_label)] += 1
+                counts[TOKENS] += len(inst.input_ids)
+                n += 1
+                yield inst
+        counts[INSTANCES] += n
+        counts[DOCUMENTS_KEPT if n else DROPPED_PREFIX + DropReason.NO_INSTANCE.value] += 1
+
+    def _stats(self, counts: _Counts):
+        for name, n in sorted(counts.items()):
+            if n:
+                yield self.counters.inc(name, n)
+
+    def process(self, element):
+        counts = _Counts()
+        if self._cfg.task == "nsp":
+            _, docs = element
+            pool = NegativePool([segment_for(d, self._cfg, counts.update_one) for d in docs])
+            for sd in pool.docs:
+                yield from self._pack(sd, pool, counts)
+        else:
+            yield from self._pack(segment_for(element, self._cfg, counts.update_one), None, counts)
+        yield from self._stats(counts)
+
+
+class _KeyByPoolFn(beam.DoFn):
+    def __init__(self, cfg: PackConfig) -> None:
+        self._seed = cfg.seed
+        self._pool_size = cfg.nsp_pool_size
+
+    def process(self, doc: TokenizedDocument, n_docs: int):
+        yield pool_bucket(self._seed, doc.doc_id, n_docs, self._pool_size), doc
+
+
+class PackInstances(beam.PTransform):
+    """PCollection[TokenizedDocument] -> {"instances": PCollection[Instance], "stats": ...}.
+
+    Counts `documents_kept` (>= 1 instance) or `documents_dropped/no_instance`, `instances`,
+    `tokens` (input_ids incl. specials), `instances_label/<label>`, and the packing side
+    statistics of transforms/pack.py.
+    """
+
+    def __init__(self, pack_cfg: PackConfig, cls_id: int, sep_id: int) -> None:
+        super().__init__()
+        self._cfg = pack_cfg
+        self._specials = SpecialIds(cls_id, sep_id)
+
+    def expand(self, documents):
+        if self._cfg.task == "nsp":
+            n_docs = documents | "CountDocuments" >> beam.combiners.Count.Globally()
+            documents = (
+                documents
+                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg),
+                                           beam.pvalue.AsSingleton(n_docs))
+                | "GroupByPool" >> beam.GroupByKey()
+            )
+        pack = beam.ParDo(_PackFn(self._cfg, self._specials))
+        outputs = documents | "Pack" >> pack.with_outputs(STATS_TAG, main="instances")
+        return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

@@ -1,0 +1,112 @@
+"""Sentence splitting for English and Chinese: rules and regexes, offline.
+
+NLTK punkt (what C4 used) needs a model download at run time; these rules need nothing.
+A line is never joined with the next one: lines are paragraphs (or, for presplit BERT text
+documents, already sentences, which are kept as they are).
+
+Chinese: a sentence ends after a run of 。！？；… (or ASCII ! ? directly followed by a CJK
+character), together with the closing quotes and brackets that follow it (”」』）》’).
+
+English: a sentence ends after . ! ? or ... with any closing quotes/brackets, when
+whitespace follows and the next word starts with an upper-case letter, a digit or an
+opening quote/bracket. No split after: a known abbreviation (Mr. Dr. e.g. i.e. vs. Fig.
+No. St. ...), a single capital letter (initials "J. R. R. Tolkien"), or a dotted acronym
+("U.S.", a deliberate choice: "in the U.S. In 1990" stays one sentence). Decimals such as
+3.14 never split because no whitespace follows the point. A lower-case next word never
+starts a sentence ("approx. five", "etc. and").
+"""
+
+from __future__ import annotations
+
+import re
+
+import apache_beam as beam
+
+from pipeline.options import CleanConfig
+from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.clean import CJK_CHARS
+from transforms.records import Document, RawDocument
+
+ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen col lt capt sgt rev hon mt fig figs no nos vol vols "
+    "pp ed eds vs cf al approx e.g i.e a.m p.m ca inc ltd co corp dept est jan feb mar apr "
+    "jun jul aug sep sept oct nov dec univ assn bros ave blvd op".split()
+)
+_CLOSERS = "\"'”’)\\]}」』）》〉】"
+_ZH_BOUNDARY = re.compile(
+    rf"(?:[。！？；]+|…+|[!?]+(?=[{CJK_CHARS}]))[{_CLOSERS}]*"
+)
+_EN_BOUNDARY = re.compile(
+    rf"(?:\.\.\.|[.!?]+)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{CJK_CHARS}])"
+)
+_LAST_TOKEN = re.compile(r"(\S+)$")
+_ACRONYM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
+
+
+def _is_abbreviation(before: str) -> bool:
+    """True when the text before a '.' ends in a word that does not end sentences."""
+    match = _LAST_TOKEN.search(before)
+    if match is None:
+        return False
+    token = match.group(1).lstrip("\"'“‘([")
+    if len(token) == 1 and token.isalpha() and token.isupper():
+        return True
+    if _ACRONYM.match(token + "."):
+        return True
+    return token.lower() in ABBREVIATIONS
+
+
+def _en_cuts(line: str) -> list[int]:
+    cuts = []
+    for m in _EN_BOUNDARY.finditer(line):
+        mark = m.group(0)
+        if mark.startswith(".") and not mark.startswith("...") and _is_abbreviation(line[: m.start()]):
+            continue
+        cuts.append(m.end())
+    return cuts
+
+
+def split_line(line: str) -> list[str]:
+    """Sentences of one paragraph line, stripped, in order; their concatenation is the line."""
+    cuts = sorted({m.end() for m in _ZH_BOUNDARY.finditer(line)} | set(_en_cuts(line)))
+    pieces, start = [], 0
+    for cut in cuts + [len(line)]:
+        piece = line[start:cut].strip()
+        if piece:
+            pieces.append(piece)
+        start = cut
+    return pieces
+
+
+def split_sentences(text: str, presplit: bool) -> list[str]:
+    """All sentences of a cleaned document; presplit documents keep their lines."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if presplit:
+        return lines
+    return [s for line in lines for s in split_line(line)]
+
+
+class _SplitFn(beam.DoFn):
+    def __init__(self, min_sentences: int) -> None:
+        self._min_sentences = min_sentences
+        self.counters = Counters()
+
+    def process(self, doc: RawDocument):
+        sentences = split_sentences(doc.text, doc.presplit)
+        if len(sentences) < max(1, self._min_sentences):
+            yield self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
+            return
+        yield Document(id=doc.id, text=doc.text, sentences=sentences)
+
+
+class SplitSentences(beam.PTransform):
+    """PCollection[RawDocument] -> {"documents": Document, "stats"}; too few sentences drop."""
+
+    def __init__(self, cfg: CleanConfig) -> None:
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, docs):
+        out = docs | "Split" >> beam.ParDo(_SplitFn(self._cfg.min_sentences)).with_outputs(
+            STATS_TAG, main="documents")
+        return {"documents": out.documents, "stats": out[STATS_TAG]}

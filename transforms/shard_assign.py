@@ -1,0 +1,68 @@
+"""Which shard an instance goes to: exact balance from a stable hash, computed in parallel.
+
+Every instance gets `h = stable_hash64("shard", seed, doc_id, pass_index, index)`. Ordering
+all instances by `(h, doc_id, pass_index, index)` gives a global pseudo-random order that
+depends on nothing but the seed and the instances themselves; the instance of rank `r` out
+of `total` goes to shard `r * num_shards // total`, so each shard is a contiguous range of
+that order and shard sizes differ by at most one row.
+
+This departs from DESIGN.md's `hash mod num_shards`: hash-mod sizes are binomial
+(sd ~ sqrt(n/k)), so with 16 shards of 2,000 rows a shard outside +-5% is likely, while the
+issue asks for +-5%. The rank is found without a global sort: the top `BUCKET_BITS` bits of
+`h` split the order into buckets; per-bucket counts give each bucket's first rank (a prefix
+sum over 4,096 integers), and each bucket is sorted on its own. Rows inside a shard stay
+sorted by the hash, as DESIGN.md says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from transforms.rng import stable_hash64
+
+BUCKET_BITS = 12
+
+
+def shard_hash(seed: int, doc_id: int, pass_index: int, index: int) -> int:
+    """The 64-bit key that orders instances; independent of runner, bundle and worker."""
+    return stable_hash64("shard", seed, doc_id, pass_index, index)
+
+
+def bucket_of(h: int) -> int:
+    """The bucket of a hash: its top `BUCKET_BITS` bits, so buckets are contiguous h ranges."""
+    return h >> (64 - BUCKET_BITS)
+
+
+def bucket_offsets(counts: Mapping[int, int]) -> tuple[dict[int, int], int]:
+    """First global rank of each non-empty bucket, and the total instance count."""
+    first: dict[int, int] = {}
+    total = 0
+    for bucket in sorted(counts):
+        first[bucket] = total
+        total += counts[bucket]
+    return first, total
+
+
+def shard_of_rank(rank: int, total: int, num_shards: int) -> int:
+    """Shard of the instance at global `rank`; shard sizes differ by at most one."""
+    return rank * num_shards // total
+
+
+def shard_sizes(total: int, num_shards: int) -> list[int]:
+    """The row count of each shard for `total` instances (what `shard_of_rank` produces)."""
+    bounds = [-(-s * total // num_shards) for s in range(num_shards + 1)]  # ceil(s*total/k)
+    return [bounds[s + 1] - bounds[s] for s in range(num_shards)]
+
+
+def assign_shards(sort_keys: Sequence[tuple], num_shards: int) -> np.ndarray:
+    """Reference (single-process) assignment: shard of each key by its rank in sorted order.
+
+    The Beam path computes the same thing bucket by bucket; tests compare the two.
+    """
+    order = sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
+    shards = np.empty(len(sort_keys), dtype=np.int64)
+    for rank, i in enumerate(order):
+        shards[i] = shard_of_rank(rank, len(sort_keys), num_shards)
+    return shards

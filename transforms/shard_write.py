@@ -1,0 +1,67 @@
+"""Encoding one shard as an Arrow IPC file and writing files atomically through FileSystems.
+
+A shard is encoded in memory (so its sha256 and size are known before anything is
+written), then written to a temporary name next to its final name and renamed. Going
+through Beam's `FileSystems` makes the same code write to local disk or `gs://`. A shard
+that is retried overwrites itself with identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from collections.abc import Sequence
+
+import pyarrow as pa
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.records import Instance
+from transforms.shard_schema import MAX_BATCH_ROWS, instances_to_batch, shard_schema
+
+
+def shard_file_name(shard: int, num_shards: int) -> str:
+    return f"shard-{shard:05d}-of-{num_shards:05d}.arrow"
+
+
+def ipc_options(compression: str) -> pa.ipc.IpcWriteOptions:
+    """IPC body compression: `none` keeps memory-mapped reads zero-copy (the default)."""
+    return pa.ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
+
+
+def encode_shard(instances: Sequence[Instance], vocab_size: int, compression: str) -> bytes:
+    """Arrow IPC file bytes: the rows in the given order, record batches of <= 1024 rows."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, shard_schema(vocab_size), options=ipc_options(compression)) as w:
+        for lo in range(0, len(instances), MAX_BATCH_ROWS):
+            w.write_batch(instances_to_batch(instances[lo:lo + MAX_BATCH_ROWS], vocab_size))
+    return sink.getvalue()
+
+
+def shard_info(file: str, data: bytes, instances: Sequence[Instance]) -> dict:
+    """The manifest entry of one shard."""
+    return {
+        "file": file,
+        "rows": len(instances),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "tokens": int(sum(len(inst.input_ids) for inst in instances)),
+        "masked_tokens": int(sum(len(inst.mlm_positions) for inst in instances)),
+    }
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write `data` to `path` (local or any Beam filesystem) via a temp name and a rename."""
+    directory, name = FileSystems.split(path)
+    temp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
+    with FileSystems.create(temp, mime_type="application/octet-stream",
+                            compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+    FileSystems.rename([temp], [path])
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+

@@ -1,0 +1,96 @@
+"""Tokenizing cleaned documents: Document -> TokenizedDocument (DESIGN.md "tokenize").
+
+One `encode_document` call per document sends all its sentences to the Rust tokenizer in a
+batch. Sentences that produce no tokens are dropped, like Google's `create_pretraining_data`
+drops lines that tokenize to nothing; a document left without tokens is counted as
+`documents_dropped/no_tokens` (the packer counts every other document as kept or
+`no_instance`).
+
+The encoder is built once per worker: in `DoFn.setup` from a vocab dir (`shards`), or, when
+the vocab was built earlier in the same pipeline (`all`), lazily from the `VocabArtifacts`
+side input and cached by the vocab's sha256.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+
+from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.records import Document, TokenizedDocument
+from transforms.rng import doc_id_hash
+
+
+def tokenize_document(doc: Document, encoder, zh_word_starts: bool = False
+                      ) -> TokenizedDocument | None:
+    """The document's non-empty sentences as flat ids; None if no sentence has a token."""
+    ids, word_starts, offsets = encoder.encode_document(doc.sentences, zh_word_starts)
+    if len(ids) == 0:
+        return None
+    lengths = np.diff(offsets)
+    if not lengths.all():
+        offsets = np.concatenate([[0], np.cumsum(lengths[lengths > 0])]).astype(np.int64)
+    return TokenizedDocument(
+        id=doc.id, doc_id=doc_id_hash(doc.id),
+        ids=ids.astype(np.int32, copy=False), word_starts=word_starts.astype(bool, copy=False),
+        offsets=offsets.astype(np.int64, copy=False),
+    )
+
+
+class _TokenizeFn(beam.DoFn):
+    """Encodes one document; the encoder comes from `vocab_dir` or the artifacts side input."""
+
+    def __init__(self, zh_word_starts: bool, vocab_dir: str | None, lowercase: bool | None):
+        self._zh_word_starts = zh_word_starts
+        self._vocab_dir = vocab_dir
+        self._lowercase = lowercase
+        self.counters = Counters()
+
+    def setup(self) -> None:
+        from vocab.encoder import Encoder
+
+        self._encoders: dict[str, Encoder] = {}
+        self._encoder = (Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
+                         if self._vocab_dir else None)
+
+    def _encoder_for(self, artifacts):
+        if artifacts is None:
+            return self._encoder
+        key = artifacts.vocab_sha256
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            from vocab.encoder import Encoder
+
+            encoder = self._encoders[key] = Encoder.from_artifacts(artifacts)
+        return encoder
+
+    def process(self, doc: Document, artifacts=None):
+        tokenized = tokenize_document(doc, self._encoder_for(artifacts), self._zh_word_starts)
+        if tokenized is None:
+            yield self.counters.inc(DROPPED_PREFIX + DropReason.NO_TOKENS.value)
+            return
+        yield tokenized
+
+
+class TokenizeDocuments(beam.PTransform):
+    """PCollection[Document] -> {"documents": PCollection[TokenizedDocument], "stats": ...}.
+
+    Give exactly one of `vocab_dir` (a vocab dir path, read on the workers) and `artifacts`
+    (the single-element PCollection[VocabArtifacts] of `BuildVocab`).
+    """
+
+    def __init__(self, zh_word_starts: bool = False, *, vocab_dir: str | None = None,
+                 lowercase: bool | None = None, artifacts: beam.PCollection | None = None):
+        super().__init__()
+        if (vocab_dir is None) == (artifacts is None):
+            raise ValueError("TokenizeDocuments needs exactly one of vocab_dir and artifacts")
+        self._fn = _TokenizeFn(zh_word_starts, vocab_dir, lowercase)
+        self._artifacts = artifacts
+
+    def expand(self, documents):
+        side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
+        outputs = (
+            documents
+            | "Encode" >> beam.ParDo(self._fn, *side).with_outputs(STATS_TAG, main="documents")
+        )
+        return {"documents": outputs.documents, "stats": outputs[STATS_TAG]}

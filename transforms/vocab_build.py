@@ -1,0 +1,163 @@
+"""`BuildVocab`: cleaned documents -> word counts -> WordPiece vocab dir (DESIGN.md data flow).
+
+Counting scales out: each document becomes a small {word: count} dict, and a CombineFn sums
+them (Beam lifts it into per-worker partial combines before the shuffle, then merges
+globally), so no single machine ever holds the corpus, only its distinct words. Memory is
+bounded by `VocabConfig.max_words_in_memory` distinct words per accumulator: above it the
+rarest words are pruned (`vocab.train.prune_counts`) and the number of pruned entries and
+occurrences is reported in `vocab_manifest.json` and the stats. Training then runs once, on the
+global counts, in a single DoFn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+import tokenizers
+
+from pipeline.options import VocabConfig, output_fields
+from transforms.accounting import DOCUMENTS_KEPT, STATS_TAG, Counters
+from transforms.records import Document
+from vocab.artifacts import VocabArtifacts, make_artifacts, write_artifacts
+from vocab.pretokenize import BertPreTokenizer
+from vocab.train import build_tokenizer, count_words, prune_counts, train_wordpiece
+
+VOCAB_DISTINCT_WORDS = "vocab_distinct_words"
+VOCAB_PRUNED_WORDS = "vocab_pruned_words"
+
+
+@dataclass
+class WordCounts:
+    """The combiner's accumulator: word counts plus what pruning threw away."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    documents: int = 0
+    pruned_entries: int = 0
+    pruned_occurrences: int = 0
+
+    def prune(self, max_words: int) -> None:
+        entries, occurrences = prune_counts(self.counts, max_words)
+        self.pruned_entries += entries
+        self.pruned_occurrences += occurrences
+
+
+class _CountWordsFn(beam.DoFn):
+    """Document -> {word: count}; the terminal consumer of documents in `vocab`."""
+
+    def __init__(self, lowercase: bool, zh_segmenter: str, count_kept: bool) -> None:
+        self._lowercase = lowercase
+        self._jieba = zh_segmenter == "jieba"
+        self._count_kept = count_kept
+        self.counters = Counters()
+
+    def setup(self) -> None:
+        self._pretok = BertPreTokenizer(self._lowercase, handle_chinese_chars=not self._jieba)
+        if self._jieba:
+            from vocab.jieba_segmenter import get_jieba
+
+            get_jieba()  # load the dictionary now, once per worker process
+
+    def process(self, doc: Document):
+        if self._count_kept:
+            yield self.counters.inc(DOCUMENTS_KEPT)
+        yield dict(count_words(doc.sentences, self._pretok, self._jieba))
+
+
+class WordCountCombineFn(beam.CombineFn):
+    """Sums {word: count} dicts, pruning each accumulator to `max_words` distinct words."""
+
+    def __init__(self, max_words: int) -> None:
+        self._max_words = max_words
+
+    def create_accumulator(self) -> WordCounts:
+        return WordCounts()
+
+    def add_input(self, acc: WordCounts, counts: dict[str, int]) -> WordCounts:
+        total = acc.counts
+        for word, n in counts.items():
+            total[word] = total.get(word, 0) + n
+        acc.documents += 1
+        acc.prune(self._max_words)
+        return acc
+
+    def merge_accumulators(self, accumulators) -> WordCounts:
+        it = iter(accumulators)
+        merged = next(it)  # Beam lets a combiner mutate only the first accumulator
+        for acc in it:
+            for word, n in acc.counts.items():
+                merged.counts[word] = merged.counts.get(word, 0) + n
+            merged.documents += acc.documents
+            merged.pruned_entries += acc.pruned_entries
+            merged.pruned_occurrences += acc.pruned_occurrences
+        merged.prune(self._max_words)
+        return merged
+
+    def extract_output(self, acc: WordCounts) -> WordCounts:
+        return acc
+
+
+class _TrainVocabFn(beam.DoFn):
+    """Global WordCounts -> VocabArtifacts, written to `output_dir` when one is given."""
+
+    def __init__(self, cfg: VocabConfig, output_dir: str | None) -> None:
+        self._cfg = cfg
+        self._output_dir = output_dir
+        self.counters = Counters()
+
+    def process(self, wc: WordCounts):
+        artifacts = train_vocab(wc, self._cfg)
+        if self._output_dir:
+            write_artifacts(artifacts, self._output_dir)
+        yield self.counters.inc(VOCAB_DISTINCT_WORDS, len(wc.counts))
+        yield self.counters.inc(VOCAB_PRUNED_WORDS, wc.pruned_entries)
+        yield artifacts
+
+
+def train_vocab(wc: WordCounts, cfg: VocabConfig) -> VocabArtifacts:
+    """Train on the global counts and assemble every file of the vocab dir."""
+    tokens = train_wordpiece(wc.counts, vocab_size=cfg.vocab_size,
+                             min_frequency=cfg.min_frequency, limit_alphabet=cfg.limit_alphabet,
+                             special=cfg.special_tokens, num_unused=cfg.num_unused)
+    tokenizer = build_tokenizer({t: i for i, t in enumerate(tokens)}, lowercase=cfg.lowercase,
+                                handle_chinese_chars=cfg.zh_segmenter == "none",
+                                max_input_chars_per_word=cfg.max_input_chars_per_word)
+    corpus = {
+        "documents": wc.documents,
+        "distinct_words": len(wc.counts),
+        "word_occurrences": sum(wc.counts.values()),
+        "pruned_entries": wc.pruned_entries,
+        "pruned_occurrences": wc.pruned_occurrences,
+    }
+    config = {**output_fields(cfg), "tokenizers_version": tokenizers.__version__}
+    return make_artifacts(tokens, tokenizer, config=config, corpus=corpus,
+                          lowercase=cfg.lowercase, zh_segmenter=cfg.zh_segmenter)
+
+
+class BuildVocab(beam.PTransform):
+    """PCollection[Document] -> {"artifacts": one VocabArtifacts, "stats": (name, n) pairs}.
+
+    `count_kept`: count `documents_kept` here (the `vocab` subcommand, where counting words is
+    the documents' last stop); in `all` the packer counts them instead.
+    """
+
+    def __init__(self, cfg: VocabConfig, output_dir: str | None, count_kept: bool = True) -> None:
+        super().__init__()
+        self._cfg = cfg
+        self._output_dir = output_dir
+        self._count_kept = count_kept
+
+    def expand(self, documents):
+        counted = documents | "CountWords" >> beam.ParDo(
+            _CountWordsFn(self._cfg.lowercase, self._cfg.zh_segmenter, self._count_kept)
+        ).with_outputs(STATS_TAG, main="counts")
+        trained = (
+            counted.counts
+            | "SumWordCounts" >> beam.CombineGlobally(
+                WordCountCombineFn(self._cfg.max_words_in_memory))
+            | "TrainWordPiece" >> beam.ParDo(_TrainVocabFn(self._cfg, self._output_dir))
+            .with_outputs(STATS_TAG, main="artifacts")
+        )
+        stats = ((counted[STATS_TAG], trained[STATS_TAG])
+                 | "FlattenVocabStats" >> beam.Flatten())
+        return {"artifacts": trained.artifacts, "stats": stats}

@@ -1,0 +1,64 @@
+"""BERT pre-tokenisation, taken from `tokenizers` itself so training and encoding agree.
+
+Google's BasicTokenizer (clean text, pad CJK characters, optional lowercase + accent strip,
+split on whitespace and punctuation) is `BertNormalizer` + `BertPreTokenizer` in `tokenizers`.
+Counting words for training goes through the very same Rust objects that the saved
+`tokenizer.json` uses, so a word counted here is exactly a word the encoder later sees.
+
+With `--zh-segmenter jieba` CJK characters are *not* padded (`handle_chinese_chars=False`):
+jieba has already put a space between the words of each CJK run (`vocab.jieba_segmenter`),
+so a Chinese word reaches WordPiece whole (a WoBERT-style word-level vocabulary).
+"""
+
+from __future__ import annotations
+
+from tokenizers import normalizers, pre_tokenizers
+
+# Google BERT `tokenization._is_chinese_char` ranges (code points, inclusive).
+CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+
+
+def is_cjk_char(ch: str) -> bool:
+    """True for a character BERT treats as a CJK ideograph (one token per character)."""
+    cp = ord(ch)
+    if cp < 0x3400:
+        return False
+    return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
+
+
+def make_normalizer(lowercase: bool, handle_chinese_chars: bool) -> normalizers.Normalizer:
+    """`BertNormalizer` as `BertWordPieceTokenizer` builds it (accent strip follows lowercase)."""
+    return normalizers.BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=handle_chinese_chars,
+        strip_accents=None,
+        lowercase=lowercase,
+    )
+
+
+class BertPreTokenizer:
+    """Text -> BERT words: the normalizer + pre-tokenizer of the saved `tokenizer.json`."""
+
+    def __init__(self, lowercase: bool, handle_chinese_chars: bool = True) -> None:
+        self.lowercase = lowercase
+        self.handle_chinese_chars = handle_chinese_chars
+        self._normalizer = make_normalizer(lowercase, handle_chinese_chars)
+        self._pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+
+    def words(self, text: str) -> list[str]:
+        """The pre-tokens WordPiece is applied to, in order."""
+        normalized = self._normalizer.normalize_str(text)
+        return [w for w, _ in self._pre_tokenizer.pre_tokenize_str(normalized)]
+
+    def __reduce__(self):
+        # The Rust objects do not need pickling: rebuild them from the two flags.
+        return (BertPreTokenizer, (self.lowercase, self.handle_chinese_chars))

@@ -1,0 +1,139 @@
+"""Word counting and WordPiece training from counted words.
+
+`tokenizers` 0.23 has no public API to train from (word, count) pairs: its trainers only see
+strings through `train_from_iterator`, which normalises, pre-tokenises and counts them in Rust.
+So `train_wordpiece` feeds every counted word back *repeated by its count*, through a training
+tokenizer whose only pre-tokenizer is a whitespace split (the words are already normalised
+BERT pre-tokens and hold no whitespace). The trainer then rebuilds exactly the counts we give
+it. Cost: Rust work proportional to the corpus' word occurrences (like the bare trainer's own
+counting pass, minus its normalisation), plus ~1 s of Python per 10^7 occurrences to build the
+strings; memory stays one batch of strings.
+
+The trainer is `WordPieceTrainer` with `BertWordPieceTokenizer.train`'s arguments, so the
+vocabulary is the one that class would learn from the same cleaned text (a BPE-style merge
+vocabulary; not Google's likelihood-based WordPiece — see README).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+from vocab.jieba_segmenter import presegment
+from vocab.pretokenize import BertPreTokenizer, make_normalizer
+
+_BATCH_CHARS = 1 << 16
+"""Characters per string handed to the trainer: big enough to amortise the Python->Rust call."""
+
+
+def unused_tokens(n: int) -> list[str]:
+    return [f"[unused{i}]" for i in range(n)]
+
+
+def count_words(sentences: Iterable[str], pretok: BertPreTokenizer, jieba: bool) -> Counter:
+    """BERT words of the sentences with their counts (jieba-segmented CJK runs if `jieba`)."""
+    counts: Counter = Counter()
+    for sentence in sentences:
+        counts.update(pretok.words(presegment(sentence) if jieba else sentence))
+    return counts
+
+
+def prune_counts(counts: dict[str, int], max_words: int) -> tuple[int, int]:
+    """Bound `counts` in place: when it holds more than `max_words` entries, drop every word
+    with count <= k for k = 1, 2, ... until at most `max_words // 2` remain.
+
+    Halving (not just trimming to `max_words`) keeps pruning rare. A word pruned in one
+    accumulator may survive in another, so its global count can come out low: the pruned
+    figures go to the manifest. Returns (entries dropped, occurrences dropped).
+    """
+    if len(counts) <= max_words:
+        return 0, 0
+    by_count = Counter(counts.values())
+    keep, threshold, remaining = max_words // 2, 0, len(counts)
+    for k in sorted(by_count):
+        if remaining <= keep:
+            break
+        threshold, remaining = k, remaining - by_count[k]
+    dropped = [w for w, c in counts.items() if c <= threshold]
+    occurrences = 0
+    for w in dropped:
+        occurrences += counts.pop(w)
+    return len(dropped), occurrences
+
+
+def _repeated_words(counts: Mapping[str, int]) -> Iterator[str]:
+    """Strings of space-separated words in which each word occurs exactly `count` times."""
+    parts: list[str] = []
+    size = 0
+    for word in sorted(counts):
+        count = counts[word]
+        per_string = max(1, _BATCH_CHARS // (len(word) + 1))
+        while count > 0:
+            n = min(count, per_string)
+            parts.append(" ".join([word] * n))
+            size += n * (len(word) + 1)
+            count -= n
+            if size >= _BATCH_CHARS:
+                yield " ".join(parts)
+                parts, size = [], 0
+    if parts:
+        yield " ".join(parts)
+
+
+def special_tokens(special: Iterable[str], num_unused: int) -> list[str]:
+    return [*special, *unused_tokens(num_unused)]
+
+
+def train_wordpiece(
+    counts: Mapping[str, int],
+    *,
+    vocab_size: int,
+    min_frequency: int,
+    limit_alphabet: int,
+    special: Iterable[str],
+    num_unused: int = 0,
+) -> list[str]:
+    """The trained vocabulary as tokens in id order (specials, [unusedN], alphabet, merges)."""
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        limit_alphabet=limit_alphabet,
+        initial_alphabet=[],
+        special_tokens=special_tokens(special, num_unused),
+        show_progress=False,
+        continuing_subword_prefix="##",
+    )
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator(_repeated_words(counts), trainer=trainer)
+    vocab = tok.get_vocab()
+    return sorted(vocab, key=vocab.__getitem__)
+
+
+def build_tokenizer(
+    vocab: Mapping[str, int],
+    *,
+    lowercase: bool,
+    handle_chinese_chars: bool = True,
+    max_input_chars_per_word: int = 100,
+) -> Tokenizer:
+    """The BERT tokenizer `BertWordPieceTokenizer` assembles, for any vocab (ours or Google's).
+
+    Special tokens present in the vocab are registered as added tokens, so `[MASK]` written
+    in text maps to its id exactly as in `BertTokenizerFast`.
+    """
+    for required in ("[UNK]", "[CLS]", "[SEP]"):
+        if required not in vocab:
+            raise ValueError(f"vocab has no {required} token")
+    tok = Tokenizer(models.WordPiece(dict(vocab), unk_token="[UNK]",
+                                     max_input_chars_per_word=max_input_chars_per_word))
+    tok.normalizer = make_normalizer(lowercase, handle_chinese_chars)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]),
+                                                   ("[CLS]", vocab["[CLS]"]))
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens([t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+                            if t in vocab])
+    return tok
