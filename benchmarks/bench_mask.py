@@ -52,8 +52,10 @@ def best_of(repeat: int, fn) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, default=CORPORA / "en" / "enwiki_wikiextractor_wiki_00.txt")
-    ap.add_argument("--vocab", type=Path, default=CORPORA / "vocab" / "bert_base_uncased" / "vocab.txt")
+    ap.add_argument("--corpus", type=Path,
+                    default=CORPORA / "en" / "enwiki_wikiextractor_wiki_00.txt")
+    ap.add_argument("--vocab", type=Path,
+                    default=CORPORA / "vocab" / "bert_base_uncased" / "vocab.txt")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     from tokenizers import BertWordPieceTokenizer
@@ -69,9 +71,9 @@ def main() -> None:
     instances = []
     for k, lo in enumerate(range(0, len(ids) - 509, 509)):
         a, b = slice(lo, lo + 254), slice(lo + 254, lo + 509)
+        inst_ids = np.concatenate([[cls_id], ids[a], [sep_id], ids[b], [sep_id]])
         instances.append(Instance(
-            doc_id=k, pass_index=0, index=0,
-            input_ids=np.concatenate([[cls_id], ids[a], [sep_id], ids[b], [sep_id]]).astype(np.int32),
+            doc_id=k, pass_index=0, index=0, input_ids=inst_ids.astype(np.int32),
             word_starts=np.concatenate([[True], ws[a], [True], ws[b], [True]]),
             a_len=256, sentence_label=0))
     # Tokenisation time for exactly the text that fills these instances.

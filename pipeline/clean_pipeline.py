@@ -77,12 +77,14 @@ def prepare_output_dir(output: str) -> None:
 
 
 def run_clean(read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
-              beam_args: list[str]) -> None:
+              beam_args: list[str], num_shards: int = DOCUMENT_SHARDS) -> None:
+    if not 1 <= num_shards <= 99999:
+        raise UserError(f"--num-shards must be in [1, 99999]; got {num_shards}")
     options = make_pipeline_options(beam_args)
     read_cfg = with_default_inputs(read_cfg)
     check_local_inputs(read_cfg)
     prepare_output_dir(output)
     start = time.monotonic()
     with beam.Pipeline(options=options) as p:
-        build_clean(p, read_cfg, clean_cfg, output)
+        build_clean(p, read_cfg, clean_cfg, output, num_shards)
     print_summary(output, time.monotonic() - start)

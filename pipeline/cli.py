@@ -51,6 +51,10 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--max-repeated-line-fraction", type=float,
                    default=CleanConfig.max_repeated_line_fraction)
     g.add_argument("--drop-code", action="store_true", help="C4 rule: drop documents containing '{'")
+    g.add_argument("--min-line-words", type=int, default=CleanConfig.min_line_words,
+                   help="drop shorter paragraph lines (headings); not applied to text format")
+    g.add_argument("--require-end-mark", action="store_true",
+                   help="C4 rule: drop paragraph lines not ending in . ! ? \" or a CJK end mark")
     g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
 
 
@@ -108,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
     _add_read_clean(p)
+    p.add_argument("--num-shards", type=int, default=4,
+                   help="documents-*.jsonl.zst files; each is built in one worker's memory")
 
     p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
     _add_read_clean(p)
@@ -144,7 +150,8 @@ def clean_config(a: argparse.Namespace) -> CleanConfig:
         normalization=a.normalization, min_words=a.min_words, max_words=a.max_words,
         min_sentences=a.min_sentences, max_symbol_ratio=a.max_symbol_ratio,
         min_alpha_ratio=a.min_alpha_ratio, max_repeated_line_fraction=a.max_repeated_line_fraction,
-        drop_code=a.drop_code, dedup=not a.no_dedup,
+        drop_code=a.drop_code, dedup=not a.no_dedup, min_line_words=a.min_line_words,
+        require_end_mark=a.require_end_mark,
     )
 
 
@@ -184,7 +191,8 @@ def run(argv: list[str]) -> int:
     if args.command == "clean":
         from pipeline.clean_pipeline import run_clean
 
-        run_clean(read_config(args), clean_config(args), args.output, beam_args)
+        run_clean(read_config(args), clean_config(args), args.output, beam_args,
+                  num_shards=args.num_shards)
     elif args.command == "vocab":
         from pipeline.vocab_pipeline import run_vocab
 

@@ -44,6 +44,8 @@ class ReadConfig:
     id_field: str | None = None
     max_line_bytes: int = 1 << 20
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
+    id_root: str | None = None
+    """Stripped from file paths in document ids, so ids do not depend on where files live."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)

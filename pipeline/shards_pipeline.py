@@ -37,6 +37,9 @@ from vocab.artifacts import (
     VocabArtifacts,
 )
 
+DEMO_LIMIT_ALPHABET = 6000
+"""The demo corpus mixes English and ~1,100 distinct Chinese characters; the default alphabet
+of 1,000 would turn the rarer ones into [UNK]."""
 SHARDS_SUBDIR = "shards"
 VOCAB_SUBDIR = "vocab"
 SHARD_DIR_FILES = ("shard-*-of-*.arrow", MANIFEST_NAME, VOCAB_NAME, SUMMARY_FILE, ".*.tmp-*")
@@ -75,9 +78,10 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
     written = masked["instances"] | "WriteShards" >> WriteShards(
         shard_dir, job.shard.num_shards, job.shard.compression, job.shard.seed, vocab)
+    # A tuple, not a list: Beam 2.77 reads a list on the left of `|` as data for Create.
     stats = (
-        [cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],
-         written["stats"]]
+        (cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],
+         written["stats"])
         | "SumStats" >> SumStats()
     )
     written["shards"] | "WriteManifest" >> WriteManifest(shard_dir, config, summary_dir, vocab,
@@ -99,6 +103,7 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, vocab_cfg: VocabConfig, ou
     """Add the `all` job to `p`: `output/vocab`, `output/shards`, `output/summary.json`."""
     from transforms.vocab_build import BuildVocab
 
+    vocab_cfg = demo_vocab_config(job, vocab_cfg)
     job = dataclasses.replace(job, read=with_default_inputs(job.read))
     vocab_dir = FileSystems.join(output, VOCAB_SUBDIR)
     config = {**output_fields(job), "vocab": output_fields(vocab_cfg)}
@@ -135,28 +140,36 @@ def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str,
         FileSystems.delete(stale)
 
 
-def _run(build, read_cfg, output: str, summary_dir: str, shard_dir: str,
+def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], shard_dir: str,
          beam_args: list[str]) -> None:
+    """Pre-flight (options, inputs, output dir), run `build(p)`, print the summary."""
     options = make_pipeline_options(beam_args)
-    check_local_inputs(with_default_inputs(read_cfg))
+    check_local_inputs(with_default_inputs(job.read))
+    prepare_output(job.shard.output, job.shard.overwrite, own_files)
     start = time.monotonic()
     with beam.Pipeline(options=options) as p:
         build(p)
-    print_summary(summary_dir, time.monotonic() - start)
+    print_summary(job.shard.output, time.monotonic() - start)
     print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
 
 
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
     """`shards`: the shard dir is `--output` itself."""
     output = job.shard.output
-    prepare_output(output, job.shard.overwrite, {"": SHARD_DIR_FILES})
-    _run(lambda p: build_shards(p, job, output), job.read, output, output, output, beam_args)
+    load_vocab_artifacts(job.vocab_dir, job.lowercase)  # a bad vocab dir fails before any work
+    _run(lambda p: build_shards(p, job, output), job, {"": SHARD_DIR_FILES}, output, beam_args)
+
+
+def demo_vocab_config(job: ShardsJobConfig, vocab_cfg: VocabConfig) -> VocabConfig:
+    """On the bundled demo corpus (no --input) a default alphabet limit covers every character."""
+    if job.read.inputs or vocab_cfg.limit_alphabet != VocabConfig.limit_alphabet:
+        return vocab_cfg
+    return dataclasses.replace(vocab_cfg, limit_alphabet=DEMO_LIMIT_ALPHABET)
 
 
 def run_all(job: ShardsJobConfig, vocab_cfg: VocabConfig, beam_args: list[str]) -> None:
     """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
     output = job.shard.output
-    prepare_output(output, job.shard.overwrite, {
-        "": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES})
-    _run(lambda p: build_all(p, job, vocab_cfg, output), job.read, output, output,
+    own = {"": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES}
+    _run(lambda p: build_all(p, job, vocab_cfg, output), job, own,
          FileSystems.join(output, SHARDS_SUBDIR), beam_args)

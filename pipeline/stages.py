@@ -25,10 +25,14 @@ def demo_inputs() -> tuple[str, ...]:
 
 
 def with_default_inputs(cfg: ReadConfig) -> ReadConfig:
-    """The config itself, or the demo corpus (format auto) when no --input was given."""
+    """The config itself, or the demo corpus (format auto) when no --input was given.
+
+    Demo ids are `demo_en.txt:<n>` and `demo_zh.jsonl:<n>` wherever the package is installed.
+    """
     if cfg.inputs:
         return cfg
-    return dataclasses.replace(cfg, inputs=demo_inputs(), format="auto")
+    root = str(resources.files("pipeline") / "demo_corpus")
+    return dataclasses.replace(cfg, inputs=demo_inputs(), format="auto", id_root=root)
 
 
 def check_local_inputs(cfg: ReadConfig) -> None:

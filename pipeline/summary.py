@@ -23,7 +23,7 @@ def summary_bytes(stats: dict) -> bytes:
 
 
 class WriteSummary(beam.PTransform):
-    """Single-element PCollection[dict of counters] -> writes OUTPUT/summary.json; emits its path."""
+    """PCollection holding one {counter: total} dict -> OUTPUT/summary.json; emits its path."""
 
     def __init__(self, output_dir: str) -> None:
         super().__init__()
@@ -53,11 +53,13 @@ def format_summary(summary: dict, wall_time_s: float) -> str:
     lines = []
     for key, value in summary.items():
         if isinstance(value, dict):
-            lines.append(f"{key.replace('_', ' ')}: {sum(value.values()):,}")
-            lines.extend(f"    {reason:<28} {n:>12,}" for reason, n in value.items())
+            lines.append(f"{key.replace('_', ' '):<40} {sum(value.values()):>12,}")
+            lines.extend(f"    {reason:<36} {n:>12,}" for reason, n in value.items())
+        elif "/" in key:  # a breakdown counter: shown by its exact summary.json name
+            lines.append(f"    {key:<36} {value:>12,}")
         else:
-            lines.append(f"{key.replace('_', ' '):<32} {value:>12,}")
-    lines.append(f"{'wall time':<32} {wall_time_s:>11.1f}s")
+            lines.append(f"{key.replace('_', ' '):<40} {value:>12,}")
+    lines.append(f"{'wall time':<40} {wall_time_s:>11.1f}s")
     return "\n".join(lines)
 
 

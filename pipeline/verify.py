@@ -25,7 +25,7 @@ from transforms.shard_write import read_bytes, shard_file_name
 _UNUSED = re.compile(r"\[unused\d+\]")
 
 
-class _Rules:
+class Rules:
     """What every row must satisfy, from the manifest and the dir's vocab.txt."""
 
     def __init__(self, manifest: dict, tokens: list[str]) -> None:
@@ -58,7 +58,7 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _check_batch(batch: pa.RecordBatch, rules: _Rules, where: str, row0: int) -> None:
+def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int) -> None:
     io, ids = _list(batch, "input_ids")
     n = batch.num_rows
     lens = np.diff(io)
@@ -142,7 +142,7 @@ def verify_shard_dir(path: str) -> dict:
     if hashlib.sha256(vocab_txt).hexdigest() != vocab["sha256"]:
         _fail(vocab["file"], "sha256 differs from the manifest")
     tokens = vocab_tokens(vocab_txt)
-    rules = _Rules(manifest, tokens)
+    rules = Rules(manifest, tokens)
     if rules.special != vocab["special_ids"]:
         _fail(MANIFEST_NAME, f"special ids {vocab['special_ids']} differ from vocab.txt")
     shards = manifest["shards"]
@@ -170,7 +170,7 @@ def verify_shard_dir(path: str) -> dict:
     return manifest
 
 
-def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: _Rules) -> None:
+def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> None:
     name = info["file"]
     full = FileSystems.join(path, name)
     if not FileSystems.exists(full):
@@ -191,7 +191,7 @@ def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: _Rules) -> No
         batch = reader.get_batch(b)
         if batch.num_rows > MAX_BATCH_ROWS:
             _fail(f"{name} batch {b}", f"{batch.num_rows} rows > {MAX_BATCH_ROWS}")
-        _check_batch(batch, rules, name, rows)
+        check_batch(batch, rules, name, rows)
         rows += batch.num_rows
         tokens += int(_list(batch, "input_ids")[0][-1])
         masked += int(_list(batch, "mlm_positions")[0][-1])

@@ -131,6 +131,17 @@ def test_special_ids_inside_text_are_never_masked_nor_crossed():
     assert units_of(result) == [(1, 2), (4, 4), (6, 6)]
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_nothing_to_mask_gives_empty_columns(mode):
+    for ids, a_len in (([CLS, SEP], 2), ([CLS, 10, SEP, SEP], 3), ([CLS, MASK, SEP], 3)):
+        ids = np.array(ids, dtype=np.int32)
+        ws, cfg = np.ones(len(ids), dtype=bool), MaskConfig(masking=mode)
+        result = MASKERS[mode](ids, ws, a_len, cfg, toy_vocab(), np.random.default_rng(0))
+        n_maskable = int(ids[1] == 10)  # budget max(1, ...) takes the lone token
+        assert len(result.mlm_positions) == len(result.span_starts) == n_maskable
+        check_invariants(ids, ws, a_len, cfg, toy_vocab(), result)
+
+
 @pytest.mark.parametrize("mode", ["wwm", "span", "ngram"])
 def test_full_budget_masks_every_word_and_stays_inside_segments(mode):
     # words: A = [1,2] [3] [4,5,6]; B = [8] [9,10]
@@ -230,27 +241,58 @@ def test_mask_instance_is_deterministic_and_differs_per_instance_index():
     np.testing.assert_array_equal(first.mlm_labels, ids[first.mlm_positions])
 
 
+def run_apply_masks(instances, cfg, expected, artifacts=None, **source):
+    def key(inst):
+        return (inst.index, inst.input_ids.tolist(), inst.mlm_positions.tolist(),
+                inst.mlm_labels.tolist(), inst.span_starts.tolist(), inst.span_ends.tolist())
+
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        if artifacts is not None:
+            source["artifacts"] = p | "Vocab" >> beam.Create([artifacts])
+        out = p | beam.Create(instances) | ApplyMasks(cfg, **source)
+        assert_that(out["instances"] | beam.Map(key), equal_to([key(e) for e in expected]))
+        total = out["stats"] | beam.CombinePerKey(sum)
+        n_masked = sum(len(e.mlm_positions) for e in expected)
+        assert_that(total, equal_to([("masked_tokens", n_masked)]), label="Stats")
+
+
 def test_apply_masks_transform():
     rng, vocab, cfg = np.random.default_rng(5), toy_vocab(), MaskConfig(masking="wwm")
     instances = [make_instance(*crafted(rng, pair=True, max_len=128), index=i) for i in range(6)]
     expected = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
+    run_apply_masks(instances, cfg, expected, vocab=vocab)
 
-    def key(inst):
-        return inst.index, inst.input_ids.tolist(), inst.mlm_positions.tolist(), \
-            inst.mlm_labels.tolist(), inst.span_starts.tolist(), inst.span_ends.tolist()
 
-    with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(instances) | ApplyMasks(cfg, vocab=vocab)
-        assert_that(out["instances"] | beam.Map(key), equal_to([key(e) for e in expected]))
-        total = out["stats"] | beam.CombinePerKey(sum)
-        assert_that(total, equal_to([("masked_tokens",
-                                      sum(len(e.mlm_positions) for e in expected))]),
-                    label="Stats")
+def test_apply_masks_reads_the_vocab_from_a_dir_or_a_side_input():
+    vocab_dir = CORPORA / "vocab" / "minilm_l6_v2_uncased"
+    if not (vocab_dir / "tokenizer.json").exists():
+        pytest.skip(f"{vocab_dir} absent (../shared beside the checkout)")
+    from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts
+    from vocab.encoder import Encoder
+
+    vocab = MaskVocab.from_encoder(Encoder.from_dir(str(vocab_dir), lowercase=True))
+    by_file = vocab_from_file(vocab_dir / "vocab.txt")
+    assert vocab.mask_id == by_file.mask_id == 103
+    np.testing.assert_array_equal(vocab.never_mask, by_file.never_mask)
+    np.testing.assert_array_equal(vocab.replacement_ids, by_file.replacement_ids)
+    rng, cfg = np.random.default_rng(6), MaskConfig(masking="span")
+    instances = []
+    for i in range(4):
+        ids, ws, a_len = crafted(rng, pair=True, max_len=128)
+        ids = np.where(ids == CLS, 101, np.where(ids == SEP, 102, ids + 2000)).astype(np.int32)
+        instances.append(make_instance(ids, ws, a_len, index=i))
+    expected = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
+    run_apply_masks(instances, cfg, expected, vocab_dir=str(vocab_dir), lowercase=True)
+    files = {name: (vocab_dir / name).read_bytes() for name in (VOCAB_TXT, TOKENIZER_JSON)}
+    artifacts = VocabArtifacts(files, {"lowercase": True, "zh_segmenter": "none"})
+    run_apply_masks(instances, cfg, expected, artifacts=artifacts)
 
 
 def test_apply_masks_needs_exactly_one_vocab_source():
     with pytest.raises(ValueError):
         ApplyMasks(MaskConfig())
+    with pytest.raises(ValueError):
+        ApplyMasks(MaskConfig(), vocab=toy_vocab(), vocab_dir="somewhere")
 
 
 @pytest.fixture(scope="module")

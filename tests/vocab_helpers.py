@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-DEMO = Path(__file__).resolve().parents[1] / "pipeline" / "demo_corpus"
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
@@ -46,14 +45,6 @@ def generated_lines(n_lines: int = 3000, seed: int = 7) -> list[str]:
         text = " ".join(words[i].capitalize() if rng.random() < 0.1 else words[i] for i in picks)
         lines.append(text + rng.choice([".", "!", "?", ", ok."]))
     return lines
-
-
-def demo_or_generated_lines() -> list[str]:
-    """The bundled demo corpus' lines when present, else generated text."""
-    files = sorted(p for p in DEMO.glob("*") if p.is_file()) if DEMO.exists() else []
-    lines = [ln.strip() for p in files for ln in p.read_text(encoding="utf-8").splitlines()
-             if ln.strip()]
-    return lines if len(lines) >= 200 else generated_lines()
 
 
 def write_toy_vocab(directory: Path, tokens: list[str]) -> Path:

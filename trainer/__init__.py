@@ -1,1 +1,1 @@
-"""PyTorch consumer of the shard dir: memory-mapped loader, collate, BERT model and training loop."""
+"""PyTorch consumer of the shard dir: mmap loader, collate, BERT model and training loop."""

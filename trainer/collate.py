@@ -3,11 +3,12 @@
 Two steps, so the bytes that cross process boundaries and the PCIe bus stay small
 (research: anchors_loader_trainer.md §5.7, §8.5):
 
-1. `collate(columns, cfg)` (DataLoader worker, numpy): token ids padded to the batch's
+1. `collate(reader, rows, cfg)` (DataLoader worker, numpy): token ids padded to the batch's
    longest row rounded up to 8, as int16 when the vocab fits (int32 otherwise), per-row
    `lengths`/`a_len` as int16, masked positions/labels as small [B, P] matrices and, for
    the SBO head, each masked position's span boundaries and offset in the span, also
-   [B, P]. No per-row Python: padding is one boolean-mask scatter.
+   [B, P]. No per-row Python: each column is one windowed gather per shard
+   (`ShardReader.padded`).
 2. `expand(batch, device)` (trainer process, on the device): int64 ids, `attention_mask`,
    `token_type_ids` (0 before `a_len`, 1 from it, 0 on padding), dense `labels` (-100 except
    masked positions), and the SBO boundaries (start-1, end+1), relative positions and
@@ -21,11 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainer.shard_reader import Ragged
+from trainer.shard_reader import ShardReader
 
 IGNORE_INDEX = -100
-COLUMNS = ("input_ids", "a_len", "mlm_positions", "mlm_labels", "sentence_label")
-SPAN_COLUMNS = ("span_starts", "span_ends")
 
 
 @dataclass(frozen=True)
@@ -52,40 +51,27 @@ class CollateConfig:
     def id_dtype(self) -> np.dtype:
         return np.dtype(np.int16 if self.vocab_size <= 1 << 15 else np.int32)
 
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return COLUMNS + (SPAN_COLUMNS if self.sbo_max_targets else ())
 
-
-def _round_up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
-
-
-def pad_ragged(rows: Ragged, width: int, fill: int, dtype: np.dtype) -> np.ndarray:
-    """[rows, width] matrix of the ragged rows, left-aligned, `fill` after each row."""
-    lengths = rows.lengths
-    out = np.full((len(lengths), width), fill, dtype=dtype)
-    out[np.arange(width) < lengths[:, None]] = rows.values
-    return out
-
-
-def collate(columns: dict, cfg: CollateConfig) -> dict[str, np.ndarray]:
-    """Compact batch from `ShardReader.take(rows, cfg.columns)`."""
-    ids: Ragged = columns["input_ids"]
-    lengths = ids.lengths
-    width = _round_up(int(lengths.max(initial=1)), cfg.pad_multiple)
-    pos: Ragged = columns["mlm_positions"]
-    n_masked = int(pos.lengths.max(initial=1))
+def collate(reader: ShardReader, rows: np.ndarray, cfg: CollateConfig) -> dict[str, np.ndarray]:
+    """Compact batch of `rows` (global row indices), in that order."""
+    located = reader.locate(rows)
+    ids, lengths = reader.padded(located, "input_ids", cfg.pad_id, cfg.id_dtype,
+                                 cfg.pad_multiple)
+    int16 = np.dtype(np.int16)
+    positions, n_masked = reader.padded(located, "mlm_positions", 0, int16)
+    labels, _ = reader.padded(located, "mlm_labels", IGNORE_INDEX, cfg.id_dtype)
     batch = {
-        "input_ids": pad_ragged(ids, width, cfg.pad_id, cfg.id_dtype),
+        "input_ids": ids,
         "lengths": lengths.astype(np.int16),
-        "a_len": columns["a_len"].astype(np.int16),
-        "mlm_positions": pad_ragged(pos, n_masked, 0, np.dtype(np.int16)),
-        "mlm_labels": pad_ragged(columns["mlm_labels"], n_masked, IGNORE_INDEX, cfg.id_dtype),
-        "sentence_label": columns["sentence_label"].astype(np.int8),
+        "a_len": reader.scalar(located, "a_len").astype(np.int16),
+        "mlm_positions": positions,
+        "mlm_labels": labels,
+        "sentence_label": reader.scalar(located, "sentence_label").astype(np.int8),
     }
     if cfg.sbo_max_targets:
-        batch.update(_sbo_columns(pos, columns["span_starts"], columns["span_ends"], n_masked))
+        starts, n_spans = reader.padded(located, "span_starts", -1, int16)
+        ends, _ = reader.padded(located, "span_ends", -1, int16)
+        batch.update(_sbo_columns(positions, n_masked, starts, n_spans, ends))
     return batch
 
 
@@ -127,30 +113,30 @@ def expand(batch: dict[str, torch.Tensor], device: torch.device | str,
     return out
 
 
-def _sbo_columns(pos: Ragged, starts: Ragged, ends: Ragged, width: int) -> dict[str, np.ndarray]:
+def _sbo_columns(positions: np.ndarray, n_masked: np.ndarray, starts: np.ndarray,
+                 n_spans: np.ndarray, ends: np.ndarray) -> dict[str, np.ndarray]:
     """Per masked position: its span's boundaries (start-1, end+1) and offset in the span.
 
     Every masked position lies in exactly one span (unit), so SBO targets are aligned with
-    the MLM targets and need no [B, spans, max_targets] tensor. Rows are made disjoint by
-    adding row * 2^16 to positions (< 2^16), so one searchsorted covers the whole batch.
-    A position outside every span (not produced by the pipeline) gets relative position -1,
-    which the model ignores.
+    the MLM targets and need no [B, spans, max_targets] tensor. Keys row * 2^16 + position
+    make the rows' ascending spans one sorted array, so a single searchsorted finds every
+    position's span. Padding, and a position outside every span (which the pipeline does
+    not produce), get relative position -1, which the model ignores.
     """
+    rows, width = positions.shape
     key = np.int64(1 << 16)
-    pos_key = np.repeat(np.arange(len(pos.lengths)), pos.lengths) * key + pos.values
-    # A sentinel span (-1, -1) in front keeps every index valid when a batch has no spans.
-    span_rows = np.concatenate([[-key], np.repeat(np.arange(len(starts.lengths)), starts.lengths)
-                                * key])
-    span_starts = np.concatenate([[-1], starts.values.astype(np.int64)])
-    span_ends = np.concatenate([[-1], ends.values.astype(np.int64)])
-    span = np.searchsorted(span_rows + span_starts, pos_key, side="right") - 1
-    inside = pos_key <= span_rows[span] + span_ends[span]
-    left, right = span_starts[span] - 1, span_ends[span] + 1
-    rel = np.where(inside, pos.values - left - 1, -1)
-
-    def per_position(values: np.ndarray, fill: int) -> np.ndarray:
-        return pad_ragged(Ragged(values, pos.offsets), width, fill, np.dtype(np.int16))
-
-    return {"sbo_left": per_position(np.where(inside, left, 0), 0),
-            "sbo_right": per_position(np.where(inside, right, 0), 0),
-            "sbo_rel": per_position(rel, -1)}
+    row_key = np.arange(rows, dtype=np.int64)[:, None] * key
+    valid_span = np.arange(starts.shape[1]) < n_spans[:, None]
+    span_key = np.where(valid_span, row_key + starts, row_key + key - 1).reshape(-1)
+    pos_key = row_key + positions
+    # A sentinel in front keeps every index valid: index 0 means "no span at or before".
+    found = np.searchsorted(np.concatenate([[-1], span_key]), pos_key, side="right") - 1
+    span = np.maximum(found - 1, 0)
+    span_start = starts.reshape(-1)[span].astype(np.int64)
+    span_end = ends.reshape(-1)[span].astype(np.int64)
+    inside = ((found > 0) & (span // starts.shape[1] == np.arange(rows)[:, None])
+              & valid_span.reshape(-1)[span] & (positions <= span_end)
+              & (np.arange(width) < n_masked[:, None]))
+    return {"sbo_left": np.where(inside, span_start - 1, 0).astype(np.int16),
+            "sbo_right": np.where(inside, span_end + 1, 0).astype(np.int16),
+            "sbo_rel": np.where(inside, positions - span_start, -1).astype(np.int16)}

@@ -107,8 +107,7 @@ class ShardDataset(IterableDataset):
             if epoch != order_epoch:
                 order_epoch, order = epoch, self.epoch_order(epoch)
             rows = self.rank_rows(order, k)
-            batch = to_torch(collate(self.reader.take(rows, self.collate_cfg.columns),
-                                     self.collate_cfg))
+            batch = to_torch(collate(self.reader, rows, self.collate_cfg))
             if info is None:
                 self.advance()
             yield batch
@@ -138,6 +137,9 @@ class ShardLoader:
             self.dataset, batch_size=None, num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             prefetch_factor=self.prefetch_factor if self.num_workers else None,
+            # Its own generator: a new iterator draws a base seed, and drawing it from the
+            # global RNG would shift dropout masks after a resume.
+            generator=torch.Generator(),
         )
         for batch in loader:
             self.dataset.load_state_dict(self._position)

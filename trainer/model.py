@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import BertConfig, BertForPreTraining
+from transformers.utils import logging as hf_logging
 
 from trainer.collate import IGNORE_INDEX
 
@@ -105,7 +106,7 @@ class BertPretrainer(nn.Module):
                              token_type_ids=batch["token_type_ids"])
         hidden, pooled = out.last_hidden_state, out.pooler_output
         heads = self.bert.cls
-        mlm_logits = heads.predictions(_gather(hidden, batch["mlm_positions"]))
+        mlm_logits = self.mlm_logits(hidden, batch["mlm_positions"])
         losses = {"mlm_loss": _ce(mlm_logits, batch["mlm_labels"])}
         label = batch["sentence_label"]
         valid = label >= 0
@@ -122,8 +123,13 @@ class BertPretrainer(nn.Module):
         losses["loss"] = loss
         return losses
 
+    def mlm_logits(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """[B, P, V] MLM logits at `positions` only (the decoder never sees other tokens)."""
+        return self.bert.cls.predictions(_gather(hidden, positions))
+
     def save(self, directory: Path) -> None:
         """HF files (config.json + weights) plus `sbo_head.pt` when SBO is trained."""
+        hf_logging.disable_progress_bar()
         self.bert.save_pretrained(directory)
         if self.sbo is not None:
             torch.save({"config": vars(self.sbo_config), "state": self.sbo.state_dict()},
@@ -131,6 +137,7 @@ class BertPretrainer(nn.Module):
 
     @classmethod
     def load(cls, directory: Path) -> BertPretrainer:
+        hf_logging.disable_progress_bar()
         bert = BertForPreTraining.from_pretrained(directory, attn_implementation="sdpa")
         sbo_path = Path(directory) / SBO_FILE
         saved = torch.load(sbo_path, weights_only=True) if sbo_path.exists() else None

@@ -5,9 +5,10 @@ counts and each DataLoader worker maps the Arrow IPC files itself, lazily, after
 
 Zero-copy trick: an uncompressed Arrow IPC file is mapped once and every record batch's
 buffers are slices of that map, 8-byte aligned (IPC spec). So each column of each batch is
-described by where its buffer starts in the file, in elements of its dtype, and a gather of
-any rows of a shard is a handful of numpy fancy-indexing calls on typed views of the whole
-file: no per-row and no per-record-batch Python work in the hot path
+described by where its buffers start in the file, in elements of their dtype. Gathering any
+rows of a shard into a padded matrix is then a few numpy calls on typed views of the whole
+file (offsets lookup, then one fixed-width window copy per row, done as a single fancy
+index): no per-row and no per-record-batch Python work in the hot path
 (research: anchors_loader_trainer.md §5.3-5.6).
 
 Compressed shards (zstd/lz4 IPC body compression) cannot be sliced in place: on first use
@@ -25,21 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-
-LIST_COLUMNS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
-SCALAR_COLUMNS = ("a_len", "sentence_label", "doc_id", "pass_index")
-
-
-@dataclass
-class Ragged:
-    """Rows of a list column: row `i` is `values[offsets[i]:offsets[i + 1]]`."""
-
-    values: np.ndarray
-    offsets: np.ndarray  # int64, len = rows + 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass
@@ -90,7 +77,8 @@ class _OpenShard:
         col = self.columns[name]
         return self.view(col.dtype)[col.data_base[batch] + row]
 
-    def list_bounds(self, name: str, batch: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def list_bounds(self, name: str, batch: np.ndarray,
+                    row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(first element in the typed view, length) of each row of a list column."""
         col = self.columns[name]
         offsets = self.view(np.dtype(np.int32))
@@ -177,60 +165,72 @@ class ShardReader:
             self._open[s] = _OpenShard(self.shard_dir / self.files[s])
         return self._open[s]
 
-    def _by_shard(self, rows: np.ndarray):
-        """Yield (shard, positions in `rows`, record batch, row in batch) per touched shard."""
+    def locate(self, rows: np.ndarray) -> list[Located]:
+        """Where `rows` live, grouped by shard; pass it to `scalar` and `padded`."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= self.num_rows):
             raise IndexError(f"row out of range [0, {self.num_rows})")
         shard = np.searchsorted(self.shard_starts, rows, side="right") - 1
+        located = []
         for s in np.unique(shard):
             where = np.flatnonzero(shard == s)
             opened = self._shard(int(s))
             batch, row = opened.locate(rows[where] - self.shard_starts[s])
-            yield opened, where, batch, row
-
-    def take(self, rows: np.ndarray, columns: tuple[str, ...]) -> dict[str, np.ndarray | Ragged]:
-        """The given columns of `rows` (in that order): scalars as arrays, lists as Ragged."""
-        n = len(rows)
-        parts = list(self._by_shard(rows))
-        out: dict[str, np.ndarray | Ragged] = {}
-        for name in columns:
-            if name in SCALAR_COLUMNS:
-                values = None
-                for opened, where, batch, row in parts:
-                    got = opened.scalar(name, batch, row)
-                    values = np.empty(n, got.dtype) if values is None else values
-                    values[where] = got
-                out[name] = values if values is not None else np.zeros(0, np.int64)
-            else:
-                out[name] = self._take_list(name, n, parts)
-        return out
-
-    def _take_list(self, name: str, n: int, parts: list) -> Ragged:
-        starts = np.zeros(n, np.int64)
-        lengths = np.zeros(n, np.int64)
-        for opened, where, batch, row in parts:
-            starts[where], lengths[where] = opened.list_bounds(name, batch, row)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        dtype = parts[0][0].columns[name].dtype if parts else np.dtype(np.uint16)
-        values = np.empty(offsets[-1], dtype)
-        for opened, where, _, _ in parts:
-            src, dst = _flat_ranges(starts[where], lengths[where], offsets[where])
-            values[dst] = opened.view(dtype)[src]
-        return Ragged(values, offsets)
+            located.append(Located(opened, where, batch, row))
+        return located
 
     def lengths(self, rows: np.ndarray, name: str = "input_ids") -> np.ndarray:
         """Length of each row's list column, without touching the values."""
         out = np.zeros(len(rows), np.int64)
-        for opened, where, batch, row in self._by_shard(rows):
-            out[where] = opened.list_bounds(name, batch, row)[1]
+        for loc in self.locate(rows):
+            out[loc.where] = loc.shard.list_bounds(name, loc.batch, loc.row)[1]
         return out
 
+    @staticmethod
+    def scalar(located: list[Located], name: str) -> np.ndarray:
+        """A scalar column of the located rows, in row order."""
+        values = None
+        for loc in located:
+            got = loc.shard.scalar(name, loc.batch, loc.row)
+            if values is None:
+                values = np.empty(sum(len(x.where) for x in located), got.dtype)
+            values[loc.where] = got
+        return values if values is not None else np.zeros(0, np.int64)
 
-def _flat_ranges(starts: np.ndarray, lengths: np.ndarray, dst_starts: np.ndarray):
-    """Flat source and destination indices of the ranges [start, start + length)."""
-    total = int(lengths.sum())
-    seg = np.repeat(np.arange(len(lengths)), lengths)
-    within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return starts[seg] + within, dst_starts[seg] + within
+    @staticmethod
+    def padded(located: list[Located], name: str, fill: int, dtype: np.dtype,
+               multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """([rows, width] matrix, lengths) of a list column, `fill` after each row's end.
+
+        `width` is the longest row rounded up to `multiple`. Each row is copied as one
+        `width`-wide window of the shard's typed view (a sliding-window view indexed by the
+        rows' first elements), so the gather is one numpy call per shard. Values are read
+        directly as `dtype` when it has the stored item size (uint16 ids as int16 when the
+        vocab fits), else converted.
+        """
+        n = sum(len(loc.where) for loc in located)
+        bounds = [loc.shard.list_bounds(name, loc.batch, loc.row) for loc in located]
+        lengths = np.zeros(n, np.int64)
+        for loc, (_, length) in zip(located, bounds, strict=True):
+            lengths[loc.where] = length
+        width = max(1, -(-int(lengths.max(initial=0)) // multiple) * multiple)
+        out = np.empty((n, width), dtype)
+        for loc, (start, _) in zip(located, bounds, strict=True):
+            stored = loc.shard.columns[name].dtype
+            view = loc.shard.view(dtype if dtype.itemsize == stored.itemsize else stored)
+            if len(start) and int(start.max()) + width > len(view):  # window past the end
+                out[loc.where] = view[np.minimum(start[:, None] + np.arange(width), len(view) - 1)]
+            else:
+                out[loc.where] = sliding_window_view(view, width)[start]
+        out[np.arange(width) >= lengths[:, None]] = fill
+        return out, lengths
+
+
+@dataclass
+class Located:
+    """Rows of one shard: positions in the request, record batch and row in the batch."""
+
+    shard: _OpenShard
+    where: np.ndarray
+    batch: np.ndarray
+    row: np.ndarray

@@ -1,10 +1,11 @@
 """Small schema-v1 shard dirs from a seeded synthetic corpus, for trainer tests and benchmarks.
 
 The "text" is a sequence of phrases drawn from a fixed table of Zipf-distributed words, so
-an MLM can learn something from context within a few steps, unlike uniform random ids. Instances are masked like the pipeline does (budget
-round(0.15 n), 80/10/10 per unit, units = tokens or geometric spans that never cross
-[SEP]); rows go through the pipeline's own schema code (`transforms.shard_schema`).
-No torch import: the benchmark writes shards before loading anything heavy.
+an MLM can learn something from context within a few steps, unlike uniform random ids.
+Instances are masked like the pipeline does (budget round(0.15 n), 80/10/10 per unit,
+units = tokens or geometric spans that never cross [SEP]); rows go through the pipeline's
+own schema code (`transforms.shard_schema`). No torch import: the benchmark writes shards
+before loading anything heavy.
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ LINES_DROPPED_PREFIX = "lines_dropped/"
 
 CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _WORD_RE = re.compile(rf"[{CJK_CHARS}]|[^\s{CJK_CHARS}]+")
+_CJK_RE = re.compile(rf"[{CJK_CHARS}]")
+_NON_CJK_RE = re.compile(rf"[^\s{CJK_CHARS}]+")
+_HAS_ALNUM = re.compile(r"[^\W_]")
+_HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"))
 _SPACE_RE = re.compile(r"\s+")
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; a space keeps words apart
@@ -130,22 +134,32 @@ def document_drop_reason(text: str, cfg: CleanConfig) -> DropReason | None:
         return DropReason.LOREM_IPSUM
     if cfg.drop_code and "{" in text:
         return DropReason.CODE
-    tokens = words(text)
-    real = [w for w in tokens if any(ch.isalnum() for ch in w)]
-    if len(real) < cfg.min_words:
+    n_tokens, n_real, real_chars, n_alpha = word_stats(text)
+    if n_real < cfg.min_words:
         return DropReason.TOO_FEW_WORDS
-    if len(real) > cfg.max_words:
+    if n_real > cfg.max_words:
         return DropReason.TOO_MANY_WORDS
-    mean_len = sum(map(len, real)) / len(real)
-    if not cfg.min_mean_word_length <= mean_len <= cfg.max_mean_word_length:
+    if not cfg.min_mean_word_length <= real_chars / n_real <= cfg.max_mean_word_length:
         return DropReason.MEAN_WORD_LENGTH
     symbols = text.count("#") + text.count("...") + text.count("…")
-    if _fraction(symbols, len(real)) > cfg.max_symbol_ratio:
+    if _fraction(symbols, n_real) > cfg.max_symbol_ratio:
         return DropReason.SYMBOL_RATIO
-    alpha = sum(1 for w in tokens if any(ch.isalpha() for ch in w))
-    if _fraction(alpha, len(tokens)) < cfg.min_alpha_ratio:
+    if _fraction(n_alpha, n_tokens) < cfg.min_alpha_ratio:
         return DropReason.ALPHA_RATIO
     return _line_shape_reason(text.split("\n"), cfg)
+
+
+def word_stats(text: str) -> tuple[int, int, int, int]:
+    """(words, words with a letter or digit, their total length, words with a letter).
+
+    Counts over `words(text)`, with CJK characters (one-character words, all letters)
+    counted in bulk, which is several times faster on Chinese than a per-word loop.
+    """
+    n_cjk = len(_CJK_RE.findall(text))
+    others = _NON_CJK_RE.findall(text)
+    real = [w for w in others if w.isalnum() or _HAS_ALNUM.search(w)]
+    n_alpha = sum(1 for w in others if w.isalpha() or _HAS_ALPHA.search(w))
+    return n_cjk + len(others), n_cjk + len(real), n_cjk + sum(map(len, real)), n_cjk + n_alpha
 
 
 def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
@@ -173,7 +187,9 @@ def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
     return None
 
 
-def clean_document(doc: RawDocument, cfg: CleanConfig) -> tuple[RawDocument | None, DropReason | None, Counter]:
+def clean_document(
+    doc: RawDocument, cfg: CleanConfig
+) -> tuple[RawDocument | None, DropReason | None, Counter]:
     """(cleaned document or None, drop reason or None, dropped lines by rule)."""
     text = normalize_text(doc.text, cfg.normalization)
     dropped: Counter = Counter()
@@ -183,7 +199,8 @@ def clean_document(doc: RawDocument, cfg: CleanConfig) -> tuple[RawDocument | No
     reason = document_drop_reason(text, cfg)
     if reason is not None:
         return None, reason, dropped
-    return RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit), None, dropped
+    cleaned = RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
+    return cleaned, None, dropped
 
 
 class _CleanFn(beam.DoFn):

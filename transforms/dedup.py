@@ -26,7 +26,10 @@ def dedup_key(text: str) -> bytes:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
 
 
-def keep_smallest_id(a: tuple[RawDocument, int], b: tuple[RawDocument, int]) -> tuple[RawDocument, int]:
+Survivor = tuple[RawDocument, int]
+
+
+def keep_smallest_id(a: Survivor, b: Survivor) -> Survivor:
     """Merge two (survivor, copies) accumulators: the smaller id survives, copies add up."""
     doc = a[0] if a[0].id <= b[0].id else b[0]
     return doc, a[1] + b[1]

@@ -17,7 +17,11 @@ Shared rules, chosen explicitly where the references differ (anchors_bert.md §3
   maskable tokens (specials excluded, as SpanBERT; Google counts them). `round` is
   Python's round-half-to-even, as Google's script under Python 3. `masked_lm_prob = 0`
   masks nothing (ALBERT's early return) instead of the formula's 1.
-- Units never contain a special token and never cross [SEP]; they never overlap.
+- Units never contain a special token and never cross [SEP]; they never overlap. Span and
+  n-gram units are a random tiling of each segment's words (a stationary renewal process),
+  so starts are uniform over word starts and lengths follow the law exactly except where a
+  segment edge truncates a unit (SpanBERT and ALBERT resample overlapping candidates).
+- Each instance has its own generator, keyed by (seed, doc_id, pass_index, MASK, index).
 - A unit that would exceed the budget is cut to its longest whole-word prefix that fits,
   or skipped, and later units still fill the rest (Google's `continue`, ALBERT's back-off).
   SpanBERT instead cuts the last span mid-word; here units always end on a word boundary.
@@ -173,15 +177,26 @@ def mask_instance(inst: Instance, cfg: MaskConfig, vocab: MaskVocab) -> Instance
 
 
 class _ApplyMasksFn(beam.DoFn):
-    """Masks each instance; the vocab is a `MaskVocab` or built once from a side input."""
+    """Masks one instance; the vocab is given, read from `vocab_dir`, or a side input."""
 
-    def __init__(self, cfg: MaskConfig, vocab: MaskVocab | None) -> None:
+    def __init__(self, cfg: MaskConfig, vocab: MaskVocab | None, vocab_dir: str | None,
+                 lowercase: bool | None) -> None:
         self._cfg = cfg
-        self._vocab = vocab
+        self._given = vocab
+        self._vocab_dir = vocab_dir
+        self._lowercase = lowercase
         self._counters = Counters()
 
+    def setup(self) -> None:
+        self._vocab = self._given
+        if self._vocab_dir:
+            from vocab.encoder import Encoder
+
+            encoder = Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
+            self._vocab = MaskVocab.from_encoder(encoder)
+
     def process(self, inst: Instance, artifacts=None):
-        if self._vocab is None:
+        if self._vocab is None:  # `all`: the vocab built upstream, once per worker
             from vocab.encoder import Encoder
 
             self._vocab = MaskVocab.from_encoder(Encoder.from_artifacts(artifacts))
@@ -193,19 +208,23 @@ class _ApplyMasksFn(beam.DoFn):
 class ApplyMasks(beam.PTransform):
     """PCollection[Instance] -> {"instances": masked instances, "stats": (name, n) pairs}.
 
-    Give either `vocab` (a MaskVocab, e.g. `MaskVocab.from_encoder(Encoder.from_dir(d))`)
-    or `artifacts`, the single-element PCollection[VocabArtifacts] of `BuildVocab` in `all`.
+    Give exactly one vocab source: `vocab_dir` (read on the workers, with `lowercase` for a
+    dir holding only `vocab.txt`), `artifacts` (the single-element PCollection[VocabArtifacts]
+    of `BuildVocab`, for `all`), or a ready `vocab` (a MaskVocab, for tests and benchmarks).
     """
 
-    def __init__(self, cfg: MaskConfig, vocab: MaskVocab | None = None, artifacts=None) -> None:
+    def __init__(self, cfg: MaskConfig, *, vocab_dir: str | None = None,
+                 lowercase: bool | None = None, artifacts: beam.PCollection | None = None,
+                 vocab: MaskVocab | None = None) -> None:
         super().__init__()
-        if (vocab is None) == (artifacts is None):
-            raise ValueError("ApplyMasks needs exactly one of vocab= or artifacts=")
-        self._cfg, self._vocab, self._artifacts = cfg, vocab, artifacts
+        if sum(x is not None for x in (vocab_dir, artifacts, vocab)) != 1:
+            raise ValueError("ApplyMasks needs exactly one of vocab_dir, artifacts and vocab")
+        self._fn = _ApplyMasksFn(cfg, vocab, vocab_dir, lowercase)
+        self._artifacts = artifacts
 
     def expand(self, instances):
         side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
-        outputs = instances | "MaskInstances" >> beam.ParDo(
-            _ApplyMasksFn(self._cfg, self._vocab), *side
-        ).with_outputs(STATS_TAG, main="instances")
+        outputs = instances | "MaskInstances" >> beam.ParDo(self._fn, *side).with_outputs(
+            STATS_TAG, main="instances"
+        )
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

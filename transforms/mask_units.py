@@ -11,10 +11,12 @@ one instance, all vectorised (no per-token Python loop):
 2. `tile_units`: words are grouped into units of consecutive words whose lengths follow a
    law (1 word for token/wwm; truncated geometric for span; 1/n for n-grams). The tiling is
    a stationary renewal process (the first boundary comes from the equilibrium residual),
-   cut at run ends. Hence every word start is equally likely to start a unit, units never
-   overlap, and their length law is exactly the requested one except where a run edge
-   truncates them. Rejection sampling of overlapping spans (SpanBERT, ALBERT) instead
-   skews lengths short at high masking density and needs a sequential loop.
+   cut at run ends. Hence every word start is equally likely to start a unit (a segment's
+   first word always does), units never overlap, and their length law is exactly the
+   requested one except where a segment edge truncates them. Two picked units may touch;
+   they stay separate units (SpanBERT merges touching spans). Rejection sampling of
+   overlapping spans (SpanBERT, ALBERT) instead skews lengths short at high masking density
+   and needs a sequential loop.
 3. `select_units`: units are visited in a random order and taken while they fit the token
    budget; a unit that would exceed it is backed off to its longest whole-word prefix that
    fits (ALBERT's n-gram back-off; for one-word units this is Google's "skip and continue").
@@ -129,10 +131,9 @@ def tile_units(
     if pmf is None or len(pmf) == 1 or n_words == 0:
         first = np.arange(n_words)
         return first, first + 1
-    cdf, res_cdf = _cdfs(tuple(pmf.tolist()))
-    u = rng.random(n_words)
-    gaps = np.searchsorted(cdf, u, side="right") + 1
-    gaps[0] = np.searchsorted(res_cdf, u[0], side="right") + 1
+    _, res_cdf = _cdfs(tuple(pmf.tolist()))
+    gaps = sample_lengths(pmf, n_words, rng)
+    gaps[0] = np.searchsorted(res_cdf, rng.random(), side="right") + 1
     renewal = np.cumsum(gaps)
     renewal = renewal[: np.searchsorted(renewal, n_words)]
     is_first = words.run_start.copy()

@@ -19,9 +19,11 @@ Deliberate departures (DESIGN.md):
 - `none` (RoBERTa DOC-SENTENCES): greedy whole sentences up to `max_seq_length - 2`, never
   crossing documents; no short targets and no randomness, so with `dupe_factor` 1 the
   instances of a document concatenate to its full tokenisation.
-- A sentence longer than the pair budget `max_seq_length - 3` is cut at word starts into pieces
-  of at most half that budget (so two consecutive pieces fit one pair without truncation); for
-  `none` into pieces of at most `max_seq_length - 2`. Google keeps it whole and truncates.
+- A sentence longer than the budget (`max_seq_length - 3`, or `- 2` for `none`) is cut into
+  pieces of at most the budget, at the last word start that fits (hard cut inside an
+  over-long word), counted as `sentences_split`. Google keeps it whole and truncates all but
+  the first `max_seq_length - 3` tokens away. A piece then forms a one-segment chunk, which
+  `sop` (and the real-next half of `nsp`) splits at a word start without losing a token.
 - The first token of every segment is marked as a word start, so a whole-word unit never
   begins before a segment boundary.
 
@@ -32,7 +34,7 @@ Every random choice comes from `make_rng(seed, doc_id, pass_index, Stage.PACK)`;
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +54,8 @@ def _no_count(name: str, n: int) -> None:
 
 @dataclass(frozen=True)
 class SpecialIds:
+    """The vocab's [CLS] and [SEP] ids, the only specials the packer writes."""
+
     cls_id: int
     sep_id: int
 
@@ -76,9 +80,8 @@ def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[in
     return cuts
 
 
-def segment(doc: TokenizedDocument, max_len: int, piece_len: int,
-            count: Count = _no_count) -> SegmentedDoc:
-    """Sentence ranges of `doc`; sentences longer than `max_len` become pieces <= `piece_len`."""
+def segment(doc: TokenizedDocument, max_len: int, count: Count = _no_count) -> SegmentedDoc:
+    """Sentence ranges of `doc`; a sentence longer than `max_len` becomes pieces <= `max_len`."""
     offsets = doc.offsets.tolist()
     segments: list[Range] = []
     for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
@@ -86,18 +89,15 @@ def segment(doc: TokenizedDocument, max_len: int, piece_len: int,
             segments.append((lo, hi))
             continue
         count(SENTENCES_SPLIT, 1)
-        cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, piece_len)
+        cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)
         bounds = [lo, *(lo + c for c in cuts), hi]
         segments.extend(zip(bounds[:-1], bounds[1:], strict=True))
     return SegmentedDoc(doc, segments)
 
 
 def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_count) -> SegmentedDoc:
-    """`segment` with the limits of `cfg.task` (see the module docstring)."""
-    if cfg.task == "none":
-        return segment(doc, cfg.max_seq_length - 2, cfg.max_seq_length - 2, count)
-    budget = cfg.max_seq_length - 3
-    return segment(doc, budget, max(1, budget // 2), count)
+    """`segment` with the budget of `cfg.task`: max_seq_length-2 for `none`, else -3."""
+    return segment(doc, cfg.max_seq_length - (2 if cfg.task == "none" else 3), count)
 
 
 class NegativePool:
@@ -306,10 +306,26 @@ TASKS: dict[str, TaskFn] = {
 }
 
 
+def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials: SpecialIds,
+                   count: Count = _no_count) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
+    """(document, its instances over all `dupe_factor` passes) for each document.
+
+    Under `nsp` the documents are each other's negative pool; they are visited in the pool's
+    sorted order, so the output does not depend on the order they arrive in.
+    """
+    segmented = [segment_for(d, cfg, count) for d in docs]
+    pool = NegativePool(segmented) if cfg.task == "nsp" else None
+    task = TASKS[cfg.task]
+    for sd in pool.docs if pool is not None else segmented:
+        instances = [inst for p in range(cfg.dupe_factor)
+                     for inst in task(sd, p, cfg, specials, pool, count)]
+        yield sd.doc, instances
+
+
 def create_instances(doc: TokenizedDocument, pass_index: int, cfg: PackConfig,
                      specials: SpecialIds, pool: Sequence[TokenizedDocument] = (),
                      count: Count = _no_count) -> list[Instance]:
-    """All instances of one document pass; `pool` is the NSP negative pool (may include `doc`)."""
+    """The instances of one document pass; `pool` is the NSP negative pool (may include `doc`)."""
     negatives = NegativePool([segment_for(d, cfg) for d in pool]) if cfg.task == "nsp" else None
     task = TASKS[cfg.task]
     return task(segment_for(doc, cfg, count), pass_index, cfg, specials, negatives, count)

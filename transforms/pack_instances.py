@@ -33,9 +33,11 @@ from transforms.accounting import (
     Counters,
     DropReason,
 )
-from transforms.pack import TASKS, NegativePool, SegmentedDoc, SpecialIds, segment_for
+from transforms.pack import SpecialIds, pack_documents
 from transforms.records import TokenizedDocument
 from transforms.rng import stable_hash64
+
+NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
 
 
 def pool_bucket(seed: int, doc_id: int, n_docs: int, pool_size: int) -> int:
@@ -46,48 +48,30 @@ def pool_bucket(seed: int, doc_id: int, n_docs: int, pool_size: int) -> int:
 class _Counts(Counter):
     """A Counter with the `(name, n)` callable the pure functions take."""
 
-    def update_one(self, name: str, n: int) -> None:
+    def add(self, name: str, n: int) -> None:
         self[name] += n
 
 
 class _PackFn(beam.DoFn):
-    """Packs every pass of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
+    """Packs all passes of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
 
     def __init__(self, cfg: PackConfig, specials: SpecialIds) -> None:
         self._cfg = cfg
         self._specials = specials
-        self._task = TASKS[cfg.task]
         self.counters = Counters()
 
-    def _pack(self, sd: SegmentedDoc, pool: NegativePool | None, counts: _Counts):
-        """All instances of `sd` over the passes, counting the document as kept or dropped."""
-        n = 0
-        for pass_index in range(self._cfg.dupe_factor):
-            instances = self._task(sd, pass_index, self._cfg, self._specials, pool,
-                                   counts.update_one)
+    def process(self, element):
+        docs = element[1] if self._cfg.task == "nsp" else [element]
+        counts = _Counts()
+        for _, instances in pack_documents(docs, self._cfg, self._specials, counts.add):
+            counts[DOCUMENTS_KEPT if instances else NO_INSTANCE] += 1
+            counts[INSTANCES] += len(instances)
             for inst in instances:
                 counts[INSTANCES_LABEL_PREFIX + str(inst.sentence_label)] += 1
                 counts[TOKENS] += len(inst.input_ids)
-                n += 1
-                yield inst
-        counts[INSTANCES] += n
-        counts[DOCUMENTS_KEPT if n else DROPPED_PREFIX + DropReason.NO_INSTANCE.value] += 1
-
-    def _stats(self, counts: _Counts):
+            yield from instances
         for name, n in sorted(counts.items()):
-            if n:
-                yield self.counters.inc(name, n)
-
-    def process(self, element):
-        counts = _Counts()
-        if self._cfg.task == "nsp":
-            _, docs = element
-            pool = NegativePool([segment_for(d, self._cfg, counts.update_one) for d in docs])
-            for sd in pool.docs:
-                yield from self._pack(sd, pool, counts)
-        else:
-            yield from self._pack(segment_for(element, self._cfg, counts.update_one), None, counts)
-        yield from self._stats(counts)
+            yield self.counters.inc(name, n)
 
 
 class _KeyByPoolFn(beam.DoFn):

@@ -29,15 +29,28 @@ REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
 REJECTS_TAG = "rejects"
 
 
+def id_path(path: str, cfg: ReadConfig) -> str:
+    """The path as it appears in ids and reject sources: relative to `id_root` if under it."""
+    root = cfg.id_root
+    if root and path.startswith(root):
+        return path[len(root):].lstrip("/")
+    return path
+
+
 def read_records(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """All records of one opened file, in file order (pure: no Beam)."""
+    yield from _parse(id_path(path, cfg), path, fileobj, cfg)
+
+
+def _parse(name: str, path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+    """Records of `path`; `name` is what ids and reject sources call the file."""
     file_format = cfg.format
     if file_format == "auto" and fmt.detect_format(path, None) == "parquet":
         file_format = "parquet"
     if file_format == "parquet":
         if compression_of(path):
             fileobj = io.BytesIO(open_stream(fileobj, path).read())
-        yield from fmt.parse_parquet(path, fileobj, cfg)
+        yield from fmt.parse_parquet(name, fileobj, cfg)
         return
     stream = open_stream(fileobj, path)
     lines = iter_lines(stream, cfg.max_line_bytes, fmt.RAW_PREVIEW_CHARS * 4)
@@ -45,7 +58,7 @@ def read_records(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | 
     if first is None:
         damage = stream_damage(stream)
         if damage:
-            yield Reject(source=path, reason=damage, raw="")
+            yield Reject(source=name, reason=damage, raw="")
         return
     if file_format == "auto":
         file_format = fmt.detect_format(path, None if first.too_long else first.data)
@@ -55,17 +68,17 @@ def read_records(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | 
         return stream_damage(stream)
 
     if file_format == "jsonl":
-        records = fmt.parse_jsonl(path, all_lines, damage, cfg)
+        records = fmt.parse_jsonl(name, all_lines, damage, cfg)
     elif file_format == "wikiextractor":
-        records = fmt.parse_wikiextractor(path, all_lines, damage, cfg)
+        records = fmt.parse_wikiextractor(name, all_lines, damage, cfg)
     else:
-        records = fmt.parse_text(path, all_lines, damage)
+        records = fmt.parse_text(name, all_lines, damage)
     reported = False
     for record in records:
         reported = reported or (isinstance(record, Reject) and record.reason == damage())
         yield record
     if damage() and not reported:
-        yield Reject(source=path, reason=damage(), raw="")
+        yield Reject(source=name, reason=damage(), raw="")
 
 
 def _chain(first, rest):
@@ -95,8 +108,9 @@ class _ReadFileFn(beam.DoFn):
         except OSError as e:
             read += 1
             rejected[fmt.UNREADABLE] = rejected.get(fmt.UNREADABLE, 0) + 1
-            yield beam.pvalue.TaggedOutput(
-                REJECTS_TAG, Reject(source=path, reason=fmt.UNREADABLE, raw=fmt.preview(str(e))))
+            reject = Reject(source=id_path(path, self._cfg), reason=fmt.UNREADABLE,
+                            raw=fmt.preview(str(e)))
+            yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
         yield self.counters.inc(FILES_READ)
         yield self.counters.inc(DOCUMENTS_READ, read)
         yield self.counters.inc(DOCUMENTS_REJECTED, sum(rejected.values()))

@@ -202,7 +202,11 @@ def parse_parquet(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument |
 
     columns = [cfg.text_field] + ([cfg.id_field] if cfg.id_field else [])
     try:
-        batches = pq.ParquetFile(fileobj).iter_batches(batch_size=1024, columns=columns)
+        parquet = pq.ParquetFile(fileobj)
+        missing = [c for c in columns if c not in parquet.schema_arrow.names]
+        if missing:
+            raise ValueError(f"no column {missing[0]!r} in {parquet.schema_arrow.names}")
+        batches = parquet.iter_batches(batch_size=1024, columns=columns)
         ordinal = 0
         for batch in batches:
             rows = batch.to_pylist()

@@ -49,7 +49,8 @@ def make_rng(
     `extra` (>= 0) splits that stream further, e.g. per instance of a document for masking;
     `extra=0` leaves the key, and so the stream, exactly as without it.
     """
-    entropy = [seed & 0xFFFFFFFF, seed >> 32, doc_id & 0xFFFFFFFF, doc_id >> 32, pass_index, int(stage)]
+    entropy = [seed & 0xFFFFFFFF, seed >> 32, doc_id & 0xFFFFFFFF, doc_id >> 32]
+    entropy += [pass_index, int(stage)]
     if extra:
         entropy += [extra & 0xFFFFFFFF, extra >> 32]
     return np.random.Generator(np.random.Philox(np.random.SeedSequence(entropy)))

@@ -27,11 +27,13 @@ from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReaso
 from transforms.clean import CJK_CHARS
 from transforms.records import Document, RawDocument
 
-ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr gen col lt capt sgt rev hon mt fig figs no nos vol vols "
-    "pp ed eds vs cf al approx e.g i.e a.m p.m ca inc ltd co corp dept est jan feb mar apr "
-    "jun jul aug sep sept oct nov dec univ assn bros ave blvd op".split()
-)
+ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "gen", "col", "lt", "capt", "sgt", "rev",
+    "hon", "mt", "fig", "figs", "no", "nos", "vol", "vols", "pp", "ed", "eds", "vs", "cf", "al",
+    "approx", "e.g", "i.e", "a.m", "p.m", "ca", "inc", "ltd", "co", "corp", "dept", "est", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "univ", "assn",
+    "bros", "ave", "blvd", "op",
+})
 _CLOSERS = "\"'”’)\\]}」』）》〉】"
 _ZH_BOUNDARY = re.compile(
     rf"(?:[。！？；]+|…+|[!?]+(?=[{CJK_CHARS}]))[{_CLOSERS}]*"
@@ -39,16 +41,15 @@ _ZH_BOUNDARY = re.compile(
 _EN_BOUNDARY = re.compile(
     rf"(?:\.\.\.|[.!?]+)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{CJK_CHARS}])"
 )
-_LAST_TOKEN = re.compile(r"(\S+)$")
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
 
 
 def _is_abbreviation(before: str) -> bool:
     """True when the text before a '.' ends in a word that does not end sentences."""
-    match = _LAST_TOKEN.search(before)
-    if match is None:
+    tail = before.split()
+    if not tail:
         return False
-    token = match.group(1).lstrip("\"'“‘([")
+    token = tail[-1].lstrip("\"'“‘([")
     if len(token) == 1 and token.isalpha() and token.isupper():
         return True
     if _ACRONYM.match(token + "."):
@@ -57,10 +58,12 @@ def _is_abbreviation(before: str) -> bool:
 
 
 def _en_cuts(line: str) -> list[int]:
+    """End offsets of English sentences; the abbreviation look-back is bounded (linear time)."""
     cuts = []
     for m in _EN_BOUNDARY.finditer(line):
         mark = m.group(0)
-        if mark.startswith(".") and not mark.startswith("...") and _is_abbreviation(line[: m.start()]):
+        single_period = mark.startswith(".") and not mark.startswith("...")
+        if single_period and _is_abbreviation(line[max(0, m.start() - 32) : m.start()]):
             continue
         cuts.append(m.end())
     return cuts

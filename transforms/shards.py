@@ -12,9 +12,11 @@ bytes are therefore the same on any runner, bundling and worker count.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import apache_beam as beam
+import numpy as np
 
 from pipeline.summary import SUMMARY_FILE, summary_bytes
 from transforms import manifest as mf
@@ -23,9 +25,14 @@ from transforms.accounting import SHARDS, STATS_TAG, Counters
 from transforms.records import Instance
 from transforms.shard_assign import bucket_of, bucket_offsets, shard_hash, shard_of_rank
 
+_NO_WORD_STARTS = np.zeros(0, dtype=bool)
+
 
 class KeyByBucket(beam.DoFn):
-    """Instance -> (bucket, (sort key, instance)); the sort key leads with the shard hash."""
+    """Instance -> (bucket, (sort key, instance)); the sort key leads with the shard hash.
+
+    `word_starts` is not stored in shards, so it is dropped (on a copy) before two shuffles.
+    """
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
@@ -33,7 +40,7 @@ class KeyByBucket(beam.DoFn):
     def process(self, inst: Instance):
         key = (shard_hash(self._seed, inst.doc_id, inst.pass_index, inst.index),
                inst.doc_id, inst.pass_index, inst.index)
-        yield bucket_of(key[0]), (key, inst)
+        yield bucket_of(key[0]), (key, dataclasses.replace(inst, word_starts=_NO_WORD_STARTS))
 
 
 class RankBucket(beam.DoFn):

@@ -13,6 +13,7 @@ import json
 
 import apache_beam as beam
 import zstandard
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.accounting import STATS_TAG, Counters
@@ -34,7 +35,8 @@ def write_file_atomically(path: str, data: bytes) -> None:
     """Write to a temporary sibling and rename, so readers never see half a file."""
     directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
     tmp = FileSystems.join(directory, f".tmp-{name}")
-    with FileSystems.create(tmp) as fh:
+    # UNCOMPRESSED: the default AUTO would zstd-compress a `.zst` name a second time.
+    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         fh.write(data)
     if FileSystems.exists(path):
         FileSystems.delete([path])

@@ -86,14 +86,16 @@ def make_artifacts(
         "special_token_ids": {t: tokens.index(t) for t in present.values()},
         "corpus": corpus,
     }
+    manifest_bytes = _json_bytes(manifest)
     files = {
         VOCAB_TXT: vocab_txt,
         TOKENIZER_JSON: tokenizer.to_str(pretty=True).encode("utf-8"),
         TOKENIZER_CONFIG: _json_bytes(tokenizer_config),
         SPECIAL_TOKENS_MAP: _json_bytes(present),
-        MANIFEST: _json_bytes(manifest),
+        MANIFEST: manifest_bytes,
     }
-    return VocabArtifacts(files=files, manifest=manifest)
+    # The manifest as a reader of the file sees it (tuples become lists).
+    return VocabArtifacts(files=files, manifest=json.loads(manifest_bytes))
 
 
 def write_artifacts(artifacts: VocabArtifacts, output_dir: str) -> None:

@@ -9,11 +9,14 @@ Word starts: a new word begins where the tokenizer's word id changes (a WordPiec
 never a `##` continuation). With `zh_word_starts=True` over a char-level vocab, consecutive
 CJK tokens inside one jieba word share one start (Chinese-BERT-wwm).
 
-Speed: BERT normalisation and pre-tokenisation never join text across an ASCII space, so a
-space-separated chunk always encodes to the same tokens. `encode_document` therefore caches
-chunk -> (ids, word starts) and sends only unseen chunks to `Tokenizer.encode_batch`; the
-plain path (`use_cache=False`) encodes whole sentences. Tests prove both identical on real
-corpora.
+Speed: BERT normalisation and pre-tokenisation never join text across an ASCII space, nor
+(in a char-level vocab) across a CJK character, which is always a word of its own. So a
+*piece* (a space-free run of non-CJK text, or one CJK character) always encodes to the same
+tokens, and `encode_document` caches piece -> (ids, word starts), sending only unseen pieces
+to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole sentences.
+Tests prove both identical on real corpora. Unseen pieces are encoded many to a string and
+split back by character offsets, because one `Encoding` per piece would cost more than it
+saves. With `zh_word_starts`, jieba still runs on each CJK run of the sentence.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ from tokenizers import Encoding, Tokenizer
 
 from vocab.artifacts import MANIFEST, TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
 from vocab.jieba_segmenter import presegment, word_start_chars
-from vocab.pretokenize import is_cjk_char
+from vocab.pretokenize import CJK_CLASS, is_cjk_char
 from vocab.vocab_dir import load_vocab_dir
 
 _UNUSED = re.compile(r"\[unused\d+\]")
-_MAX_CACHE = 1 << 20
-"""Chunks cached per mode before the cache is dropped and refilled (bounds worker memory)."""
+_MAX_CACHE = 1 << 18
+"""Pieces cached before the cache is dropped and refilled: ~60 MB per worker."""
+_JOIN = 256
+"""Unseen pieces encoded per joined string when filling the cache."""
+_CHUNKS = re.compile("[^ ]+")
+_CHUNKS_AND_CJK = re.compile(f"[{CJK_CLASS}]|[^ {CJK_CLASS}]+")
 
 Cached = tuple[list[int], list[bool]]
 
@@ -55,11 +62,12 @@ class Encoder:
             raise ValueError(f"vocab lacks special tokens {missing}")
         self.pad_id, self.unk_id = ids["[PAD]"], ids["[UNK]"]
         self.cls_id, self.sep_id, self.mask_id = ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
-        self._caches: dict[bool, dict[str, Cached]] = {False: {}, True: {}}
+        self._cache: dict[str, Cached] = {}
+        self._pieces = _CHUNKS_AND_CJK if zh_segmenter == "none" else _CHUNKS
 
     @classmethod
     def from_dir(cls, path: str, lowercase: bool | None = None, **kwargs) -> Encoder:
-        """Our vocab dir, or a dir holding only Google's `vocab.txt` (then `lowercase` is needed)."""
+        """Our vocab dir, or one holding only Google's `vocab.txt` (then `lowercase` is needed)."""
         files, tokenizer, meta = load_vocab_dir(path, lowercase)
         return cls(tokenizer, files[VOCAB_TXT], lowercase=meta["lowercase"],
                    zh_segmenter=meta["zh_segmenter"], **kwargs)
@@ -85,7 +93,10 @@ class Encoder:
 
     def encode_document(self, sentences: list[str], zh_word_starts: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ids int32, word_starts bool, offsets int64); sentence k is ids[offsets[k]:offsets[k+1]]."""
+        """(ids int32, word_starts bool, offsets int64): sentence k is ids[offsets[k]:offsets[k+1]].
+
+        Ids carry no [CLS]/[SEP]; the packer adds them.
+        """
         if self.zh_segmenter == "jieba":
             sentences = [presegment(s) for s in sentences]
             zh_word_starts = False  # jieba words are already tokenizer words
@@ -99,33 +110,62 @@ class Encoder:
         ids: list[int] = []
         starts: list[bool] = []
         lengths: list[int] = []
-        for text, enc in zip(texts, self.tokenizer.encode_batch(texts, add_special_tokens=False)):
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        for text, enc in zip(texts, encodings, strict=True):
             ids += enc.ids
             starts += _word_starts(text, enc, zh_word_starts)
             lengths.append(len(enc.ids))
         return ids, starts, lengths
 
     def _encode_cached(self, texts: list[str], zh_word_starts: bool):
-        cache = self._caches[zh_word_starts]
+        cache = self._cache
         if len(cache) > _MAX_CACHE:
             cache.clear()
-        chunked = [[c for c in text.split(" ") if c] for text in texts]
-        unseen = list({c for chunks in chunked for c in chunks if c not in cache})
+        pieces = [self._pieces.findall(text) for text in texts]
+        unseen = list(dict.fromkeys(p for ps in pieces for p in ps if p not in cache))
         if unseen:
-            for chunk, enc in zip(unseen, self.tokenizer.encode_batch(unseen,
-                                                                      add_special_tokens=False)):
-                cache[chunk] = (enc.ids, _word_starts(chunk, enc, zh_word_starts))
+            self._fill(cache, unseen)
         ids: list[int] = []
         starts: list[bool] = []
         lengths: list[int] = []
-        for chunks in chunked:
+        for text, text_pieces in zip(texts, pieces, strict=True):
             before = len(ids)
-            for chunk in chunks:
-                chunk_ids, chunk_starts = cache[chunk]
-                ids += chunk_ids
-                starts += chunk_starts
+            if zh_word_starts and self._pieces is _CHUNKS_AND_CJK:
+                jieba_starts = word_start_chars(text)
+                for m in self._pieces.finditer(text):
+                    piece_ids, piece_starts = cache[m.group()]
+                    ids += piece_ids
+                    if is_cjk_char(m.group()[0]):  # one CJK character, one token
+                        starts.append(m.start() in jieba_starts)
+                    else:
+                        starts += piece_starts
+            else:
+                for piece in text_pieces:
+                    piece_ids, piece_starts = cache[piece]
+                    ids += piece_ids
+                    starts += piece_starts
             lengths.append(len(ids) - before)
         return ids, starts, lengths
+
+    def _fill(self, cache: dict[str, Cached], unseen: list[str]) -> None:
+        """Encode unseen pieces, `_JOIN` at a time joined by spaces (one `Encoding` per group
+        instead of per piece), and split the tokens back by their character offsets."""
+        groups = [unseen[i:i + _JOIN] for i in range(0, len(unseen), _JOIN)]
+        joined = [" ".join(group) for group in groups]
+        encodings = self.tokenizer.encode_batch(joined, add_special_tokens=False)
+        for group, text, enc in zip(groups, joined, encodings, strict=True):
+            ids, starts = enc.ids, _word_starts(text, enc, zh_word_starts=False)
+            ends = []  # token index where each piece's tokens end
+            next_chunk_at = len(group[0]) + 1  # character where the next piece begins
+            for i, (lo, _) in enumerate(enc.offsets):
+                while lo >= next_chunk_at:
+                    ends.append(i)
+                    next_chunk_at += len(group[len(ends)]) + 1
+            ends += [len(ids)] * (len(group) - len(ends))
+            lo = 0
+            for piece, hi in zip(group, ends, strict=True):
+                cache[piece] = (ids[lo:hi], starts[lo:hi])
+                lo = hi
 
 
 def _word_starts(text: str, enc: Encoding, zh_word_starts: bool) -> list[bool]:

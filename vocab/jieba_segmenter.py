@@ -20,11 +20,9 @@ import functools
 import logging
 import re
 
-from vocab.pretokenize import CJK_RANGES
+from vocab.pretokenize import CJK_CLASS
 
-_CJK_RUN = re.compile(
-    "[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in CJK_RANGES) + "]+"
-)
+_CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
 
 
 @functools.lru_cache(maxsize=1)

@@ -12,6 +12,8 @@ so a Chinese word reaches WordPiece whole (a WoBERT-style word-level vocabulary)
 
 from __future__ import annotations
 
+import re
+
 from tokenizers import normalizers, pre_tokenizers
 
 # Google BERT `tokenization._is_chinese_char` ranges (code points, inclusive).
@@ -27,12 +29,24 @@ CJK_RANGES: tuple[tuple[int, int], ...] = (
 )
 
 
+CJK_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in CJK_RANGES)
+"""The ranges as the inside of a regex character class."""
+
+
 def is_cjk_char(ch: str) -> bool:
     """True for a character BERT treats as a CJK ideograph (one token per character)."""
     cp = ord(ch)
     if cp < 0x3400:
         return False
     return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
+
+
+# ASCII fast path. On ASCII text BERT's rules reduce to: delete control characters
+# (`clean_text`; \t \n \r are whitespace), lowercase, then every run of letters/digits is a
+# word and every other printable non-space character (all ASCII punctuation per BERT) is a
+# word of its own. Tests check it against the Rust normalizer + pre-tokenizer.
+_ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ASCII_WORD = re.compile("[A-Za-z0-9]+|[!-/:-@\\[-`{-~]")
 
 
 def make_normalizer(lowercase: bool, handle_chinese_chars: bool) -> normalizers.Normalizer:
@@ -56,6 +70,9 @@ class BertPreTokenizer:
 
     def words(self, text: str) -> list[str]:
         """The pre-tokens WordPiece is applied to, in order."""
+        if text.isascii():
+            text = _ASCII_CONTROL.sub("", text)
+            return _ASCII_WORD.findall(text.lower() if self.lowercase else text)
         normalized = self._normalizer.normalize_str(text)
         return [w for w, _ in self._pre_tokenizer.pre_tokenize_str(normalized)]
 

@@ -12,6 +12,16 @@ strings; memory stays one batch of strings.
 The trainer is `WordPieceTrainer` with `BertWordPieceTokenizer.train`'s arguments, so the
 vocabulary is the one that class would learn from the same cleaned text (a BPE-style merge
 vocabulary; not Google's likelihood-based WordPiece — see README).
+
+Reproducibility. The bare trainer is not deterministic (huggingface/tokenizers #1794): merges
+with equal counts are ordered by token id, and the ids of the `##c` continuation tokens come
+from iterating a Rust HashMap (random per process); `limit_alphabet` also cuts ties between
+equally frequent characters at random. `train_wordpiece` removes both: it chooses the alphabet
+itself (most frequent first, ties by code point) and hands the trainer every initial token in a
+fixed order, alphabet by code point then `##` continuations by code point, as *special
+tokens*, which the trainer puts first in the vocab, before its own HashMap walk. The vocab then
+has the same layout as the bare trainer's (specials, alphabet, continuations, merges) with the
+random part fixed; training twice in separate processes gives byte-identical `vocab.txt`.
 """
 
 from __future__ import annotations
@@ -82,8 +92,19 @@ def _repeated_words(counts: Mapping[str, int]) -> Iterator[str]:
         yield " ".join(parts)
 
 
-def special_tokens(special: Iterable[str], num_unused: int) -> list[str]:
-    return [*special, *unused_tokens(num_unused)]
+def pinned_alphabet(counts: Mapping[str, int], limit_alphabet: int) -> tuple[list[str], list[str]]:
+    """(alphabet, continuations): the `limit_alphabet` most frequent characters (ties by code
+    point), sorted by code point, and `##c` for each of them seen inside a word, likewise sorted.
+    """
+    freq: Counter = Counter()
+    for word, n in counts.items():
+        for ch in word:
+            freq[ch] += n
+    kept = sorted(freq, key=lambda ch: (-freq[ch], ord(ch)))[:limit_alphabet]
+    alphabet = sorted(kept, key=ord)
+    kept_set = set(kept)
+    inner = {ch for word in counts for ch in word[1:] if ch in kept_set}
+    return alphabet, ["##" + ch for ch in sorted(inner, key=ord)]
 
 
 def train_wordpiece(
@@ -95,13 +116,15 @@ def train_wordpiece(
     special: Iterable[str],
     num_unused: int = 0,
 ) -> list[str]:
-    """The trained vocabulary as tokens in id order (specials, [unusedN], alphabet, merges)."""
+    """The trained vocabulary as tokens in id order: specials, [unusedN], alphabet,
+    `##` continuations, merges. Deterministic (see module docstring)."""
+    alphabet, continuations = pinned_alphabet(counts, limit_alphabet)
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        limit_alphabet=limit_alphabet,
-        initial_alphabet=[],
-        special_tokens=special_tokens(special, num_unused),
+        limit_alphabet=len(alphabet),
+        initial_alphabet=alphabet,
+        special_tokens=[*special, *unused_tokens(num_unused), *alphabet, *continuations],
         show_progress=False,
         continuing_subword_prefix="##",
     )

@@ -1,0 +1,116 @@
+"""`inspect DIR`: what a shard dir holds — totals, lengths, masking, labels, decoded samples.
+
+Decoding uses the `vocab.txt` copied into the shard dir (recorded in the manifest), so a
+shard dir is readable on its own. A masked token prints as `[original→shown]`: `shown` is
+`[MASK]`, a random replacement, or the original itself (the 10% kept).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import numpy as np
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.errors import UserError
+from transforms.manifest import MANIFEST_NAME, vocab_tokens
+from transforms.shard_write import read_bytes
+
+HIST_BINS = 8
+BAR_WIDTH = 40
+
+
+def _load(path: str) -> tuple[dict, list[str], pa.Table]:
+    manifest_path = FileSystems.join(path, MANIFEST_NAME)
+    if not FileSystems.exists(manifest_path):
+        raise UserError(f"inspect: no {MANIFEST_NAME} in {path!r}")
+    manifest = json.loads(read_bytes(manifest_path))
+    tokens = vocab_tokens(read_bytes(FileSystems.join(path, manifest["vocab"]["file"])))
+    tables = [pa.ipc.open_file(pa.BufferReader(read_bytes(FileSystems.join(path, s["file"]))))
+              .read_all() for s in manifest["shards"]]
+    return manifest, tokens, pa.concat_tables(tables)
+
+
+def _lengths(table: pa.Table, name: str) -> np.ndarray:
+    return pa.compute.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
+
+
+def _histogram(lengths: np.ndarray, max_len: int) -> list[str]:
+    edges = np.linspace(0, max_len, HIST_BINS + 1).round().astype(int)
+    counts, _ = np.histogram(lengths, bins=edges)
+    top = max(1, counts.max())
+    return [f"  {lo + 1:>5}-{hi:<5} {n:>8,}  {'#' * round(BAR_WIDTH * n / top)}"
+            for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+
+
+def _is_cjk(token: str) -> bool:
+    return len(token) == 1 and unicodedata.east_asian_width(token) in ("W", "F")
+
+
+def decode(ids: list[int], positions: list[int], labels: list[int], tokens: list[str]) -> str:
+    """WordPiece ids to text; `##` pieces glue on, CJK characters join without spaces."""
+    masked = dict(zip(positions, labels, strict=True))
+    out: list[str] = []
+    prev = ""
+    for i, tid in enumerate(ids):
+        original = tokens[masked.get(i, tid)]
+        glue = original.startswith("##") or (_is_cjk(original) and _is_cjk(prev))
+        if i in masked:
+            piece = f"[{original}→{tokens[tid]}]"
+        else:
+            piece = original[2:] if original.startswith("##") else original
+        out.append(piece if glue or not out else " " + piece)
+        prev = original
+    return "".join(out)
+
+
+def _summary_lines(manifest: dict, table: pa.Table) -> list[str]:
+    totals = manifest["totals"]
+    config = manifest["config"]
+    lens = _lengths(table, "input_ids")
+    n_masked = _lengths(table, "mlm_positions")
+    specials = np.where(table.column("a_len").to_numpy() == lens, 2, 3)
+    units = (table.column("span_ends").combine_chunks().values.to_numpy().astype(np.int64)
+             - table.column("span_starts").combine_chunks().values.to_numpy() + 1)
+    labels = table.column("sentence_label").to_numpy()
+    lines = [
+        f"shard dir: {totals['shards']} shards, {totals['instances']:,} instances, "
+        f"{totals['tokens']:,} tokens, {totals['masked_tokens']:,} masked tokens",
+        f"task {config['pack']['task']}, masking {config['mask']['masking']}, "
+        f"max_seq_length {config['pack']['max_seq_length']}, vocab {manifest['vocab']['size']:,} "
+        f"(sha256 {manifest['vocab']['sha256'][:12]}…)",
+        f"rows per shard: {min(s['rows'] for s in manifest['shards'])}"
+        f"–{max(s['rows'] for s in manifest['shards'])}",
+    ]
+    if not len(lens):
+        return lines
+    lines += [f"length: mean {lens.mean():.1f}, min {lens.min()}, max {lens.max()}",
+              *_histogram(lens, config["pack"]["max_seq_length"])]
+    share = n_masked.sum() / max(1, (lens - specials).sum())
+    lines.append(f"masked share of non-special tokens: {share:.2%} "
+                 f"(mean {n_masked.mean():.1f} per instance)")
+    if len(units):
+        sizes = np.bincount(np.minimum(units, 10))[1:]
+        dist = ", ".join(f"{k + 1}{'+' if k == 9 else ''}: {n / len(units):.1%}"
+                         for k, n in enumerate(sizes) if n)
+        lines.append(f"masking units: {len(units):,}, mean size {units.mean():.2f} tokens ({dist})")
+    values, counts = np.unique(labels, return_counts=True)
+    lines.append("sentence_label: " + ", ".join(
+        f"{v}: {c:,} ({c / len(labels):.1%})" for v, c in zip(values, counts, strict=True)))
+    return lines
+
+
+def inspect_shard_dir(path: str, n: int = 3) -> None:
+    """Print the shard dir's figures and `n` decoded samples spread over the whole dir."""
+    manifest, tokens, table = _load(path)
+    for line in _summary_lines(manifest, table):
+        print(line)
+    rows = np.unique(np.linspace(0, table.num_rows - 1, min(n, table.num_rows)).astype(int))
+    for k, r in enumerate(rows if table.num_rows else []):
+        row = table.slice(int(r), 1).to_pylist()[0]
+        print(f"\n--- sample {k + 1} (row {r}, doc_id {row['doc_id']:016x}, pass "
+              f"{row['pass_index']}, a_len {row['a_len']}, label {row['sentence_label']}, "
+              f"{len(row['mlm_positions'])} masked)")
+        print(decode(row["input_ids"], row["mlm_positions"], row["mlm_labels"], tokens))

@@ -1,0 +1,79 @@
+"""PackInstances on Beam: same rows as the pure functions, corpus-wide NSP pools, counters,
+and the same multiset of rows with 1 worker and with 2 worker processes."""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from pack_helpers import corpus, crafted_doc, instance_rows
+
+from pipeline.options import PackConfig
+from transforms.accounting import DOCUMENTS_KEPT, DROPPED_PREFIX, INSTANCES, DropReason
+from transforms.pack import SpecialIds, pack_documents
+from transforms.pack_instances import PackInstances, pool_bucket
+
+CLS, SEP = 2, 3
+REPO = Path(__file__).resolve().parents[1]
+
+
+def expected_rows(docs, cfg):
+    """The pure functions run pool by pool (one pool per bucket for `nsp`)."""
+    groups = defaultdict(list)
+    for doc in docs:
+        key = pool_bucket(cfg.seed, doc.doc_id, len(docs), cfg.nsp_pool_size)
+        groups[key if cfg.task == "nsp" else doc.doc_id].append(doc)
+    return [row for group in groups.values()
+            for _, insts in pack_documents(group, cfg, SpecialIds(CLS, SEP))
+            for row in instance_rows(insts)]
+
+
+def run_pack(pipeline, docs, cfg):
+    out = (pipeline | f"Docs{cfg.task}" >> beam.Create(docs)
+           | f"Pack{cfg.task}" >> PackInstances(cfg, CLS, SEP))
+    rows = out["instances"] | f"Rows{cfg.task}" >> beam.Map(lambda i: instance_rows([i])[0])
+    return rows, out["stats"]
+
+
+def test_nsp_pools_partition_the_corpus():
+    docs = corpus(40)
+    cfg = PackConfig(task="nsp", max_seq_length=128, nsp_pool_size=8)
+    buckets = {pool_bucket(cfg.seed, d.doc_id, len(docs), cfg.nsp_pool_size) for d in docs}
+    assert buckets <= set(range(5)) and len(buckets) > 1
+    assert pool_bucket(cfg.seed, 1001, 3, 1000) == 0  # fewer documents than a pool: one pool
+
+
+@pytest.mark.parametrize("task", ["nsp", "sop", "none"])
+def test_pack_instances_rows_and_counters(task):
+    # One document that yields nothing under sop (a single token) to exercise no_instance.
+    docs = [*corpus(30), crafted_doc(99, [1])]
+    cfg = PackConfig(task=task, max_seq_length=128, dupe_factor=2, nsp_pool_size=6)
+    rows = expected_rows(docs, cfg)
+    dropped = 1 if task == "sop" else 0
+    with TestPipeline(runner="FnApiRunner") as p:
+        instances, stats = run_pack(p, docs, cfg)
+        assert_that(instances, equal_to(rows))
+        totals = stats | beam.CombinePerKey(sum) | beam.combiners.ToDict()
+        assert_that(totals | beam.Map(lambda s: (
+            s[DOCUMENTS_KEPT], s.get(DROPPED_PREFIX + DropReason.NO_INSTANCE.value, 0),
+            s[INSTANCES])), equal_to([(len(docs) - dropped, dropped, len(rows))]), label="Stats")
+
+
+def test_same_rows_with_two_worker_processes(monkeypatch):
+    # Worker processes import the project from the environment, not from pytest's sys.path.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    docs = corpus(60, seed=3)
+    configs = [PackConfig(task=task, max_seq_length=128, dupe_factor=2, nsp_pool_size=10)
+               for task in ("nsp", "sop")]
+    for argv in ([], ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]):
+        with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *argv])) as p:
+            for cfg in configs:
+                instances, _ = run_pack(p, docs, cfg)
+                assert_that(instances, equal_to(expected_rows(docs, cfg)), label=f"Check{cfg.task}")

@@ -1,0 +1,211 @@
+"""`all` and `shards` end to end: demo corpus, real corpora, verify, inspect, determinism."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.stages import demo_inputs
+from pipeline.verify import verify_shard_dir
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+ENWIKI = CORPORA / "en" / "enwiki_wikiextractor_wiki_00.txt"
+THUCNEWS = CORPORA / "zh" / "thucnews_cnews_val_1000.tsv"
+VOCAB_EN = CORPORA / "vocab" / "bert_base_uncased"
+VOCAB_ZH = CORPORA / "vocab" / "bert_base_chinese"
+CJK = re.compile(r"[\u4e00-\u9fff]{4}")
+ENGLISH = re.compile(r"\b[a-z]{4,} [a-z]{3,}\b")
+
+
+def _digests(shard_dir: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(shard_dir.glob("shard-*.arrow"))}
+
+
+def _run(argv: list[str]) -> None:
+    assert main(argv) == 0
+
+
+@pytest.fixture(scope="module")
+def demo_all(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    start = time.monotonic()
+    _run(["all", "--output", str(out), "--num-shards", "4"])
+    assert time.monotonic() - start < 60
+    return out
+
+
+def test_all_on_the_demo_corpus_verifies_and_inspects(demo_all, capsys):
+    assert sorted(os.listdir(demo_all)) == ["shards", "summary.json", "vocab"]
+    manifest = verify_shard_dir(str(demo_all / "shards"))
+    summary = json.loads((demo_all / "summary.json").read_text())
+    dropped = sum(summary["documents_dropped"].values())
+    assert summary["documents_read"] == (summary["documents_kept"] + dropped
+                                         + summary["documents_rejected"]) > 0
+    for key in ("instances", "tokens", "masked_tokens"):
+        assert summary[key] == manifest["totals"][key] > 0
+    assert manifest["counters"] == summary
+    assert manifest["vocab"]["source"].endswith("vocab")
+    assert (demo_all / "vocab" / "vocab.txt").read_bytes() == (
+        demo_all / "shards" / "vocab.txt").read_bytes()
+    capsys.readouterr()
+    _run(["inspect", str(demo_all / "shards"), "--n", "8"])
+    printed = capsys.readouterr().out
+    assert "sentence_label: 0:" in printed and "masked share" in printed
+    assert "→[MASK]]" in printed
+    assert CJK.search(printed) and ENGLISH.search(printed)
+
+
+def test_shards_with_the_vocab_of_all_gives_the_same_bytes(demo_all, tmp_path, monkeypatch):
+    # Document ids name the file as given; the demo's are relative to its own dir.
+    monkeypatch.chdir(Path(demo_inputs()[0]).parent)
+    out = tmp_path / "shards"
+    argv = ["shards", "--vocab", str(demo_all / "vocab"), "--output", str(out),
+            "--num-shards", "4"]
+    for path in demo_inputs():
+        argv += ["--input", Path(path).name]
+    _run(argv)
+    assert _digests(out) == _digests(demo_all / "shards")
+
+
+def test_a_different_seed_changes_the_shards(demo_all, tmp_path):
+    _run(["all", "--output", str(tmp_path / "o"), "--num-shards", "4", "--seed", "7"])
+    other = _digests(tmp_path / "o" / "shards")
+    assert other.keys() == _digests(demo_all / "shards").keys()
+    assert all(other[k] != v for k, v in _digests(demo_all / "shards").items())
+
+
+def test_non_empty_output_is_refused_without_overwrite(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    assert main(["all", "--output", str(tmp_path)]) == 2
+    assert "is not empty; pass --overwrite" in capsys.readouterr().err
+
+
+def test_overwrite_deletes_only_our_old_files(tmp_path):
+    from pipeline.shards_pipeline import SHARD_DIR_FILES, prepare_output
+
+    (tmp_path / "shard-00007-of-00099.arrow").write_bytes(b"old")
+    (tmp_path / "manifest.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("mine")
+    prepare_output(str(tmp_path), True, {"": SHARD_DIR_FILES})
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+@pytest.mark.slow
+def test_same_bytes_with_one_worker_and_two_processes(demo_all, tmp_path):
+    _run(["all", "--output", str(tmp_path / "mp"), "--num-shards", "4",
+          "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    _run(["all", "--output", str(tmp_path / "one"), "--num-shards", "4",
+          "--direct_num_workers=1"])
+    reference = _digests(demo_all / "shards")
+    assert _digests(tmp_path / "mp" / "shards") == reference
+    assert _digests(tmp_path / "one" / "shards") == reference
+
+
+# Real corpora: every --task x --masking at seq 512 must verify.
+
+def _need(*paths: Path) -> None:
+    for path in paths:
+        if not path.exists():
+            pytest.skip(f"{path} not present (../shared/corpora beside the checkout)")
+
+
+def _enwiki_subset(tmp: Path, docs: int | None) -> Path:
+    if docs is None:
+        return ENWIKI
+    text = ENWIKI.read_text(encoding="utf-8")
+    blocks = re.findall(r"<doc .*?</doc>\n", text, flags=re.S)[:docs]
+    path = tmp / "enwiki_subset.txt"
+    path.write_text("".join(blocks), encoding="utf-8")
+    return path
+
+
+def _thucnews_jsonl(tmp: Path, lines: int | None) -> Path:
+    """THUCNews is `label<TAB>text` per line; as JSONL each line is one document."""
+    rows = THUCNEWS.read_text(encoding="utf-8").splitlines()[:lines]
+    path = tmp / "thucnews.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i, row in enumerate(rows):
+            label, text = row.split("\t", 1)
+            f.write(json.dumps({"id": f"thucnews-{i}", "text": text, "label": label},
+                               ensure_ascii=False) + "\n")
+    return path
+
+
+def _shards_on_corpus(tmp: Path, corpus: str, task: str, masking: str,
+                      subset: bool) -> Path:
+    if corpus == "en":
+        _need(ENWIKI, VOCAB_EN)
+        source = _enwiki_subset(tmp, 30 if subset else None)
+        vocab = ["--vocab", str(VOCAB_EN), "--lowercase"]
+    else:
+        _need(THUCNEWS, VOCAB_ZH)
+        source = _thucnews_jsonl(tmp, 120 if subset else None)
+        vocab = ["--vocab", str(VOCAB_ZH), "--no-lowercase", "--zh-segmenter", "jieba"]
+    out = tmp / f"{corpus}-{task}-{masking}"
+    _run(["shards", "--input", str(source), "--output", str(out), *vocab, "--task", task,
+          "--masking", masking, "--max-seq-length", "512", "--num-shards", "4"])
+    return out
+
+
+def _check_task_and_masking(out: Path, task: str, masking: str) -> None:
+    manifest = verify_shard_dir(str(out))
+    assert manifest["totals"]["instances"] > 20
+    assert (manifest["config"]["pack"]["task"], manifest["config"]["mask"]["masking"]) == (
+        task, masking)
+    labels = {k: v for k, v in manifest["counters"].items() if k.startswith("instances_label/")}
+    if task == "none":
+        assert set(labels) == {"instances_label/-1"}
+    else:
+        assert labels.get("instances_label/0", 0) > 0 and labels.get("instances_label/1", 0) > 0
+
+
+DIAGONAL = [("en", "nsp", "token"), ("zh", "sop", "wwm"), ("en", "none", "span"),
+            ("zh", "nsp", "ngram")]
+
+
+@pytest.mark.parametrize(("corpus", "task", "masking"), DIAGONAL)
+def test_real_corpus_subsets_verify(tmp_path, corpus, task, masking):
+    out = _shards_on_corpus(tmp_path, corpus, task, masking, subset=True)
+    _check_task_and_masking(out, task, masking)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corpus", ["en", "zh"])
+@pytest.mark.parametrize("task", ["nsp", "sop", "none"])
+@pytest.mark.parametrize("masking", ["token", "wwm", "span", "ngram"])
+def test_every_task_and_masking_on_the_whole_corpora(tmp_path, corpus, task, masking):
+    out = _shards_on_corpus(tmp_path, corpus, task, masking, subset=False)
+    _check_task_and_masking(out, task, masking)
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_manifest(tmp_path):
+    """SIGKILL once the vocab is written (mid-pipeline): shards may exist, manifest.json not."""
+    _need(ENWIKI)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "beam_runner.py", "all", "--input", str(ENWIKI), "--output", str(out)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "vocab" / "vocab_manifest.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (out / "shards" / "manifest.json").exists()
+    with pytest.raises(Exception, match="no manifest.json"):
+        verify_shard_dir(str(out / "shards"))

@@ -1,0 +1,130 @@
+"""transforms.vocab_build.BuildVocab on beam.Create, and the vocab dir it writes."""
+
+from __future__ import annotations
+
+import json
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from tokenizers import Tokenizer
+from transformers import BertTokenizerFast
+
+from pipeline.options import VocabConfig
+from tests.vocab_helpers import generated_lines, thucnews_articles
+from transforms.accounting import DOCUMENTS_KEPT
+from transforms.records import Document
+from transforms.vocab_build import (
+    VOCAB_DISTINCT_WORDS,
+    VOCAB_PRUNED_WORDS,
+    BuildVocab,
+    WordCountCombineFn,
+    WordCounts,
+)
+from vocab.artifacts import MANIFEST, VOCAB_TXT, sha256_hex
+from vocab.encoder import Encoder
+from vocab.jieba_segmenter import presegment
+
+ENGLISH = ["Hello World, this is a test of the vocab stage.", "Whole-word masking needs starts!"]
+CHINESE = ["今天天气很好，我们去公园散步。", "北京大学的学生在2024年参加了比赛。"]
+
+
+def _documents(lines: list[str], per_doc: int = 5) -> list[Document]:
+    return [Document(id=f"d{i}", text=" ".join(lines[i:i + per_doc]),
+                     sentences=lines[i:i + per_doc]) for i in range(0, len(lines), per_doc)]
+
+
+_SINK: dict = {}
+"""Outputs captured by `_put`: the FnApiRunner runs its worker in this process and pickles
+module-level functions by reference, so `_put` writes here."""
+
+
+def _put(value, key: str) -> None:
+    _SINK[key] = value
+
+
+def _run(docs: list[Document], cfg: VocabConfig, out: str, count_kept: bool = True):
+    """Runs BuildVocab; returns (artifacts, {stat: total})."""
+    _SINK.clear()
+    with TestPipeline(runner="FnApiRunner") as p:
+        vocab = p | beam.Create(docs) | BuildVocab(cfg, out, count_kept=count_kept)
+        stats = vocab["stats"] | beam.CombinePerKey(sum) | beam.combiners.ToDict()
+        assert_that(vocab["artifacts"] | beam.Map(lambda a: a.vocab_sha256 is not None),
+                    equal_to([True]), label="OneArtifact")
+        vocab["artifacts"] | "KeepArtifacts" >> beam.Map(_put, "artifacts")
+        stats | "KeepStats" >> beam.Map(_put, "stats")
+    return _SINK["artifacts"], _SINK["stats"]
+
+
+def test_build_vocab_counts_documents_and_writes_dir(tmp_path):
+    docs = _documents(generated_lines(400))
+    cfg = VocabConfig(vocab_size=500)
+    artifacts, stats = _run(docs, cfg, str(tmp_path))
+    assert stats[DOCUMENTS_KEPT] == len(docs)
+    assert stats[VOCAB_PRUNED_WORDS] == 0 and stats[VOCAB_DISTINCT_WORDS] > 100
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    assert manifest == artifacts.manifest
+    assert manifest["corpus"]["documents"] == len(docs)
+    assert manifest["vocab_sha256"] == sha256_hex((tmp_path / VOCAB_TXT).read_bytes())
+    assert manifest["config"]["vocab_size"] == 500 and manifest["lowercase"] is True
+    assert manifest["zh_segmenter"] == "none" and manifest["vocab_size"] == 500
+    assert {p.name for p in tmp_path.iterdir()} == set(artifacts.files)
+
+
+def test_build_vocab_without_kept_counter_and_without_output():
+    artifacts, stats = _run(_documents(generated_lines(50)), VocabConfig(vocab_size=200), "",
+                            count_kept=False)
+    assert DOCUMENTS_KEPT not in stats
+    assert Encoder.from_artifacts(artifacts).vocab_size == 200
+
+
+def test_pruning_is_bounded_and_reported(tmp_path):
+    docs = _documents(generated_lines(400), per_doc=1)
+    artifacts, stats = _run(docs, VocabConfig(vocab_size=300, max_words_in_memory=200),
+                            str(tmp_path))
+    corpus = artifacts.manifest["corpus"]
+    assert 0 < corpus["distinct_words"] <= 200
+    assert corpus["pruned_entries"] == stats[VOCAB_PRUNED_WORDS] > 0
+    assert corpus["pruned_occurrences"] >= corpus["pruned_entries"]
+
+
+def test_combiner_merge_sums_and_prunes():
+    fn = WordCountCombineFn(max_words=4)
+    a = fn.add_input(fn.create_accumulator(), {"x": 3, "y": 1})
+    b = fn.add_input(fn.add_input(fn.create_accumulator(), {"x": 1, "z": 1}), {"w": 2, "v": 1})
+    merged = fn.merge_accumulators([a, b])
+    # x=4 y=1 z=1 w=2 v=1: 5 > 4 distinct -> drop count<=1 (3 entries) -> 2 left
+    assert fn.extract_output(merged) == WordCounts(counts={"x": 4, "w": 2}, documents=3,
+                                                   pruned_entries=3, pruned_occurrences=3)
+
+
+def _assert_hf_agrees(vocab_dir: str, texts: list[str], jieba: bool) -> None:
+    encoder = Encoder.from_dir(vocab_dir)
+    hf = BertTokenizerFast.from_pretrained(vocab_dir)
+    core = Tokenizer.from_file(f"{vocab_dir}/tokenizer.json")
+    for text in texts:
+        ids = encoder.encode_document([text])[0].tolist()
+        hf_input = presegment(text) if jieba else text
+        assert hf(hf_input, add_special_tokens=False)["input_ids"] == ids, text
+        assert core.encode(hf_input, add_special_tokens=False).ids == ids, text
+        with_specials = hf(hf_input)["input_ids"]
+        assert with_specials == [encoder.cls_id, *ids, encoder.sep_id]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_vocab_dir_loads_in_hf_with_identical_ids(tmp_path, lowercase):
+    lines = generated_lines(300) + [a[:300] for a in thucnews_articles(40)] + ENGLISH + CHINESE
+    cfg = VocabConfig(vocab_size=3000, limit_alphabet=3000, lowercase=lowercase)
+    _run(_documents(lines), cfg, str(tmp_path))
+    _assert_hf_agrees(str(tmp_path), ENGLISH + CHINESE + lines[::37], jieba=False)
+
+
+def test_jieba_vocab_dir_hf_expects_presegmented_text(tmp_path):
+    lines = [a[:400] for a in thucnews_articles(80)] + CHINESE
+    cfg = VocabConfig(vocab_size=4000, limit_alphabet=3000, zh_segmenter="jieba")
+    artifacts, _ = _run(_documents(lines), cfg, str(tmp_path))
+    assert artifacts.manifest["zh_segmenter"] == "jieba"
+    tokens = set(artifacts.files[VOCAB_TXT].decode().split("\n"))
+    assert {"今天", "我们"} & tokens
+    _assert_hf_agrees(str(tmp_path), ENGLISH + CHINESE + lines[::9], jieba=True)

@@ -1,0 +1,112 @@
+"""vocab.encoder.Encoder: reference ids, word starts, cached == plain, vocab dir loading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.errors import UserError
+from tests.vocab_helpers import enwiki_lines, shared, thucnews_articles, write_toy_vocab
+from vocab.encoder import Encoder
+
+REFERENCE = "reference/tokenization/bert_expected_tokenization.jsonl"
+VOCABS = {"bert-base-uncased": "vocab/bert_base_uncased",
+          "bert-base-chinese": "vocab/bert_base_chinese"}
+
+
+def _reference_cases() -> list[dict]:
+    with shared(REFERENCE).open(encoding="utf-8") as f:
+        return [c for c in map(json.loads, f) if c["vocab"] in VOCABS]
+
+
+@pytest.fixture(scope="module")
+def encoders() -> dict[str, Encoder]:
+    return {name: Encoder.from_dir(str(shared(rel)), lowercase=True)
+            for name, rel in VOCABS.items()}
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_reproduces_reference_tokenization(encoders, use_cache):
+    cases = _reference_cases()
+    assert len(cases) >= 20
+    for case in cases:
+        enc = encoders[case["vocab"]]
+        enc.use_cache = use_cache
+        texts = [case["text"]] + ([case["text_pair"]] if case.get("text_pair") else [])
+        ids, _, offsets = enc.encode_document(texts)
+        expected = case["ids"]
+        if case["add_special_tokens"]:
+            cls, sep = enc.cls_id, enc.sep_id
+            expected = [i for i in expected if i not in (cls, sep)]
+        assert ids.tolist() == expected, case["text"]
+        assert offsets[-1] == len(ids)
+
+
+def test_google_vocab_needs_case_flag(tmp_path):
+    write_toy_vocab(tmp_path, ["a"])
+    with pytest.raises(UserError, match="lowercase"):
+        Encoder.from_dir(str(tmp_path))
+    with pytest.raises(UserError, match="no vocab.txt"):
+        Encoder.from_dir(str(tmp_path / "missing"), lowercase=True)
+
+
+def test_attributes_and_replacement_ids(tmp_path):
+    write_toy_vocab(tmp_path, ["[unused0]", "[unused1]", "a", "##b"])
+    enc = Encoder.from_dir(str(tmp_path), lowercase=True)
+    assert (enc.pad_id, enc.unk_id, enc.cls_id, enc.sep_id, enc.mask_id) == (0, 1, 2, 3, 4)
+    assert enc.vocab_size == 9 and enc.id_to_token[7:] == ["a", "##b"]
+    assert enc.replacement_ids().tolist() == [7, 8]
+    assert enc.vocab_sha256 == hashlib.sha256((tmp_path / "vocab.txt").read_bytes()).hexdigest()
+    assert enc.lowercase and enc.zh_segmenter == "none"
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_word_starts_follow_wordpiece_continuations(tmp_path, use_cache):
+    write_toy_vocab(tmp_path, ["want", "##want", "##ed", "wa", "un", "runn", "##ing", ","])
+    enc = Encoder.from_dir(str(tmp_path), lowercase=True, use_cache=use_cache)
+    ids, starts, offsets = enc.encode_document(["UNwantéd, running", "", "wa xyz"])
+    tokens = [enc.id_to_token[i] for i in ids]
+    assert tokens == ["un", "##want", "##ed", ",", "runn", "##ing", "wa", "[UNK]"]
+    assert starts.tolist() == [True, False, False, True, True, False, True, True]
+    assert offsets.tolist() == [0, 6, 6, 8]
+    assert ids.dtype == np.int32 and starts.dtype == bool and offsets.dtype == np.int64
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_zh_word_starts_group_jieba_words(tmp_path, use_cache):
+    write_toy_vocab(tmp_path, list("今天气很好我爱编程") + ["python", "!"])
+    enc = Encoder.from_dir(str(tmp_path), lowercase=True, use_cache=use_cache)
+    sentences = ["今天天气很好!", "我爱Python编程"]
+    # jieba (HMM off): 今天天气 | 很 | 好 ; 我 | 爱 ; 编程
+    _, plain, _ = enc.encode_document(sentences)
+    ids, starts, _ = enc.encode_document(sentences, zh_word_starts=True)
+    assert "".join(enc.id_to_token[i] for i in ids) == "今天天气很好!我爱python编程"
+    assert plain.all()
+    assert starts.tolist() == [True, False, False, False, True, True, True,
+                               True, True, True, True, False]
+
+
+def _assert_cache_matches_plain(encoder: Encoder, documents: list[list[str]], zh: bool) -> None:
+    cached = Encoder(encoder.tokenizer, "".join(t + "\n" for t in encoder.id_to_token).encode(),
+                     lowercase=encoder.lowercase, use_cache=True)
+    plain = Encoder(encoder.tokenizer, "".join(t + "\n" for t in encoder.id_to_token).encode(),
+                    lowercase=encoder.lowercase, use_cache=False)
+    for doc in documents:
+        a, b = cached.encode_document(doc, zh), plain.encode_document(doc, zh)
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_cached_path_equals_plain_path_on_english(encoders):
+    lines = enwiki_lines(3000)
+    docs = [lines[i:i + 20] for i in range(0, len(lines), 20)]
+    _assert_cache_matches_plain(encoders["bert-base-uncased"], docs, zh=False)
+
+
+def test_cached_path_equals_plain_path_on_chinese_with_jieba_starts(encoders):
+    docs = [[a[i:i + 200] for i in range(0, len(a), 200)] for a in thucnews_articles(60)]
+    _assert_cache_matches_plain(encoders["bert-base-chinese"], docs, zh=True)
+    _assert_cache_matches_plain(encoders["bert-base-uncased"], docs[:20], zh=False)

@@ -1,0 +1,134 @@
+"""Word counting, pruning and WordPiece training (vocab.train, vocab.pretokenize)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import BertWordPieceTokenizer, pre_tokenizers
+
+from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines
+from vocab.pretokenize import BertPreTokenizer, is_cjk_char, make_normalizer
+from vocab.train import (
+    _repeated_words,
+    count_words,
+    pinned_alphabet,
+    prune_counts,
+    train_wordpiece,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ours(lines: list[str], vocab_size: int, lowercase: bool = True) -> list[str]:
+    counts = count_words(lines, BertPreTokenizer(lowercase), jieba=False)
+    return train_wordpiece(counts, vocab_size=vocab_size, min_frequency=2, limit_alphabet=1000,
+                           special=SPECIALS)
+
+
+def _bare(lines: list[str], vocab_size: int, lowercase: bool = True) -> dict[str, int]:
+    tok = BertWordPieceTokenizer(lowercase=lowercase)
+    tok.train_from_iterator(lines, vocab_size=vocab_size, min_frequency=2, limit_alphabet=1000,
+                            show_progress=False)
+    return tok.get_vocab()
+
+
+def _shared_fraction(ours: list[str], bare: dict[str, int]) -> float:
+    return len(set(ours) & set(bare)) / len(bare)
+
+
+def test_pretokenizer_is_bert_basic_tokenization():
+    pretok = BertPreTokenizer(lowercase=True)
+    assert pretok.words(" \tHeLLo!how  \n Are yoU?  ") == ["hello", "!", "how", "are", "you", "?"]
+    assert pretok.words("Héllo ah博推zz") == ["hello", "ah", "博", "推", "zz"]
+    assert BertPreTokenizer(lowercase=False).words("Héllo") == ["Héllo"]
+    # jieba mode: CJK characters are not split, jieba's spaces decide.
+    assert BertPreTokenizer(True, handle_chinese_chars=False).words("今天 天气。") == [
+        "今天", "天气", "。"]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ascii_fast_path_equals_rust_normalizer_and_pre_tokenizer(lowercase):
+    """20,000 random ASCII strings (control characters included) plus real English lines."""
+    pretok = BertPreTokenizer(lowercase)
+    normalizer = make_normalizer(lowercase, handle_chinese_chars=True)
+    rust = pre_tokenizers.BertPreTokenizer()
+    rng = np.random.Generator(np.random.Philox(3))
+    texts = ["".join(map(chr, rng.integers(0, 128, size=rng.integers(0, 60))))
+             for _ in range(20_000)]
+    texts += [t for t in generated_lines(500) if t.isascii()]
+    for text in texts:
+        expected = [w for w, _ in rust.pre_tokenize_str(normalizer.normalize_str(text))]
+        assert pretok.words(text) == expected, repr(text)
+
+
+def test_is_cjk_char_ranges():
+    assert is_cjk_char("中") and is_cjk_char("㐀") and is_cjk_char("\U00020000")
+    assert not any(is_cjk_char(c) for c in "aあア한。，")
+
+
+def test_count_words_exact():
+    counts = count_words(["The cat, the CAT.", "cat"], BertPreTokenizer(True), jieba=False)
+    assert counts == Counter({"the": 2, "cat": 3, ",": 1, ".": 1})
+
+
+def test_prune_counts_halves_by_dropping_rarest_counts():
+    counts = {"a": 5, "b": 1, "c": 1, "d": 2, "e": 3}
+    assert prune_counts(counts, max_words=4) == (3, 4)  # b, c (count 1) then d (2)
+    assert counts == {"a": 5, "e": 3}
+    assert prune_counts(counts, max_words=4) == (0, 0)
+    assert counts == {"a": 5, "e": 3}
+
+
+def test_repeated_words_reproduce_counts_exactly():
+    counts = {"a": 100_003, "bb": 3, "long" * 30: 70_000, "x": 1}
+    rebuilt = Counter(w for s in _repeated_words(counts) for w in s.split(" "))
+    assert rebuilt == counts
+
+
+def test_pinned_alphabet_limit_breaks_ties_by_code_point():
+    alphabet, continuations = pinned_alphabet({"ab": 2, "ba": 1, "c": 3, "d": 3}, 3)
+    # frequencies a=3 b=3 c=3 d=3: all tie, so the 3 lowest code points win.
+    assert alphabet == ["a", "b", "c"]
+    assert continuations == ["##a", "##b"]
+
+
+def test_vocab_layout_specials_first():
+    tokens = _ours(generated_lines(), vocab_size=600)
+    assert tokens[:5] == list(SPECIALS)
+    assert len(tokens) == 600 and len(set(tokens)) == 600
+
+
+def test_matches_bert_wordpiece_tokenizer_on_generated_text():
+    lines = generated_lines()
+    ours, bare = _ours(lines, 2000), _bare(lines, 2000)
+    assert len(ours) == len(bare)
+    assert _shared_fraction(ours, bare) >= 0.995
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_matches_bert_wordpiece_tokenizer_on_enwiki(lowercase):
+    lines = enwiki_lines(4000)
+    ours, bare = _ours(lines, 8000, lowercase), _bare(lines, 8000, lowercase)
+    assert _shared_fraction(ours, bare) >= 0.995
+
+
+def test_training_is_reproducible_across_processes():
+    """Two fresh interpreters (different Rust HashMap seeds) give byte-identical vocabs."""
+    code = (
+        "import hashlib\n"
+        "from tests.vocab_helpers import generated_lines, SPECIALS\n"
+        "from vocab.pretokenize import BertPreTokenizer\n"
+        "from vocab.train import count_words, train_wordpiece\n"
+        "c = count_words(generated_lines(), BertPreTokenizer(True), False)\n"
+        "t = train_wordpiece(c, vocab_size=1500, min_frequency=2, limit_alphabet=30,"
+        " special=SPECIALS)\n"
+        "print(hashlib.sha256('\\n'.join(t).encode()).hexdigest())\n"
+    )
+    runs = {subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                           capture_output=True, text=True).stdout for _ in range(3)}
+    assert len(runs) == 1
