@@ -6,7 +6,7 @@ import json
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 from tokenizers import Tokenizer
 from transformers import BertTokenizerFast
@@ -21,12 +21,14 @@ from transforms.vocab_build import (
     BuildVocab,
     WordCountCombineFn,
     WordCounts,
+    train_vocab,
 )
 from vocab.artifacts import MANIFEST, VOCAB_TXT, sha256_hex
 from vocab.encoder import Encoder
 from vocab.jieba_segmenter import presegment
 
-ENGLISH = ["Hello World, this is a test of the vocab stage.", "Whole-word masking needs starts!"]
+ENGLISH = ["Hello World, this is a test of the vocab stage.", "Whole-word masking needs starts!",
+           "Literal [MASK] and [SEP] strings stay text."]
 CHINESE = ["今天天气很好，我们去公园散步。", "北京大学的学生在2024年参加了比赛。"]
 
 
@@ -47,7 +49,7 @@ def _put(value, key: str) -> None:
 def _run(docs: list[Document], cfg: VocabConfig, out: str, count_kept: bool = True):
     """Runs BuildVocab; returns (artifacts, {stat: total})."""
     _SINK.clear()
-    with TestPipeline(runner="FnApiRunner") as p:
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
         vocab = p | beam.Create(docs) | BuildVocab(cfg, out, count_kept=count_kept)
         stats = vocab["stats"] | beam.CombinePerKey(sum) | beam.combiners.ToDict()
         assert_that(vocab["artifacts"] | beam.Map(lambda a: a.vocab_sha256 is not None),
@@ -101,10 +103,13 @@ def test_combiner_merge_sums_and_prunes():
 
 def _assert_hf_agrees(vocab_dir: str, texts: list[str], jieba: bool) -> None:
     encoder = Encoder.from_dir(vocab_dir)
-    hf = BertTokenizerFast.from_pretrained(vocab_dir)
+    plain = Encoder.from_dir(vocab_dir, use_cache=False)
+    hf = BertTokenizerFast.from_pretrained(vocab_dir, split_special_tokens=True)
     core = Tokenizer.from_file(f"{vocab_dir}/tokenizer.json")
+    core.encode_special_tokens = True
     for text in texts:
         ids = encoder.encode_document([text])[0].tolist()
+        assert plain.encode_document([text])[0].tolist() == ids
         hf_input = presegment(text) if jieba else text
         assert hf(hf_input, add_special_tokens=False)["input_ids"] == ids, text
         assert core.encode(hf_input, add_special_tokens=False).ids == ids, text
@@ -128,3 +133,20 @@ def test_jieba_vocab_dir_hf_expects_presegmented_text(tmp_path):
     tokens = set(artifacts.files[VOCAB_TXT].decode().split("\n"))
     assert {"今天", "我们"} & tokens
     _assert_hf_agrees(str(tmp_path), ENGLISH + CHINESE + lines[::9], jieba=True)
+
+
+def test_unused_tokens_follow_specials_and_are_never_replacements():
+    counts = {"hello": 5, "world": 3, "help": 2}
+    artifacts = train_vocab(WordCounts(counts=counts), VocabConfig(vocab_size=40, num_unused=3))
+    encoder = Encoder.from_artifacts(artifacts)
+    assert encoder.id_to_token[:8] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+                                       "[unused0]", "[unused1]", "[unused2]"]
+    assert encoder.replacement_ids().tolist() == list(range(8, encoder.vocab_size))
+    assert encoder.encode_document(["hello help"])[0].tolist() == [
+        encoder.id_to_token.index("hello"), encoder.id_to_token.index("help")]
+
+
+def test_empty_corpus_gives_specials_only_vocab():
+    artifacts = train_vocab(WordCounts(), VocabConfig())
+    assert artifacts.manifest["vocab_size"] == 5
+    assert artifacts.manifest["corpus"]["word_occurrences"] == 0

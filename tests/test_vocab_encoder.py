@@ -24,8 +24,17 @@ def _reference_cases() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def encoders() -> dict[str, Encoder]:
-    return {name: Encoder.from_dir(str(shared(rel)), lowercase=True)
+    """HF's behaviour for special-token strings in text, as the reference cases expect."""
+    return {name: Encoder.from_dir(str(shared(rel)), lowercase=True, split_special_tokens=False)
             for name, rel in VOCABS.items()}
+
+
+def test_special_token_strings_in_text_are_plain_text_by_default():
+    enc = Encoder.from_dir(str(shared(VOCABS["bert-base-chinese"])), lowercase=True)
+    ids, starts, _ = enc.encode_document(["[MASK]天气[SEP]"])
+    assert [enc.id_to_token[i] for i in ids] == ["[", "mask", "]", "天", "气", "[", "sep", "]"]
+    assert enc.mask_id not in ids and enc.sep_id not in ids
+    assert starts.tolist() == [True, True, True, True, True, True, True, True]
 
 
 @pytest.mark.parametrize("use_cache", [True, False])

@@ -208,12 +208,15 @@ class _CleanFn(beam.DoFn):
         self._cfg = cfg
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, doc: RawDocument):
         cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
         for rule, n in sorted(dropped_lines.items()):
-            yield self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
+            self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
         if reason is not None:
-            yield self.counters.inc(DROPPED_PREFIX + reason.value)
+            self.counters.inc(DROPPED_PREFIX + reason.value)
         else:
             yield cleaned
 

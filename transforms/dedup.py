@@ -59,10 +59,13 @@ class _EmitSurvivorFn(beam.DoFn):
     def __init__(self) -> None:
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, keyed):
         _, (doc, copies) = keyed
         if copies > 1:
-            yield self.counters.inc(DROPPED_PREFIX + DropReason.DUPLICATE.value, copies - 1)
+            self.counters.inc(DROPPED_PREFIX + DropReason.DUPLICATE.value, copies - 1)
         yield doc
 
 

@@ -195,6 +195,9 @@ class _ApplyMasksFn(beam.DoFn):
             encoder = Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
             self._vocab = MaskVocab.from_encoder(encoder)
 
+    def finish_bundle(self):
+        yield from self._counters.flush()
+
     def process(self, inst: Instance, artifacts=None):
         if self._vocab is None:  # `all`: the vocab built upstream, once per worker
             from vocab.encoder import Encoder
@@ -202,7 +205,7 @@ class _ApplyMasksFn(beam.DoFn):
             self._vocab = MaskVocab.from_encoder(Encoder.from_artifacts(artifacts))
         inst = mask_instance(inst, self._cfg, self._vocab)
         yield inst
-        yield self._counters.inc(MASKED_TOKENS, len(inst.mlm_positions))
+        self._counters.inc(MASKED_TOKENS, len(inst.mlm_positions))
 
 
 class ApplyMasks(beam.PTransform):

@@ -60,6 +60,9 @@ class _PackFn(beam.DoFn):
         self._specials = specials
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, element):
         docs = element[1] if self._cfg.task == "nsp" else [element]
         counts = _Counts()
@@ -71,7 +74,7 @@ class _PackFn(beam.DoFn):
                 counts[TOKENS] += len(inst.input_ids)
             yield from instances
         for name, n in sorted(counts.items()):
-            yield self.counters.inc(name, n)
+            self.counters.inc(name, n)
 
 
 class _KeyByPoolFn(beam.DoFn):

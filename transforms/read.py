@@ -93,6 +93,9 @@ class _ReadFileFn(beam.DoFn):
         self._cfg = cfg
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, path: str):
         read = 0
         rejected: dict[str, int] = {}
@@ -111,11 +114,11 @@ class _ReadFileFn(beam.DoFn):
             reject = Reject(source=id_path(path, self._cfg), reason=fmt.UNREADABLE,
                             raw=fmt.preview(str(e)))
             yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
-        yield self.counters.inc(FILES_READ)
-        yield self.counters.inc(DOCUMENTS_READ, read)
-        yield self.counters.inc(DOCUMENTS_REJECTED, sum(rejected.values()))
+        self.counters.inc(FILES_READ)
+        self.counters.inc(DOCUMENTS_READ, read)
+        self.counters.inc(DOCUMENTS_REJECTED, sum(rejected.values()))
         for reason, n in sorted(rejected.items()):
-            yield self.counters.inc(REJECTED_PREFIX + reason, n)
+            self.counters.inc(REJECTED_PREFIX + reason, n)
 
 
 class ReadCorpus(beam.PTransform):

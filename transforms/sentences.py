@@ -94,10 +94,13 @@ class _SplitFn(beam.DoFn):
         self._min_sentences = min_sentences
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, doc: RawDocument):
         sentences = split_sentences(doc.text, doc.presplit)
         if len(sentences) < max(1, self._min_sentences):
-            yield self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
+            self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
             return
         yield Document(id=doc.id, text=doc.text, sentences=sentences)
 

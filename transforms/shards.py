@@ -72,6 +72,9 @@ class WriteShard(beam.DoFn):
         self._compression = compression
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, element, vocab: dict):
         shard, chunks = element
         items = sorted((item for chunk in chunks if chunk for item in chunk), key=lambda kv: kv[0])
@@ -81,7 +84,7 @@ class WriteShard(beam.DoFn):
         shard_write.write_atomically(beam.io.filesystems.FileSystems.join(self._output_dir, name),
                                      data)
         yield shard_write.shard_info(name, data, instances)
-        yield self.counters.inc(SHARDS)
+        self.counters.inc(SHARDS)
 
 
 def _bucket_only(keyed: tuple) -> int:

@@ -64,10 +64,13 @@ class _TokenizeFn(beam.DoFn):
             encoder = self._encoders[key] = Encoder.from_artifacts(artifacts)
         return encoder
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, doc: Document, artifacts=None):
         tokenized = tokenize_document(doc, self._encoder_for(artifacts), self._zh_word_starts)
         if tokenized is None:
-            yield self.counters.inc(DROPPED_PREFIX + DropReason.NO_TOKENS.value)
+            self.counters.inc(DROPPED_PREFIX + DropReason.NO_TOKENS.value)
             return
         yield tokenized
 

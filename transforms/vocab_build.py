@@ -58,9 +58,12 @@ class _CountWordsFn(beam.DoFn):
 
             get_jieba()  # load the dictionary now, once per worker process
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, doc: Document):
         if self._count_kept:
-            yield self.counters.inc(DOCUMENTS_KEPT)
+            self.counters.inc(DOCUMENTS_KEPT)
         yield dict(count_words(doc.sentences, self._pretok, self._jieba))
 
 
@@ -105,12 +108,15 @@ class _TrainVocabFn(beam.DoFn):
         self._output_dir = output_dir
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, wc: WordCounts):
         artifacts = train_vocab(wc, self._cfg)
         if self._output_dir:
             write_artifacts(artifacts, self._output_dir)
-        yield self.counters.inc(VOCAB_DISTINCT_WORDS, len(wc.counts))
-        yield self.counters.inc(VOCAB_PRUNED_WORDS, wc.pruned_entries)
+        self.counters.inc(VOCAB_DISTINCT_WORDS, len(wc.counts))
+        self.counters.inc(VOCAB_PRUNED_WORDS, wc.pruned_entries)
         yield artifacts
 
 

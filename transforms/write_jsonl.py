@@ -51,6 +51,9 @@ class _WriteShardFn(beam.DoFn):
         self._count_as = count_as
         self.counters = Counters()
 
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
     def process(self, grouped):
         index, keyed_rows = grouped
         lines = sorted((key, encode_row(row)) for key, row in keyed_rows if row is not None)
@@ -59,7 +62,7 @@ class _WriteShardFn(beam.DoFn):
         path = FileSystems.join(self._output_dir, shard_name(self._prefix, index, self._num_shards))
         write_file_atomically(path, data)
         if self._count_as:
-            yield self.counters.inc(self._count_as, len(lines))
+            self.counters.inc(self._count_as, len(lines))
         yield path
 
 

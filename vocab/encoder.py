@@ -1,9 +1,15 @@
 """The project's encoder: sentences -> flat token ids, whole-word starts, sentence offsets.
 
 Ids are exactly those of `tokenizers.Tokenizer.from_file(dir/tokenizer.json)` and of
-`BertTokenizerFast.from_pretrained(dir)` (without [CLS]/[SEP]); for a vocab built with
+`BertTokenizerFast.from_pretrained(dir)` (without [CLS]/[SEP]; see below for special-token
+strings inside the text); for a vocab built with
 `--zh-segmenter jieba` the text is first jieba-segmented (`vocab.jieba_segmenter.presegment`),
 which is the input those tools expect too.
+
+Special-token strings written in the corpus ("[MASK]", "[SEP]", ...) are plain text here,
+as in Google's create_pretraining_data, so raw text can never inject control tokens; HF's
+default maps them to the special ids (`split_special_tokens=False` reproduces that;
+`BertTokenizerFast.from_pretrained(dir, split_special_tokens=True)` matches our default).
 
 Word starts: a new word begins where the tokenizer's word id changes (a WordPiece start,
 never a `##` continuation). With `zh_word_starts=True` over a char-level vocab, consecutive
@@ -26,7 +32,7 @@ import re
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from vocab.artifacts import MANIFEST, TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
+from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
 from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.pretokenize import CJK_CLASS, is_cjk_char
 from vocab.vocab_dir import load_vocab_dir
@@ -46,9 +52,11 @@ class Encoder:
     """A BERT WordPiece encoder for one vocab; build it once per worker (`DoFn.setup`)."""
 
     def __init__(self, tokenizer: Tokenizer, vocab_txt: bytes, *, lowercase: bool,
-                 zh_segmenter: str = "none", use_cache: bool = True) -> None:
+                 zh_segmenter: str = "none", use_cache: bool = True,
+                 split_special_tokens: bool = True) -> None:
         tokenizer.no_padding()
         tokenizer.no_truncation()
+        tokenizer.encode_special_tokens = split_special_tokens
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.zh_segmenter = zh_segmenter
@@ -62,7 +70,7 @@ class Encoder:
             raise ValueError(f"vocab lacks special tokens {missing}")
         self.pad_id, self.unk_id = ids["[PAD]"], ids["[UNK]"]
         self.cls_id, self.sep_id, self.mask_id = ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
-        self._cache: dict[str, Cached] = {}
+        self._cache: dict[str, Cached] = {"": ([], [])}
         self._pieces = _CHUNKS_AND_CJK if zh_segmenter == "none" else _CHUNKS
 
     @classmethod
@@ -74,12 +82,10 @@ class Encoder:
 
     @classmethod
     def from_artifacts(cls, artifacts: VocabArtifacts, **kwargs) -> Encoder:
-        """The vocab built earlier in the same pipeline (`all`), without touching storage."""
-        manifest = artifacts.manifest or {}
-        if not manifest and MANIFEST in artifacts.files:
-            import json
+        """The vocab built earlier in the same pipeline (`all`), without touching storage.
 
-            manifest = json.loads(artifacts.files[MANIFEST])
+        `artifacts.manifest` must hold `lowercase` and `zh_segmenter`."""
+        manifest = artifacts.manifest
         tokenizer = Tokenizer.from_str(artifacts.files[TOKENIZER_JSON].decode("utf-8"))
         return cls(tokenizer, artifacts.files[VOCAB_TXT], lowercase=manifest["lowercase"],
                    zh_segmenter=manifest["zh_segmenter"], **kwargs)
@@ -121,7 +127,10 @@ class Encoder:
         cache = self._cache
         if len(cache) > _MAX_CACHE:
             cache.clear()
-        pieces = [self._pieces.findall(text) for text in texts]
+            cache[""] = ([], [])
+        # ASCII has no CJK: a plain split (its empty strings hit the "" entry) is faster.
+        pieces = [text.split(" ") if text.isascii() else self._pieces.findall(text)
+                  for text in texts]
         unseen = list(dict.fromkeys(p for ps in pieces for p in ps if p not in cache))
         if unseen:
             self._fill(cache, unseen)
@@ -130,13 +139,13 @@ class Encoder:
         lengths: list[int] = []
         for text, text_pieces in zip(texts, pieces, strict=True):
             before = len(ids)
-            if zh_word_starts and self._pieces is _CHUNKS_AND_CJK:
+            if zh_word_starts and self._pieces is _CHUNKS_AND_CJK and not text.isascii():
                 jieba_starts = word_start_chars(text)
                 for m in self._pieces.finditer(text):
                     piece_ids, piece_starts = cache[m.group()]
                     ids += piece_ids
-                    if is_cjk_char(m.group()[0]):  # one CJK character, one token
-                        starts.append(m.start() in jieba_starts)
+                    if is_cjk_char(m.group()[0]):  # one CJK character: one token
+                        starts += [m.start() in jieba_starts] * len(piece_ids)
                     else:
                         starts += piece_starts
             else:

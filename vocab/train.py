@@ -21,7 +21,11 @@ itself (most frequent first, ties by code point) and hands the trainer every ini
 fixed order, alphabet by code point then `##` continuations by code point, as *special
 tokens*, which the trainer puts first in the vocab, before its own HashMap walk. The vocab then
 has the same layout as the bare trainer's (specials, alphabet, continuations, merges) with the
-random part fixed; training twice in separate processes gives byte-identical `vocab.txt`.
+random part fixed. Measured: byte-identical `vocab.txt` in 3 separate processes each on
+enwiki (8k and 30k), THUCNews char-level (30k, and 3k with the alphabet cut to 1,000) and
+THUCNews jieba (30k), and with 1 or 2 Rust threads; the bare trainer differs run to run by
+0.04-0.2% of tokens (2.5% when `limit_alphabet` cuts ties). One order dependence is left in
+the Rust code (two queue entries of the same pair with equal counts); it never showed.
 """
 
 from __future__ import annotations
