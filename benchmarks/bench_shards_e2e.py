@@ -33,7 +33,8 @@ from pipeline.cli import main as cli  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 CORPORA = {
     "zh": (SHARED / "zh/thucnews_cnews_val_1000.tsv", SHARED / "vocab/bert_base_chinese", False),
-    "en": (SHARED / "en/enwiki_wikiextractor_wiki_00.txt", SHARED / "vocab/bert_base_uncased", True),
+    "en": (SHARED / "en/enwiki_wikiextractor_wiki_00.txt", SHARED / "vocab/bert_base_uncased",
+           True),
 }
 
 
@@ -52,7 +53,8 @@ def _input_file(corpus: str, tmp: Path) -> tuple[Path, str]:
 def _sentences(clean_dir: Path) -> list[str]:
     out = []
     for path in sorted(clean_dir.glob("documents-*.jsonl.zst")):
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb")).read()
+        with open(path, "rb") as f:
+            raw = zstandard.ZstdDecompressor().stream_reader(f).read()
         for line in io.StringIO(raw.decode("utf-8")):
             out.extend(json.loads(line)["sentences"])
     return out

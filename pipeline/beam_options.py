@@ -35,3 +35,8 @@ def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:
     if not options.view_as(StandardOptions).runner:
         options.view_as(StandardOptions).runner = DEFAULT_LOCAL_RUNNER
     return options
+
+
+def is_dry_run(options: PipelineOptions) -> bool:
+    """`--dry_run` (DataflowRunner): the job is only built, so nothing may touch the output."""
+    return bool(options.get_all_options().get("dry_run"))

@@ -35,12 +35,14 @@ class _Parser(argparse.ArgumentParser):
 def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     g = p.add_argument_group("input and cleaning")
     g.add_argument("--input", action="append", default=[], metavar="GLOB",
-                   help="file pattern (local or gs://); repeatable; default: the bundled demo corpus")
+                   help="file pattern (local or gs://); repeatable; "
+                   "default: the bundled demo corpus")
     g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
     g.add_argument("--format", default="auto", choices=FORMATS,
                    help="input format; auto decides from the file name (default: auto)")
     g.add_argument("--text-field", default="text", help="JSONL/Parquet text field (default: text)")
-    g.add_argument("--id-field", default=None, help="JSONL/Parquet id field (default: path:ordinal)")
+    g.add_argument("--id-field", default=None,
+                   help="JSONL/Parquet id field (default: path:ordinal)")
     g.add_argument("--normalization", default="NFC", choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
@@ -50,7 +52,8 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--min-alpha-ratio", type=float, default=CleanConfig.min_alpha_ratio)
     g.add_argument("--max-repeated-line-fraction", type=float,
                    default=CleanConfig.max_repeated_line_fraction)
-    g.add_argument("--drop-code", action="store_true", help="C4 rule: drop documents containing '{'")
+    g.add_argument("--drop-code", action="store_true",
+                   help="C4 rule: drop documents containing '{'")
     g.add_argument("--min-line-words", type=int, default=CleanConfig.min_line_words,
                    help="drop shorter paragraph lines (headings); not applied to text format")
     g.add_argument("--require-end-mark", action="store_true",
@@ -70,10 +73,12 @@ def _add_vocab(p: argparse.ArgumentParser) -> None:
 
 def _add_case_and_segmenter(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lowercase", dest="lowercase", action="store_true", default=None,
-                   help="lowercase and strip accents (default: on for vocab; from the vocab dir for shards)")
+                   help="lowercase and strip accents "
+                   "(default: on for vocab; from the vocab dir for shards)")
     p.add_argument("--no-lowercase", dest="lowercase", action="store_false")
     p.add_argument("--zh-segmenter", default="none", choices=ZH_SEGMENTERS,
-                   help="jieba: segment Chinese into words (vocab: word-level; shards: wwm boundaries)")
+                   help="jieba: segment Chinese into words "
+                   "(vocab: word-level; shards: wwm boundaries)")
 
 
 def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
@@ -125,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_case_and_segmenter(p)
     _add_shards(p, vocab_required=True)
 
-    p = sub.add_parser("all", help="clean + vocab + shards in one pipeline (demo corpus by default)")
+    p = sub.add_parser("all",
+                       help="clean + vocab + shards in one pipeline (demo corpus by default)")
     _add_read_clean(p)
     _add_vocab(p)
     _add_case_and_segmenter(p)

@@ -86,7 +86,9 @@ class CleanConfig:
                      "max_bullet_line_fraction", "max_ellipsis_line_fraction"):
             _check_range(name.replace("_", "-"), getattr(self, name), 0.0, 1.0)
         if self.min_words < 0 or self.max_words < self.min_words:
-            raise UserError(f"--min-words/--max-words out of order: {self.min_words}, {self.max_words}")
+            raise UserError(
+                f"--min-words/--max-words out of order: {self.min_words}, {self.max_words}"
+            )
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,13 @@ class MaskConfig:
         _check_range("masked-lm-prob", self.masked_lm_prob, 0.0, 1.0)
         _check_range("span-p", self.span_p, 1e-6, 1.0)
         if self.max_predictions_per_seq < 1:
-            raise UserError(f"--max-predictions-per-seq must be >= 1; got {self.max_predictions_per_seq}")
+            raise UserError(
+                f"--max-predictions-per-seq must be >= 1; got {self.max_predictions_per_seq}"
+            )
         if self.span_max < 1 or self.max_ngram < 1:
-            raise UserError(f"--span-max and --max-ngram must be >= 1; got {self.span_max}, {self.max_ngram}")
+            raise UserError(
+                f"--span-max and --max-ngram must be >= 1; got {self.span_max}, {self.max_ngram}"
+            )
 
 
 @dataclass(frozen=True)

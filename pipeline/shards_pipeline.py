@@ -21,7 +21,7 @@ import time
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.beam_options import make_pipeline_options
+from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.errors import UserError
 from pipeline.options import ShardsJobConfig, VocabConfig, output_fields
 from pipeline.stages import CleanCorpus, check_local_inputs, with_default_inputs
@@ -117,7 +117,7 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, vocab_cfg: VocabConfig, ou
 
 
 def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str, ...]]) -> None:
-    """Refuse a non-empty local output dir unless `overwrite`; then delete our old files.
+    """Refuse a non-empty output dir (local or remote) unless `overwrite`; then delete our files.
 
     `own_files` maps a subdir ("" for the dir itself) to the file patterns this subcommand
     writes there; nothing else is ever deleted.
@@ -125,9 +125,11 @@ def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str,
     if "://" not in output:
         if os.path.exists(output) and not os.path.isdir(output):
             raise UserError(f"--output {output!r} exists and is not a directory")
-        if os.path.isdir(output) and os.listdir(output) and not overwrite:
-            raise UserError(f"--output {output!r} is not empty; pass --overwrite to replace "
-                            f"its shards")
+        occupied = os.path.isdir(output) and bool(os.listdir(output))
+    else:
+        occupied = any(r.metadata_list for r in FileSystems.match([output.rstrip("/") + "/**"]))
+    if occupied and not overwrite:
+        raise UserError(f"--output {output!r} is not empty; pass --overwrite to replace its shards")
     if not overwrite:
         return
     stale = []
@@ -145,7 +147,8 @@ def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], sha
     """Pre-flight (options, inputs, output dir), run `build(p)`, print the summary."""
     options = make_pipeline_options(beam_args)
     check_local_inputs(with_default_inputs(job.read))
-    prepare_output(job.shard.output, job.shard.overwrite, own_files)
+    if not is_dry_run(options):
+        prepare_output(job.shard.output, job.shard.overwrite, own_files)
     start = time.monotonic()
     with beam.Pipeline(options=options) as p:
         build(p)
