@@ -102,15 +102,13 @@ def test_overwrite_deletes_only_our_old_files(tmp_path):
     assert os.listdir(tmp_path) == ["notes.txt"]
 
 
-@pytest.mark.slow
 def test_same_bytes_with_one_worker_and_two_processes(demo_all, tmp_path):
+    """`all` in two worker processes: every DoFn pickles, and vocab and shards are unchanged."""
     _run(["all", "--output", str(tmp_path / "mp"), "--num-shards", "4",
           "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
-    _run(["all", "--output", str(tmp_path / "one"), "--num-shards", "4",
-          "--direct_num_workers=1"])
-    reference = _digests(demo_all / "shards")
-    assert _digests(tmp_path / "mp" / "shards") == reference
-    assert _digests(tmp_path / "one" / "shards") == reference
+    assert _digests(tmp_path / "mp" / "shards") == _digests(demo_all / "shards")
+    vocab = "vocab/vocab.txt"
+    assert (tmp_path / "mp" / vocab).read_bytes() == (demo_all / vocab).read_bytes()
 
 
 # Real corpora: every --task x --masking at seq 512 must verify.
