@@ -15,6 +15,7 @@ Best of 3 runs.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import time
@@ -89,6 +90,7 @@ def bench(name: str, vocab: str, zh_word_starts: bool) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} absent: this benchmark reads ../shared/corpora")
     bench("en", "vocab/bert_base_uncased", zh_word_starts=False)

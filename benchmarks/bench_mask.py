@@ -28,17 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.options import MaskConfig  # noqa: E402
 from transforms.mask import MASKERS, MaskVocab, mask_instance  # noqa: E402
 from transforms.records import Instance  # noqa: E402
+from vocab.encoder import Encoder  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-
-
-def load_vocab(vocab_txt: Path) -> MaskVocab:
-    tokens = vocab_txt.read_text(encoding="utf-8").splitlines()
-    ids = {t: i for i, t in enumerate(tokens)}
-    never = np.zeros(len(tokens), dtype=bool)
-    never[[ids["[CLS]"], ids["[SEP]"], ids["[PAD]"], ids["[MASK]"]]] = True
-    bracketed = np.array([t.startswith("[") and t.endswith("]") for t in tokens])
-    return MaskVocab(ids["[MASK]"], never, np.flatnonzero(~bracketed).astype(np.int32))
 
 
 def best_of(repeat: int, fn) -> float:
@@ -78,7 +70,7 @@ def main() -> None:
             a_len=256, sentence_label=0))
     # Tokenisation time for exactly the text that fills these instances.
     tok_per_inst = tok_s * (509 * len(instances) / len(ids))
-    vocab = load_vocab(args.vocab)
+    vocab = MaskVocab.from_encoder(Encoder.from_dir(str(args.vocab.parent), lowercase=True))
     print(f"corpus {args.corpus.name}: {len(ids):,} tokens, {len(instances)} instances of 512")
     print(f"tokenisation (encode_batch, 1 core): {len(ids) / tok_s / 1e6:.2f} M tokens/s = "
           f"{len(instances) / tok_per_inst:,.0f} instances/s")

@@ -8,8 +8,8 @@ Run: `python benchmarks/bench_shards.py [n_instances]`.
 
 from __future__ import annotations
 
+import argparse
 import io
-import sys
 import time
 
 import numpy as np
@@ -58,7 +58,9 @@ def _rate(fn, instances) -> tuple[float, bytes]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n_instances", nargs="?", type=int, default=20_000)
+    n = parser.parse_args().n_instances
     instances = synthetic(n)
     base_rate, base = _rate(baseline, instances)
     fast_rate, fast = _rate(lambda xs: encode_shard(xs, VOCAB, "none"), instances)

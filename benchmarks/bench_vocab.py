@@ -46,7 +46,7 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab-size", type=int, default=30522)
     parser.add_argument("--limit-alphabet", type=int, default=6000)
     args = parser.parse_args()

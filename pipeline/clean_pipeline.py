@@ -11,24 +11,25 @@ different shard count are deleted first); any other file there is left alone.
 
 from __future__ import annotations
 
-import time
+import os
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
-from pipeline.beam_options import make_pipeline_options
 from pipeline.errors import UserError
+from pipeline.launch import delete_own_files, launch
 from pipeline.options import CleanConfig, ReadConfig
-from pipeline.stages import CleanCorpus, check_local_inputs, with_default_inputs
+from pipeline.stages import CleanCorpus, with_default_inputs
 from pipeline.stats import SumStats
-from pipeline.summary import SUMMARY_FILE, WriteSummary, print_summary
+from pipeline.summary import SUMMARY_FILE, WriteSummary
 from transforms.accounting import DOCUMENTS_KEPT
 from transforms.records import Document, Reject
 from transforms.write_jsonl import WriteJsonlShards
 
 DOCUMENT_SHARDS = 4
 REJECT_SHARDS = 1
-OWN_FILE_PATTERNS = ("documents-*-of-*.jsonl.zst", "rejects-*-of-*.jsonl.zst", SUMMARY_FILE)
+OWN_FILE_PATTERNS = ("documents-*-of-*.jsonl.zst", "rejects-*-of-*.jsonl.zst", SUMMARY_FILE,
+                     ".*.tmp-*")
+"""What `clean` writes, temporary files of an interrupted write included."""
 
 
 def _document_row(doc: Document) -> tuple[str, dict]:
@@ -63,28 +64,17 @@ def build_clean(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig, 
 def prepare_output_dir(output: str) -> None:
     """Create the dir and delete this subcommand's own files from an earlier run."""
     if "://" not in output:
-        import os
-
         if os.path.exists(output) and not os.path.isdir(output):
             raise UserError(f"--output {output!r} exists and is not a directory")
         os.makedirs(output, exist_ok=True)
-    stale = []
-    for pattern in OWN_FILE_PATTERNS:
-        for result in FileSystems.match([FileSystems.join(output, pattern)]):
-            stale.extend(m.path for m in result.metadata_list)
-    if stale:
-        FileSystems.delete(stale)
+    delete_own_files(output, {"": OWN_FILE_PATTERNS})
 
 
 def run_clean(read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
               beam_args: list[str], num_shards: int = DOCUMENT_SHARDS) -> None:
+    """The `clean` subcommand; re-running into the same dir replaces the earlier outputs."""
     if not 1 <= num_shards <= 99999:
         raise UserError(f"--num-shards must be in [1, 99999]; got {num_shards}")
-    options = make_pipeline_options(beam_args)
     read_cfg = with_default_inputs(read_cfg)
-    check_local_inputs(read_cfg)
-    prepare_output_dir(output)
-    start = time.monotonic()
-    with beam.Pipeline(options=options) as p:
-        build_clean(p, read_cfg, clean_cfg, output, num_shards)
-    print_summary(output, time.monotonic() - start)
+    launch(beam_args, read_cfg, lambda: prepare_output_dir(output),
+           lambda p: build_clean(p, read_cfg, clean_cfg, output, num_shards), output)

@@ -38,12 +38,13 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
                    help="file pattern (local or gs://); repeatable; "
                    "default: the bundled demo corpus")
     g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
-    g.add_argument("--format", default="auto", choices=FORMATS,
+    g.add_argument("--format", default=ReadConfig.format, choices=FORMATS,
                    help="input format; auto decides from the file name (default: auto)")
-    g.add_argument("--text-field", default="text", help="JSONL/Parquet text field (default: text)")
+    g.add_argument("--text-field", default=ReadConfig.text_field,
+                   help="JSONL/Parquet text field (default: text)")
     g.add_argument("--id-field", default=None,
                    help="JSONL/Parquet id field (default: path:ordinal)")
-    g.add_argument("--normalization", default="NFC", choices=("NFC", "NFKC"))
+    g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
     g.add_argument("--max-words", type=int, default=CleanConfig.max_words)
@@ -66,7 +67,8 @@ def _add_vocab(p: argparse.ArgumentParser) -> None:
     g.add_argument("--vocab-size", type=int, default=VocabConfig.vocab_size)
     g.add_argument("--min-frequency", type=int, default=VocabConfig.min_frequency)
     g.add_argument("--limit-alphabet", type=int, default=VocabConfig.limit_alphabet)
-    g.add_argument("--num-unused", type=int, default=0, help="reserve [unused0..N-1] entries")
+    g.add_argument("--num-unused", type=int, default=VocabConfig.num_unused,
+                   help="reserve [unused0..N-1] entries")
     g.add_argument("--max-input-chars-per-word", type=int,
                    default=VocabConfig.max_input_chars_per_word)
 
@@ -76,7 +78,7 @@ def _add_case_and_segmenter(p: argparse.ArgumentParser) -> None:
                    help="lowercase and strip accents "
                    "(default: on for vocab; from the vocab dir for shards)")
     p.add_argument("--no-lowercase", dest="lowercase", action="store_false")
-    p.add_argument("--zh-segmenter", default="none", choices=ZH_SEGMENTERS,
+    p.add_argument("--zh-segmenter", default=ShardsJobConfig.zh_segmenter, choices=ZH_SEGMENTERS,
                    help="jieba: segment Chinese into words "
                    "(vocab: word-level; shards: wwm boundaries)")
 
@@ -86,22 +88,22 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
     if vocab_required:
         g.add_argument("--vocab", required=True, metavar="DIR",
                        help="vocab dir (ours, or one holding Google's vocab.txt)")
-    g.add_argument("--max-seq-length", type=int, default=512)
-    g.add_argument("--task", default="nsp", choices=TASKS)
-    g.add_argument("--masking", default="token", choices=MASKINGS)
-    g.add_argument("--masked-lm-prob", type=float, default=0.15)
+    g.add_argument("--max-seq-length", type=int, default=PackConfig.max_seq_length)
+    g.add_argument("--task", default=PackConfig.task, choices=TASKS)
+    g.add_argument("--masking", default=MaskConfig.masking, choices=MASKINGS)
+    g.add_argument("--masked-lm-prob", type=float, default=MaskConfig.masked_lm_prob)
     g.add_argument("--max-predictions-per-seq", type=int, default=None,
                    help="default: round(0.15 * max-seq-length)")
-    g.add_argument("--short-seq-prob", type=float, default=0.1)
-    g.add_argument("--dupe-factor", type=int, default=1)
-    g.add_argument("--span-p", type=float, default=0.2)
-    g.add_argument("--span-max", type=int, default=10)
-    g.add_argument("--max-ngram", type=int, default=3)
+    g.add_argument("--short-seq-prob", type=float, default=PackConfig.short_seq_prob)
+    g.add_argument("--dupe-factor", type=int, default=PackConfig.dupe_factor)
+    g.add_argument("--span-p", type=float, default=MaskConfig.span_p)
+    g.add_argument("--span-max", type=int, default=MaskConfig.span_max)
+    g.add_argument("--max-ngram", type=int, default=MaskConfig.max_ngram)
     g.add_argument("--nsp-pool-size", type=int, default=PackConfig.nsp_pool_size,
                    help="documents per corpus-wide NSP negative pool")
     g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
-    g.add_argument("--compression", default="none", choices=COMPRESSIONS)
-    g.add_argument("--seed", type=int, default=12345)
+    g.add_argument("--compression", default=ShardConfig.compression, choices=COMPRESSIONS)
+    g.add_argument("--seed", type=int, default=PackConfig.seed)
     g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import os
 from importlib import resources
 
 import apache_beam as beam
@@ -40,15 +41,9 @@ def check_local_inputs(cfg: ReadConfig) -> None:
     for pattern in cfg.inputs:
         if "://" in pattern:
             continue
-        if not any(not _is_dir(path) for path in glob.glob(pattern)):
-            hint = " (a directory: give a pattern such as DIR/*)" if _is_dir(pattern) else ""
+        if not any(not os.path.isdir(path) for path in glob.glob(pattern)):
+            hint = " (a directory: give a pattern such as DIR/*)" if os.path.isdir(pattern) else ""
             raise UserError(f"--input {pattern!r} matches no file{hint}")
-
-
-def _is_dir(path: str) -> bool:
-    import os
-
-    return os.path.isdir(path)
 
 
 class CleanCorpus(beam.PTransform):

@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import apache_beam as beam
+
+
+class _SumCountsFn(beam.CombineFn):
+    """(name, n) pairs -> {name: total} in one global combine (one shuffle, not two)."""
+
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, totals: Counter, pair: tuple[str, int]) -> Counter:
+        totals[pair[0]] += pair[1]
+        return totals
+
+    def merge_accumulators(self, accumulators) -> Counter:
+        merged = Counter()
+        for totals in accumulators:
+            merged.update(totals)  # keeps zero totals, unlike `+`
+        return merged
+
+    def extract_output(self, totals: Counter) -> dict:
+        return dict(sorted(totals.items()))
 
 
 class SumStats(beam.PTransform):
@@ -12,8 +34,7 @@ class SumStats(beam.PTransform):
         return (
             stats_pcolls
             | "FlattenStats" >> beam.Flatten()
-            | "SumPerName" >> beam.CombinePerKey(sum)
-            | "ToDict" >> beam.combiners.ToDict()
+            | "SumPerName" >> beam.CombineGlobally(_SumCountsFn())
         )
 
 

@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.errors import UserError
 from pipeline.stats import documents_summary
-from transforms.write_jsonl import write_file_atomically
+from transforms.shard_write import write_atomically
 
 SUMMARY_FILE = "summary.json"
 
@@ -35,7 +35,7 @@ class WriteSummary(beam.PTransform):
 
 def _write_summary(stats: dict, output_dir: str) -> str:
     path = FileSystems.join(output_dir, SUMMARY_FILE)
-    write_file_atomically(path, summary_bytes(stats))
+    write_atomically(path, summary_bytes(stats))
     return path
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import NoReturn
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +44,7 @@ class Rules:
         self.never_masked = never
 
 
-def _fail(where: str, message: str) -> None:
+def _fail(where: str, message: str) -> NoReturn:
     raise UserError(f"verify: {where}: {message}")
 
 

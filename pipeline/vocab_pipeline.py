@@ -8,16 +8,15 @@
 from __future__ import annotations
 
 import os
-import time
 
 import apache_beam as beam
 
-from pipeline.beam_options import make_pipeline_options
 from pipeline.errors import UserError
+from pipeline.launch import launch
 from pipeline.options import CleanConfig, ReadConfig, VocabConfig
-from pipeline.stages import CleanCorpus, check_local_inputs, with_default_inputs
+from pipeline.stages import CleanCorpus, with_default_inputs
 from pipeline.stats import SumStats
-from pipeline.summary import WriteSummary, print_summary
+from pipeline.summary import WriteSummary
 from transforms.vocab_build import BuildVocab
 
 
@@ -43,11 +42,7 @@ def check_output_dir(output: str) -> None:
 
 def run_vocab(read_cfg: ReadConfig, clean_cfg: CleanConfig, vocab_cfg: VocabConfig,
               output: str, beam_args: list[str]) -> None:
-    options = make_pipeline_options(beam_args)
+    """The `vocab` subcommand; refuses an occupied local output dir before any work."""
     read_cfg = with_default_inputs(read_cfg)
-    check_local_inputs(read_cfg)
-    check_output_dir(output)
-    start = time.monotonic()
-    with beam.Pipeline(options=options) as p:
-        build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output)
-    print_summary(output, time.monotonic() - start)
+    launch(beam_args, read_cfg, lambda: check_output_dir(output),
+           lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output), output)

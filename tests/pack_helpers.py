@@ -7,9 +7,13 @@ exact document and positions it came from.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from transforms.records import TokenizedDocument
+from pipeline.options import PackConfig
+from transforms.pack import TASKS, Count, NegativePool, SpecialIds, segment_for
+from transforms.records import Instance, TokenizedDocument
 
 DOC_STRIDE = 1_000_000
 
@@ -33,3 +37,20 @@ def instance_rows(instances) -> list[tuple]:
     """Instances as hashable rows, for multiset comparison."""
     return [(i.doc_id, i.pass_index, i.index, i.input_ids.tobytes(), i.word_starts.tobytes(),
              i.a_len, i.sentence_label) for i in instances]
+
+
+def _ignore(name: str, n: int) -> None:
+    """A `Count` for callers that do not look at the side counters."""
+
+
+def create_instances(doc: TokenizedDocument, pass_index: int, cfg: PackConfig,
+                     specials: SpecialIds, pool: Sequence[TokenizedDocument] = (),
+                     count: Count = _ignore) -> list[Instance]:
+    """The instances of one document pass; `pool` is the NSP negative pool (may include `doc`).
+
+    `pack_documents` packs a whole pool at once; this one-document entry point lets a test
+    choose the pool and the pass.
+    """
+    negatives = NegativePool([segment_for(d, cfg) for d in pool]) if cfg.task == "nsp" else None
+    task = TASKS[cfg.task]
+    return task(segment_for(doc, cfg, count), pass_index, cfg, specials, negatives, count)

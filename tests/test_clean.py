@@ -13,6 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.options import CleanConfig, ReadConfig
+from tests.corpora import corpus_path
 from transforms.accounting import DropReason
 from transforms.clean import (
     CleanDocuments,
@@ -28,7 +29,6 @@ from transforms.read import read_records
 from transforms.records import RawDocument
 
 CFG = CleanConfig()
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 PROSE = "The quick brown fox jumps over the lazy dog near the river bank today. "
 
 
@@ -180,13 +180,6 @@ def test_clean_documents_transform_counters():
         )
 
 
-def _corpus(name: str) -> Path:
-    path = CORPORA / name
-    if not path.exists():
-        pytest.skip(f"real corpus {path} absent (../shared/corpora beside the checkout)")
-    return path
-
-
 def _kept(records) -> tuple[int, int]:
     docs = [r for r in records if isinstance(r, RawDocument)]
     return sum(clean_document(d, CFG)[0] is not None for d in docs), len(docs)
@@ -199,16 +192,16 @@ def _read(path: Path, fmt: str):
 
 @pytest.mark.parametrize("name", ["bert_sample/sample_text.txt", "zh/albert_zh_news_zh_1.txt"])
 def test_defaults_keep_every_google_sample_document(name):
-    assert _kept(_read(_corpus(name), "text")) in [(3, 3), (10, 10)]
+    assert _kept(_read(corpus_path(name), "text")) in [(3, 3), (10, 10)]
 
 
 def test_defaults_keep_real_wiki_and_news():
-    kept, total = _kept(_read(_corpus("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl"), "jsonl"))
+    kept, total = _kept(_read(corpus_path("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl"), "jsonl"))
     assert (kept, total) == (62, 64)  # the two dropped are disambiguation stubs
-    en = _read(_corpus("en/enwiki_wikiextractor_wiki_00.txt"), "wikiextractor")
+    en = _read(corpus_path("en/enwiki_wikiextractor_wiki_00.txt"), "wikiextractor")
     prose = [d for d in en if d.text.strip()]  # 75 of 111 are title-only redirect stubs
     assert _kept(prose) == (34, 36)
-    thuc = _corpus("zh/thucnews_cnews_val_1000.tsv")
+    thuc = corpus_path("zh/thucnews_cnews_val_1000.tsv")
     docs = [
         RawDocument(id=str(i), text=line.split("\t", 1)[1], source="t")
         for i, line in enumerate(thuc.read_text(encoding="utf-8").splitlines())

@@ -14,6 +14,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import clean_pipeline, shards_pipeline, vocab_pipeline
+from pipeline.cli import main
 from pipeline.options import (
     CleanConfig,
     MaskConfig,
@@ -95,6 +96,14 @@ def test_clean_builds_for_dataflow():
     stages = _dry_run(lambda p: clean_pipeline.build_clean(p, READ, CleanConfig(), out))
     assert CLEAN_STAGES | {"WriteDocuments/WriteShard", "WriteRejects/WriteShard"} <= stages
     assert "WriteSummary" in stages
+
+
+def test_clean_cli_dry_run_leaves_the_output_alone(capsys):
+    """Through `run_clean`: no pre-flight deletion in gs:// and no summary.json to print."""
+    argv = ["clean", "--input", READ.inputs[0], "--format", "jsonl", "--output",
+            f"{BUCKET}/clean", "--runner=DataflowRunner", *DRY_RUN_ARGS]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("dry run: the job was built and not run")
 
 
 def test_vocab_builds_for_dataflow():

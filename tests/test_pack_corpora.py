@@ -9,38 +9,30 @@ of distributions: instance count, mean length, NSP label share, share of short i
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline.options import PackConfig
+from tests.corpora import corpus_path
 from transforms.pack import SpecialIds, pack_documents
 from transforms.records import Document
 from transforms.sentences import split_sentences
 from transforms.tokenize import tokenize_document
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 GOOGLE = "reference/google_bert_create_pretraining_data/"
-
-
-def shared(rel: str) -> Path:
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"{path} absent (../shared/corpora beside the checkout)")
-    return path
 
 
 def encoder(vocab: str):
     from vocab.encoder import Encoder
 
-    return Encoder.from_dir(str(shared(f"vocab/{vocab}")), lowercase=True)
+    return Encoder.from_dir(str(corpus_path(f"vocab/{vocab}")), lowercase=True)
 
 
 def bert_text_documents(rel: str) -> list[Document]:
     """Google's input format: one sentence per line, a blank line between documents."""
     docs, lines = [], []
-    for line in [*shared(rel).read_text(encoding="utf-8").splitlines(), ""]:
+    for line in [*corpus_path(rel).read_text(encoding="utf-8").splitlines(), ""]:
         if line.strip():
             lines.append(line.strip())
         elif lines:
@@ -52,7 +44,7 @@ def bert_text_documents(rel: str) -> list[Document]:
 def thucnews_documents() -> list[Document]:
     """`label<TAB>article` lines -> documents split on Chinese sentence ends."""
     docs = []
-    with shared("zh/thucnews_cnews_val_1000.tsv").open(encoding="utf-8") as f:
+    with corpus_path("zh/thucnews_cnews_val_1000.tsv").open(encoding="utf-8") as f:
         for k, line in enumerate(f):
             text = line.rstrip("\n").split("\t", 1)[1]
             docs.append(Document(f"thucnews-{k}", text, split_sentences(text, presplit=False)))
@@ -105,7 +97,7 @@ GOOGLE_CASES = {  # corpus, vocab, Google's file, {stat: (shift, 3 * sd_diff)}
 @pytest.mark.parametrize("case", sorted(GOOGLE_CASES))
 def test_statistics_close_to_googles_output(case):
     corpus, vocab, reference, bounds = GOOGLE_CASES[case]
-    rows = [json.loads(line) for line in shared(GOOGLE + reference).open(encoding="utf-8")]
+    rows = [json.loads(line) for line in corpus_path(GOOGLE + reference).open(encoding="utf-8")]
     meta, google = rows[0], rows[1:]
     assert meta["total_instances"] == len(google)
     cfg = PackConfig(task="nsp", max_seq_length=meta["max_seq_length"],

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from transforms.shard_assign import (
     assign_shards,
+    boundary_ranks,
     bucket_of,
+    bucket_of_key,
     bucket_offsets,
     shard_hash,
+    shard_of_key,
     shard_of_rank,
     shard_sizes,
+    sort_key,
 )
 
 
@@ -83,3 +89,46 @@ def test_hash_depends_on_every_part_and_the_seed():
     assert base == 0x146F550ADA4FB1A9  # pinned: a change would reorder every shard dir
     assert len({base, shard_hash(9, 2, 3, 4), shard_hash(1, 9, 3, 4), shard_hash(1, 2, 9, 4),
                 shard_hash(1, 2, 3, 9)}) == 5
+
+
+def _boundary_assignment(keys: list[bytes], num_shards: int) -> list[int]:
+    """What WriteShards computes: bucket offsets -> BoundaryKeys per bucket -> bisection."""
+    from transforms.shards import BoundaryKeys
+
+    buckets: dict[int, list[bytes]] = {}
+    for key in keys:
+        buckets.setdefault(bucket_of_key(key), []).append(key)
+    offsets = bucket_offsets({b: len(v) for b, v in buckets.items()})
+    finder = BoundaryKeys(num_shards)
+    found = [pair for item in buckets.items() for pair in finder.process(item, offsets)]
+    boundaries = [key for _, key in sorted(found)]
+    return [shard_of_key(key, boundaries) for key in keys]
+
+
+def test_sort_key_bytes_order_is_the_tuple_order():
+    ties = [(5, 1, 0, 2), (5, 1, 1, 0), (5, 0, 9, 9), (5, 2**40, 0, 0), (5, 1, 0, 300)]
+    tuples = _keys(2000) + ties + [(2**64 - 1, 2**64 - 1, 0, 1), (0, 0, 0, 0)]
+    packed = [struct.pack(">QQQQ", *t) for t in tuples]
+    assert sorted(range(len(tuples)), key=tuples.__getitem__) == sorted(
+        range(len(packed)), key=packed.__getitem__)
+    assert sort_key(1, 2, 3, 4) == struct.pack(">QQQQ", shard_hash(1, 2, 3, 4), 2, 3, 4)
+    assert bucket_of_key(sort_key(1, 2, 3, 4)) == bucket_of(shard_hash(1, 2, 3, 4))
+
+
+@pytest.mark.parametrize("n, num_shards", [(5000, 7), (1, 3), (3, 5), (10, 4), (40, 16)])
+def test_boundary_keys_give_the_rank_assignment(n, num_shards):
+    """Includes totals below num_shards: equal and missing boundaries mean empty shards."""
+    seed = 99
+    ids = [(doc, p, i) for doc in range(n) for p in range(2) for i in range(2)][:n]
+    tuples = [(shard_hash(seed, *t), *t) for t in ids]
+    keys = [sort_key(seed, *t) for t in ids]
+    assert _boundary_assignment(keys, num_shards) == assign_shards(tuples, num_shards).tolist()
+
+
+def test_boundary_ranks_are_the_shard_starts():
+    assert boundary_ranks(10, 4) == [3, 5, 8]
+    assert boundary_ranks(1, 3) == [1, 1]  # rank 1 does not exist: shards 1 and 2 are empty
+    for total in range(0, 30):
+        for k in (1, 2, 5):
+            starts = np.cumsum([0] + shard_sizes(total, k))[1:-1].tolist()
+            assert boundary_ranks(total, k) == starts

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
+from pipeline.errors import UserError
 from pipeline.stages import demo_inputs
 from pipeline.verify import verify_shard_dir
 
@@ -205,5 +206,5 @@ def test_a_killed_run_leaves_no_manifest(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not (out / "shards" / "manifest.json").exists()
-    with pytest.raises(Exception, match="no manifest.json"):
+    with pytest.raises(UserError, match="no manifest.json"):
         verify_shard_dir(str(out / "shards"))

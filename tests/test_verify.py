@@ -114,6 +114,18 @@ def _special_label(inst) -> None:
     _poke("input_ids", _first_masked, MASK)(inst)
 
 
+def _repeat_first_span(inst) -> None:
+    """Span 1 becomes a copy of span 0: the spans still count as many tokens as positions."""
+    _poke("span_starts", 1, lambda i: i.span_starts[0])(inst)
+    _poke("span_ends", 1, lambda i: i.span_ends[0])(inst)
+
+
+def _span_on_an_unmasked_token(inst) -> None:
+    """Span 0 moves to position 1, which row 2 does not mask (its first masked one is 26)."""
+    _poke("span_starts", 0, 1)(inst)
+    _poke("span_ends", 0, 1)(inst)
+
+
 CASES = {
     "input_ids[0] is not [CLS]": _poke("input_ids", 0, 7),
     "last token is not [SEP]": _poke("input_ids", -1, 7),
@@ -136,6 +148,8 @@ CASES = {
         "mlm_labels", lambda i: i.mlm_labels[:-1].copy()),
     "spans do not cover exactly the masked positions": _poke(
         "span_ends", 0, lambda i: i.span_ends[0] + 1),
+    "spans overlap": _repeat_first_span,
+    "a masked position lies in no span": _span_on_an_unmasked_token,
 }
 
 
@@ -148,3 +162,20 @@ def test_each_row_rule_fails_with_its_message(message):
 
 def test_valid_batch_passes_every_rule():
     check_batch(instances_to_batch(make_instances(50, seed=3), 300), RULES, "x.arrow", 0)
+
+
+def test_more_masked_positions_than_the_config_allows_fail():
+    rules = Rules({"config": {"pack": {"max_seq_length": 64, "dupe_factor": 2},
+                              "mask": {"max_predictions_per_seq": 7}}},
+                  vocab_tokens(toy_vocab_txt()))
+    batch = instances_to_batch(make_instances(5, seed=3), 300)  # row 2 has 8 masked positions
+    with pytest.raises(UserError, match=re.escape("x.arrow row 2: more than 7 masked positions")):
+        check_batch(batch, rules, "x.arrow", 0)
+
+
+def test_label_outside_the_vocab_fails():
+    instances = make_instances(5, seed=3)
+    instances[2].mlm_labels[0] = 350  # a valid id for the batch's 400, not for the dir's 300
+    batch = instances_to_batch(instances, 400)
+    with pytest.raises(UserError, match=re.escape("x.arrow row 2: mlm label >= vocab size")):
+        check_batch(batch, RULES, "x.arrow", 0)

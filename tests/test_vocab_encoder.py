@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import UserError
-from tests.vocab_helpers import enwiki_lines, shared, thucnews_articles, write_toy_vocab
+from tests.corpora import corpus_path
+from tests.vocab_helpers import enwiki_lines, thucnews_articles, write_toy_vocab
 from vocab.encoder import Encoder
 
 REFERENCE = "reference/tokenization/bert_expected_tokenization.jsonl"
@@ -18,19 +19,20 @@ VOCABS = {"bert-base-uncased": "vocab/bert_base_uncased",
 
 
 def _reference_cases() -> list[dict]:
-    with shared(REFERENCE).open(encoding="utf-8") as f:
+    with corpus_path(REFERENCE).open(encoding="utf-8") as f:
         return [c for c in map(json.loads, f) if c["vocab"] in VOCABS]
 
 
 @pytest.fixture(scope="module")
 def encoders() -> dict[str, Encoder]:
     """HF's behaviour for special-token strings in text, as the reference cases expect."""
-    return {name: Encoder.from_dir(str(shared(rel)), lowercase=True, split_special_tokens=False)
+    return {name: Encoder.from_dir(str(corpus_path(rel)), lowercase=True,
+                                   split_special_tokens=False)
             for name, rel in VOCABS.items()}
 
 
 def test_special_token_strings_in_text_are_plain_text_by_default():
-    enc = Encoder.from_dir(str(shared(VOCABS["bert-base-chinese"])), lowercase=True)
+    enc = Encoder.from_dir(str(corpus_path(VOCABS["bert-base-chinese"])), lowercase=True)
     ids, starts, _ = enc.encode_document(["[MASK]天气[SEP]"])
     tokens = ["[", "ma", "##sk", "]", "天", "气", "[", "sep", "]"]
     assert [enc.id_to_token[i] for i in ids] == tokens

@@ -6,7 +6,7 @@ from pipeline.options import VocabConfig
 from tests.vocab_helpers import thucnews_articles
 from transforms.vocab_build import WordCounts, train_vocab
 from vocab.encoder import Encoder
-from vocab.jieba_segmenter import cjk_runs, presegment, word_start_chars
+from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.pretokenize import BertPreTokenizer, is_cjk_char
 from vocab.train import count_words
 
@@ -15,7 +15,6 @@ def test_presegment_touches_only_cjk_runs():
     assert presegment("Hello, world! 3.14") == "Hello, world! 3.14"
     assert presegment("abc今天天气很好def") == "abc 今天天气 很 好 def"
     assert presegment("我爱Python编程。") == " 我 爱 Python 编程 。"
-    assert cjk_runs("a中文b㐀") == [(1, 3), (4, 5)]
 
 
 def test_word_start_chars_are_jieba_word_starts():

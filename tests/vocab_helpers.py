@@ -5,29 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+from tests.corpora import corpus_path
+
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-
-
-def shared(rel: str) -> Path:
-    path = SHARED / rel
-    if not path.exists():
-        pytest.skip(f"{path} absent (../shared/corpora beside the checkout)")
-    return path
 
 
 def enwiki_lines(limit: int | None = None) -> list[str]:
     """Paragraph lines of the WikiExtractor sample (doc markup lines dropped)."""
-    lines = [ln.strip() for ln in shared("en/enwiki_wikiextractor_wiki_00.txt").open(
+    lines = [ln.strip() for ln in corpus_path("en/enwiki_wikiextractor_wiki_00.txt").open(
         encoding="utf-8") if ln.strip() and not ln.startswith("<")]
     return lines[:limit]
 
 
 def thucnews_articles(limit: int | None = None) -> list[str]:
     """THUCNews articles (`label<TAB>article` lines)."""
-    with shared("zh/thucnews_cnews_val_1000.tsv").open(encoding="utf-8") as f:
+    with corpus_path("zh/thucnews_cnews_val_1000.tsv").open(encoding="utf-8") as f:
         return [ln.split("\t", 1)[1].strip() for ln in f][:limit]
 
 

@@ -3,9 +3,9 @@
 The "text" is a sequence of phrases drawn from a fixed table of Zipf-distributed words, so
 an MLM can learn something from context within a few steps, unlike uniform random ids.
 Instances are masked like the pipeline does (budget round(0.15 n), 80/10/10 per unit,
-units = tokens or geometric spans that never cross [SEP]); rows go through the pipeline's
-own schema code (`transforms.shard_schema`). No torch import: the benchmark writes shards
-before loading anything heavy.
+units = tokens or geometric spans that never cross [SEP]); shards are encoded by the
+pipeline's own `transforms.shard_write.encode_shard`. No torch import: the benchmark writes
+shards before loading anything heavy.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from transforms.records import Instance
-from transforms.shard_schema import FORMAT_NAME, MAX_BATCH_ROWS, instances_to_batch, shard_schema
+from transforms.shard_schema import FORMAT_NAME
+from transforms.shard_write import encode_shard, shard_file_name
 
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -129,17 +129,12 @@ def write_shard_dir(shard_dir: Path, spec: SyntheticSpec) -> list[Instance]:
     rng = np.random.Generator(np.random.Philox(spec.seed))
     instances = [make_instance(rng, spec, i) for i in range(spec.rows)]
     bounds = np.linspace(0, spec.rows, spec.num_shards + 1).astype(int)
-    options = pa.ipc.IpcWriteOptions(
-        compression=None if spec.compression == "none" else spec.compression)
     shards = []
     for s in range(spec.num_shards):
-        name = f"shard-{s:05d}-of-{spec.num_shards:05d}.arrow"
+        name = shard_file_name(s, spec.num_shards)
         part = instances[bounds[s]:bounds[s + 1]]
-        with pa.OSFile(str(shard_dir / name), "wb") as f, \
-                pa.ipc.new_file(f, shard_schema(spec.vocab_size), options=options) as w:
-            for lo in range(0, len(part), MAX_BATCH_ROWS):
-                w.write_batch(instances_to_batch(part[lo:lo + MAX_BATCH_ROWS], spec.vocab_size))
-        data = (shard_dir / name).read_bytes()
+        data = encode_shard(part, spec.vocab_size, spec.compression)
+        (shard_dir / name).write_bytes(data)
         shards.append({"file": name, "rows": len(part), "bytes": len(data),
                        "sha256": hashlib.sha256(data).hexdigest()})
     manifest = {

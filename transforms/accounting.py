@@ -7,9 +7,13 @@ checked from the counters alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import Enum
 
+import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 NAMESPACE = "bert_shards"
 
@@ -61,10 +65,6 @@ def counter(name: str):
     return Metrics.counter(NAMESPACE, name)
 
 
-def dropped_counter(reason: DropReason):
-    return counter(DROPPED_PREFIX + reason.value)
-
-
 STATS_TAG = "stats"
 """Tagged output carrying `(counter_name, n)` pairs.
 
@@ -95,12 +95,8 @@ class Counters:
         metric.inc(n)
         self._tally[name] = self._tally.get(name, 0) + n
 
-    def flush(self):
+    def flush(self) -> Iterator[beam.pvalue.TaggedOutput]:
         """The bundle's `(name, n)` stats as tagged, globally windowed outputs."""
-        import apache_beam as beam
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
-
         tally, self._tally = self._tally, {}
         for name, n in sorted(tally.items()):
             yield beam.pvalue.TaggedOutput(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
 import apache_beam as beam
 
@@ -38,24 +39,26 @@ def keep_smallest_id(a: Survivor, b: Survivor) -> Survivor:
 class _KeepSmallestIdFn(beam.CombineFn):
     """Accumulator: (document with the smallest id so far, number of copies), or None."""
 
-    def create_accumulator(self):
+    def create_accumulator(self) -> Survivor | None:
         return None
 
-    def add_input(self, acc, doc: RawDocument):
+    def add_input(self, acc: Survivor | None, doc: RawDocument) -> Survivor:
         return (doc, 1) if acc is None else keep_smallest_id(acc, (doc, 1))
 
-    def merge_accumulators(self, accs):
+    def merge_accumulators(self, accs: Iterable[Survivor | None]) -> Survivor | None:
         merged = None
         for acc in accs:
             if acc is not None:
                 merged = acc if merged is None else keep_smallest_id(merged, acc)
         return merged
 
-    def extract_output(self, acc):
+    def extract_output(self, acc: Survivor | None) -> Survivor | None:
         return acc
 
 
 class _EmitSurvivorFn(beam.DoFn):
+    """(key, (survivor, copies)) -> the survivor; the other copies count as `duplicate`."""
+
     def __init__(self) -> None:
         self.counters = Counters()
 

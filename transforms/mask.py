@@ -41,6 +41,7 @@ import numpy as np
 from pipeline.options import MaskConfig
 from transforms import mask_units
 from transforms.accounting import MASKED_TOKENS, STATS_TAG, Counters
+from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder
 from transforms.records import Instance
 from transforms.rng import Stage, make_rng
 
@@ -227,7 +228,6 @@ class ApplyMasks(beam.PTransform):
 
     def expand(self, instances):
         side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
-        outputs = instances | "MaskInstances" >> beam.ParDo(self._fn, *side).with_outputs(
-            STATS_TAG, main="instances"
-        )
+        outputs = instances | "MaskInstances" >> beam.ParDo(self._fn, *side).with_output_types(
+            Instance).with_outputs(STATS_TAG, main="instances")
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

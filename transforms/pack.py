@@ -46,6 +46,9 @@ from transforms.rng import Stage, make_rng
 
 Count = Callable[[str, int], None]
 Range = tuple[int, int]
+Side = tuple[np.ndarray, np.ndarray]
+"""One segment of an instance as (ids, word_starts)."""
+Pair = tuple[Side, Side]
 
 
 def _no_count(name: str, n: int) -> None:
@@ -133,7 +136,7 @@ def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int
     return cut_a + rest // 2, cut_b + (rest + 1) // 2
 
 
-def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> tuple[np.ndarray, np.ndarray]:
+def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> Side:
     if len(ranges) == 1:
         lo, hi = ranges[0]
         return doc.ids[lo:hi], doc.word_starts[lo:hi]
@@ -141,7 +144,7 @@ def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> tuple[np.ndarray
             np.concatenate([doc.word_starts[lo:hi] for lo, hi in ranges]))
 
 
-def _truncate(a, b, max_tokens: int, rng: np.random.Generator):
+def _truncate(a: Side, b: Side, max_tokens: int, rng: np.random.Generator) -> Pair:
     """Front/back 50/50 per removed token, like Google; one vectorised draw per pair."""
     cut_a, cut_b = truncation_counts(len(a[0]), len(b[0]), max_tokens)
     if cut_a + cut_b == 0:
@@ -153,7 +156,7 @@ def _truncate(a, b, max_tokens: int, rng: np.random.Generator):
     return a, b
 
 
-def make_instance(doc_id: int, pass_index: int, index: int, a, b, label: int,
+def make_instance(doc_id: int, pass_index: int, index: int, a: Side, b: Side | None, label: int,
                   specials: SpecialIds) -> Instance:
     """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when `b` is None) with word starts."""
     cls = np.array([specials.cls_id], np.int32)
@@ -175,7 +178,7 @@ def make_instance(doc_id: int, pass_index: int, index: int, a, b, label: int,
     )
 
 
-def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator):
+def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator) -> Pair | None:
     """A one-segment chunk as (A, B) cut at a random interior word start, or None."""
     lo, hi = seg
     if hi - lo < 2:
@@ -230,7 +233,8 @@ def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials
 
 
 def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
-               pool: NegativePool | None, rng: np.random.Generator, count: Count):
+               pool: NegativePool | None, rng: np.random.Generator,
+               count: Count) -> tuple[tuple[Side, Side, int] | None, int]:
     """((A, B, label) or None, the possibly rewound sentence index `i`)."""
     a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
     if pool is None:  # SOP
@@ -252,7 +256,7 @@ def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
 
 
 def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
-               rng: np.random.Generator, count: Count):
+               rng: np.random.Generator, count: Count) -> Pair | None:
     """(A, B) in document order: split at `a_end`, or a one-segment chunk at a word start."""
     if len(chunk) >= 2:
         return _gather(doc, chunk[:a_end]), _gather(doc, chunk[a_end:])
@@ -321,11 +325,3 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
                      for inst in task(sd, p, cfg, specials, pool, count)]
         yield sd.doc, instances
 
-
-def create_instances(doc: TokenizedDocument, pass_index: int, cfg: PackConfig,
-                     specials: SpecialIds, pool: Sequence[TokenizedDocument] = (),
-                     count: Count = _no_count) -> list[Instance]:
-    """The instances of one document pass; `pool` is the NSP negative pool (may include `doc`)."""
-    negatives = NegativePool([segment_for(d, cfg) for d in pool]) if cfg.task == "nsp" else None
-    task = TASKS[cfg.task]
-    return task(segment_for(doc, cfg, count), pass_index, cfg, specials, negatives, count)

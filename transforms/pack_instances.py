@@ -33,8 +33,9 @@ from transforms.accounting import (
     Counters,
     DropReason,
 )
+from transforms.coders import InstanceCoder  # noqa: F401 - registers the record coders
 from transforms.pack import SpecialIds, pack_documents
-from transforms.records import TokenizedDocument
+from transforms.records import Instance, TokenizedDocument
 from transforms.rng import stable_hash64
 
 NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
@@ -106,8 +107,9 @@ class PackInstances(beam.PTransform):
                 documents
                 | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg),
                                            beam.pvalue.AsSingleton(n_docs))
+                .with_output_types(tuple[int, TokenizedDocument])
                 | "GroupByPool" >> beam.GroupByKey()
             )
-        pack = beam.ParDo(_PackFn(self._cfg, self._specials))
+        pack = beam.ParDo(_PackFn(self._cfg, self._specials)).with_output_types(Instance)
         outputs = documents | "Pack" >> pack.with_outputs(STATS_TAG, main="instances")
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import BinaryIO
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import ReadConfig
 from transforms import read_formats as fmt
 from transforms.accounting import DOCUMENTS_READ, DOCUMENTS_REJECTED, STATS_TAG, Counters
-from transforms.read_streams import compression_of, iter_lines, open_stream, stream_damage
+from transforms.read_streams import Line, compression_of, iter_lines, open_stream, stream_damage
 from transforms.records import RawDocument, Reject
 
 FILES_READ = "files_read"
@@ -37,12 +38,13 @@ def id_path(path: str, cfg: ReadConfig) -> str:
     return path
 
 
-def read_records(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+def read_records(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """All records of one opened file, in file order (pure: no Beam)."""
     yield from _parse(id_path(path, cfg), path, fileobj, cfg)
 
 
-def _parse(name: str, path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+def _parse(name: str, path: str, fileobj: BinaryIO,
+           cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """Records of `path`; `name` is what ids and reject sources call the file."""
     file_format = cfg.format
     if file_format == "auto" and fmt.detect_format(path, None) == "parquet":
@@ -64,7 +66,7 @@ def _parse(name: str, path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocume
         file_format = fmt.detect_format(path, None if first.too_long else first.data)
     all_lines = _chain(first, lines)
 
-    def damage():
+    def damage() -> str | None:
         return stream_damage(stream)
 
     if file_format == "jsonl":
@@ -81,7 +83,7 @@ def _parse(name: str, path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocume
         yield Reject(source=name, reason=damage(), raw="")
 
 
-def _chain(first, rest):
+def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
     yield first
     yield from rest
 
@@ -144,5 +146,5 @@ class ReadCorpus(beam.PTransform):
                 "stats": outputs[STATS_TAG]}
 
 
-def _metadata_path(metadata) -> str:
+def _metadata_path(metadata: FileMetadata) -> str:
     return metadata.path

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 from pipeline.options import ReadConfig
 from transforms.read_streams import Line, strip_compression_suffix
@@ -30,6 +31,9 @@ UNTERMINATED_DOC = "unterminated_doc"
 OUTSIDE_DOC = "outside_doc"
 INVALID_PARQUET = "invalid_parquet"
 UNREADABLE = "unreadable"
+
+Damage = Callable[[], str | None]
+"""Asked after each line: why the decompressed stream ended early, if it did (read_streams)."""
 
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _DOC_OPEN = re.compile(rb"^<doc(\s[^>]*)?>\s*$")
@@ -87,7 +91,7 @@ class _Block:
         return b"\n".join(self.lines).decode("utf-8")
 
 
-def parse_text(path: str, lines: Iterable[Line], damage) -> Iterator[RawDocument | Reject]:
+def parse_text(path: str, lines: Iterable[Line], damage: Damage) -> Iterator[RawDocument | Reject]:
     """BERT text format: one sentence per line, blank line between documents."""
     ordinal = 0
     block = _Block()
@@ -113,7 +117,7 @@ def _finish(path: str, ordinal: int, block: _Block, presplit: bool,
     return RawDocument(id=doc_id or locator, text=block.text(), source=path, presplit=presplit)
 
 
-def parse_jsonl(path: str, lines: Iterable[Line], damage,
+def parse_jsonl(path: str, lines: Iterable[Line], damage: Damage,
                 cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """JSON lines; the text (and optional id) come from configured fields."""
     ordinal = -1
@@ -134,7 +138,7 @@ def parse_jsonl(path: str, lines: Iterable[Line], damage,
         yield _json_record(obj, locator, path, cfg, line.data)
 
 
-def _json_record(obj, locator: str, path: str, cfg: ReadConfig,
+def _json_record(obj: object, locator: str, path: str, cfg: ReadConfig,
                  raw: bytes | str) -> RawDocument | Reject:
     text = obj.get(cfg.text_field) if isinstance(obj, dict) else None
     doc_id = locator
@@ -146,7 +150,7 @@ def _json_record(obj, locator: str, path: str, cfg: ReadConfig,
     return RawDocument(id=doc_id, text=text, source=path, presplit=False)
 
 
-def parse_wikiextractor(path: str, lines: Iterable[Line], damage,
+def parse_wikiextractor(path: str, lines: Iterable[Line], damage: Damage,
                         cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """`<doc id= url= title=>` blocks, one paragraph per line.
 
@@ -195,7 +199,7 @@ def _drop_title(block: _Block, title: str | None) -> None:
             return
 
 
-def parse_parquet(path: str, fileobj, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+def parse_parquet(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
     """Rows of a Parquet file, read a record batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq

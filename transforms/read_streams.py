@@ -13,6 +13,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import zstandard
 
@@ -48,7 +49,7 @@ def _new_decompressor(codec: str):
 class DecompressingStream(io.RawIOBase):
     """Read-only raw stream over a gzip or zstd file object; `damaged` after a bad end."""
 
-    def __init__(self, fileobj, codec: str) -> None:
+    def __init__(self, fileobj: BinaryIO, codec: str) -> None:
         self._src = fileobj
         self._codec = codec
         self._dec = _new_decompressor(codec)
@@ -102,7 +103,7 @@ class Line:
     """The stream was damaged inside this line (it had no end of line)."""
 
 
-def open_stream(fileobj, path: str) -> io.BufferedIOBase:
+def open_stream(fileobj: BinaryIO, path: str) -> BinaryIO:
     """A buffered binary stream of the decompressed content of `path`."""
     codec = compression_of(path)
     if codec is None:
@@ -110,7 +111,7 @@ def open_stream(fileobj, path: str) -> io.BufferedIOBase:
     return io.BufferedReader(DecompressingStream(fileobj, codec), buffer_size=CHUNK_BYTES)
 
 
-def iter_lines(stream, max_line_bytes: int, keep_prefix: int) -> Iterator[Line]:
+def iter_lines(stream: BinaryIO, max_line_bytes: int, keep_prefix: int) -> Iterator[Line]:
     """Lines of at most `max_line_bytes`; longer ones become one `too_long` Line.
 
     Only `keep_prefix` bytes of a long line are held; the rest is skipped in
@@ -140,6 +141,6 @@ def iter_lines(stream, max_line_bytes: int, keep_prefix: int) -> Iterator[Line]:
         yield Line(data, partial=not ended and damaged)
 
 
-def stream_damage(stream) -> str | None:
+def stream_damage(stream: BinaryIO) -> str | None:
     """Why a decompressing stream ended early, once it has been read to the end."""
     return getattr(getattr(stream, "raw", None), "damaged", None)

@@ -12,10 +12,16 @@ issue asks for +-5%. The rank is found without a global sort: the top `BUCKET_BI
 `h` split the order into buckets; per-bucket counts give each bucket's first rank (a prefix
 sum over 4,096 integers), and each bucket is sorted on its own. Rows inside a shard stay
 sorted by the hash, as DESIGN.md says.
+
+Only the 32-byte sort keys take that route: the sorted buckets yield the `num_shards - 1`
+boundary keys (the keys at each shard's first rank), and every instance then finds its shard
+by bisection, so the instances themselves cross a single shuffle, the one by shard.
 """
 
 from __future__ import annotations
 
+import bisect
+import struct
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -23,6 +29,7 @@ import numpy as np
 from transforms.rng import stable_hash64
 
 BUCKET_BITS = 12
+_SORT_KEY = struct.Struct(">QQQQ")
 
 
 def shard_hash(seed: int, doc_id: int, pass_index: int, index: int) -> int:
@@ -33,6 +40,17 @@ def shard_hash(seed: int, doc_id: int, pass_index: int, index: int) -> int:
 def bucket_of(h: int) -> int:
     """The bucket of a hash: its top `BUCKET_BITS` bits, so buckets are contiguous h ranges."""
     return h >> (64 - BUCKET_BITS)
+
+
+def sort_key(seed: int, doc_id: int, pass_index: int, index: int) -> bytes:
+    """`(h, doc_id, pass_index, index)` as big-endian uint64s: bytes order is tuple order."""
+    return _SORT_KEY.pack(shard_hash(seed, doc_id, pass_index, index), doc_id, pass_index,
+                          index)
+
+
+def bucket_of_key(key: bytes) -> int:
+    """`bucket_of` the hash that leads a `sort_key`."""
+    return bucket_of(int.from_bytes(key[:8], "big"))
 
 
 def bucket_offsets(counts: Mapping[int, int]) -> tuple[dict[int, int], int]:
@@ -48,6 +66,21 @@ def bucket_offsets(counts: Mapping[int, int]) -> tuple[dict[int, int], int]:
 def shard_of_rank(rank: int, total: int, num_shards: int) -> int:
     """Shard of the instance at global `rank`; shard sizes differ by at most one."""
     return rank * num_shards // total
+
+
+def boundary_ranks(total: int, num_shards: int) -> list[int]:
+    """The first rank of shards 1 .. num_shards-1 (ceil(s*total/k)); shard 0 starts at 0."""
+    return [-(-s * total // num_shards) for s in range(1, num_shards)]
+
+
+def shard_of_key(key: bytes, boundaries: Sequence[bytes]) -> int:
+    """Shard of a sort key, given the keys at `boundary_ranks` in shard order.
+
+    `#{s: boundary_s <= key}` = `#{s: ceil(s*total/k) <= rank}` = `rank * k // total`, the
+    same as `shard_of_rank`; equal boundaries (empty shards) are skipped by the same count,
+    and boundaries at rank >= total (empty trailing shards) may be left out.
+    """
+    return bisect.bisect_right(boundaries, key)
 
 
 def shard_sizes(total: int, num_shards: int) -> list[int]:

@@ -2,17 +2,23 @@
 
 Beam's sinks decide file contents by bundle (`WriteToFiles`) or by a round-robin from a
 random start (`num_shards`), so neither is deterministic. Here every instance's shard and
-row position follow from its own stable hash (transforms/shard_assign.py): instances are
-grouped by hash bucket, ranked, grouped by shard, sorted and written by our own DoFn. The
-bytes are therefore the same on any runner, bundling and worker count.
+row position follow from its own stable sort key (transforms/shard_assign.py): the keys alone
+are grouped by hash bucket and ranked to find the shard boundary keys; each instance then
+bisects them, and the instances are grouped by shard, sorted and written by our own DoFn.
+The bytes are therefore the same on any runner, bundling and worker count, and the
+instances cross one shuffle (the 32-byte keys a second one).
 
-    instances ─► KeyByBucket ─► GroupByBucket ─► RankBucket(bucket offsets) ─► GroupByShard
-              ─► WriteShard ─► shard infos ─► WriteManifest(stats, vocab) ─► manifest.json
+    instances ─► KeyBySortKey ─┬► KeyByBucket ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
+                               └► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
+    BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
+    shard infos ─► WriteManifest(stats, vocab) ─► manifest.json
 """
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -22,49 +28,71 @@ from pipeline.summary import SUMMARY_FILE, summary_bytes
 from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
+from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder
 from transforms.records import Instance
-from transforms.shard_assign import bucket_of, bucket_offsets, shard_hash, shard_of_rank
+from transforms.shard_assign import (
+    boundary_ranks,
+    bucket_of_key,
+    bucket_offsets,
+    shard_of_key,
+    shard_sizes,
+    sort_key,
+)
 
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
+Keyed = tuple[bytes, Instance]
 
 
-class KeyByBucket(beam.DoFn):
-    """Instance -> (bucket, (sort key, instance)); the sort key leads with the shard hash.
-
-    `word_starts` is not stored in shards, so it is dropped (on a copy) before two shuffles.
-    """
+class KeyBySortKey(beam.DoFn):
+    """Instance -> (sort key, instance); `word_starts` is not stored in shards, so it is
+    dropped (on a copy) before the shuffle."""
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
 
     def process(self, inst: Instance):
-        key = (shard_hash(self._seed, inst.doc_id, inst.pass_index, inst.index),
-               inst.doc_id, inst.pass_index, inst.index)
-        yield bucket_of(key[0]), (key, dataclasses.replace(inst, word_starts=_NO_WORD_STARTS))
+        key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
+        yield key, dataclasses.replace(inst, word_starts=_NO_WORD_STARTS)
 
 
-class RankBucket(beam.DoFn):
-    """A whole bucket -> (shard, [(sort key, instance)]) chunks, from global ranks."""
+class BoundaryKeys(beam.DoFn):
+    """A bucket's sort keys -> (shard, key) for each shard whose first rank falls in it."""
 
     def __init__(self, num_shards: int) -> None:
         self._num_shards = num_shards
+        self._ranks: tuple[int, list[int]] = (-1, [])  # (total, boundary_ranks(total, k))
 
     def process(self, element, offsets: tuple[dict[int, int], int]):
-        bucket, items = element
+        bucket, keys = element
         first, total = offsets
-        chunks: dict[int, list] = {}
-        for i, item in enumerate(sorted(items, key=lambda kv: kv[0])):
-            shard = shard_of_rank(first[bucket] + i, total, self._num_shards)
-            chunks.setdefault(shard, []).append(item)
-        yield from chunks.items()
+        if self._ranks[0] != total:
+            self._ranks = total, boundary_ranks(total, self._num_shards)
+        ranks = self._ranks[1]
+        keys = sorted(keys)
+        start = first[bucket]
+        for i in range(bisect.bisect_left(ranks, start),
+                       bisect.bisect_left(ranks, start + len(keys))):
+            yield i + 1, keys[ranks[i] - start]
+
+
+class AssignShard(beam.DoFn):
+    """(sort key, instance) -> (shard, (sort key, instance)) by bisecting the boundary keys."""
+
+    def setup(self) -> None:
+        self._seen = None
+        self._boundaries: list[bytes] = []
+
+    def process(self, keyed: Keyed, boundaries: list[tuple[int, bytes]]):
+        if boundaries is not self._seen:  # the side input, sorted once per new view
+            self._seen = boundaries
+            self._boundaries = [key for _, key in sorted(boundaries)]
+        yield shard_of_key(keyed[0], self._boundaries), keyed
 
 
 class WriteShard(beam.DoFn):
-    """(shard, chunks) -> the shard file, written atomically; yields its manifest entry.
-
-    Every shard index arrives (with an empty marker), so empty shards still get a valid,
-    zero-row file and the dir always holds `num_shards` files.
-    """
+    """(shard, keyed instances) -> the shard file, written atomically; yields its manifest
+    entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
+    files."""
 
     def __init__(self, output_dir: str, num_shards: int, compression: str) -> None:
         self._output_dir = output_dir
@@ -76,9 +104,8 @@ class WriteShard(beam.DoFn):
         yield from self.counters.flush()
 
     def process(self, element, vocab: dict):
-        shard, chunks = element
-        items = sorted((item for chunk in chunks if chunk for item in chunk), key=lambda kv: kv[0])
-        instances = [inst for _, inst in items]
+        shard, keyed = element
+        instances = [inst for _, inst in sorted(keyed, key=lambda kv: kv[0])]
         name = shard_write.shard_file_name(shard, self._num_shards)
         data = shard_write.encode_shard(instances, vocab["size"], self._compression)
         shard_write.write_atomically(beam.io.filesystems.FileSystems.join(self._output_dir, name),
@@ -87,12 +114,34 @@ class WriteShard(beam.DoFn):
         self.counters.inc(SHARDS)
 
 
-def _bucket_only(keyed: tuple) -> int:
-    return keyed[0]
+class _BucketOffsetsFn(beam.CombineFn):
+    """(bucket, key) pairs -> `bucket_offsets` of the per-bucket counts, in one combine."""
+
+    def create_accumulator(self) -> Counter:
+        return Counter()
+
+    def add_input(self, counts: Counter, bucketed: tuple[int, bytes]) -> Counter:
+        counts[bucketed[0]] += 1
+        return counts
+
+    def merge_accumulators(self, accumulators) -> Counter:
+        merged = Counter()
+        for counts in accumulators:
+            merged.update(counts)
+        return merged
+
+    def extract_output(self, counts: Counter) -> tuple[dict[int, int], int]:
+        return bucket_offsets(counts)
 
 
-def _empty_marker(shard: int) -> tuple[int, None]:
-    return shard, None
+def _bucket_and_key(keyed: Keyed) -> tuple[int, bytes]:
+    return bucket_of_key(keyed[0]), keyed[0]
+
+
+def _empty_shards(offsets: tuple[dict[int, int], int], num_shards: int):
+    for shard, size in enumerate(shard_sizes(offsets[1], num_shards)):
+        if size == 0:
+            yield shard, []
 
 
 class WriteShards(beam.PTransform):
@@ -112,41 +161,46 @@ class WriteShards(beam.PTransform):
         self._vocab = vocab
 
     def expand(self, instances):
-        keyed = instances | "KeyByBucket" >> beam.ParDo(KeyByBucket(self._seed))
-        offsets = (
-            keyed
-            | "BucketOnly" >> beam.Map(_bucket_only)
-            | "CountPerBucket" >> beam.combiners.Count.PerElement()
-            | "BucketCounts" >> beam.combiners.ToDict()
-            | "BucketOffsets" >> beam.Map(bucket_offsets)
-        )
-        chunks = (
-            keyed
+        keyed = instances | "KeyBySortKey" >> beam.ParDo(
+            KeyBySortKey(self._seed)).with_output_types(Keyed)
+        bucketed = keyed | "KeyByBucket" >> beam.Map(_bucket_and_key).with_output_types(
+            tuple[int, bytes])
+        offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
+        boundaries = (
+            bucketed
             | "GroupByBucket" >> beam.GroupByKey()
-            | "RankBucket" >> beam.ParDo(RankBucket(self._num_shards),
-                                         offsets=beam.pvalue.AsSingleton(offsets))
+            | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards),
+                                           offsets=beam.pvalue.AsSingleton(offsets))
         )
-        markers = (
-            instances.pipeline
-            | "ShardIndices" >> beam.Create(range(self._num_shards))
-            | "EmptyMarkers" >> beam.Map(_empty_marker)
-        )
+        writer = WriteShard(self._output_dir, self._num_shards, self._compression)
+        vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
-            (chunks, markers)
-            | "FlattenChunks" >> beam.Flatten()
+            keyed
+            | "AssignShard" >> beam.ParDo(AssignShard(), beam.pvalue.AsList(boundaries))
+            .with_output_types(tuple[int, Keyed])
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(
-                WriteShard(self._output_dir, self._num_shards, self._compression),
-                vocab=beam.pvalue.AsSingleton(self._vocab)).with_outputs(STATS_TAG, main="shards")
+            | "WriteShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
+                                                                          main="shards")
         )
-        return {"shards": written.shards, "stats": written[STATS_TAG]}
+        empty = (
+            offsets
+            | "EmptyShards" >> beam.FlatMap(_empty_shards, self._num_shards)
+            | "WriteEmptyShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
+                                                                               main="shards")
+        )
+        return {
+            "shards": (written.shards, empty.shards) | "AllShards" >> beam.Flatten(),
+            "stats": (written[STATS_TAG], empty[STATS_TAG]) | "ShardStats" >> beam.Flatten(),
+        }
 
 
 class WriteManifestFn(beam.DoFn):
-    """All shard infos -> summary.json, vocab.txt, then manifest.json (last, atomic).
+    """The stats dict (+ all shard infos) -> summary.json, vocab.txt, then manifest.json.
 
     Yields the manifest. One step writes all three so that their order is fixed: a run
-    killed at any point before the rename of manifest.json leaves no manifest.
+    killed at any point before the rename of manifest.json leaves no manifest. The shard
+    infos come as a side input (complete before this step runs) rather than through a
+    global combine, which would add two more stages to every run.
     """
 
     def __init__(self, output_dir: str, config: dict, summary_dir: str) -> None:
@@ -154,7 +208,7 @@ class WriteManifestFn(beam.DoFn):
         self._config = config
         self._summary_dir = summary_dir
 
-    def process(self, shard_infos: Iterable[dict], vocab: dict, stats: dict):
+    def process(self, stats: dict, shard_infos: Iterable[dict], vocab: dict):
         join = beam.io.filesystems.FileSystems.join
         shard_write.write_atomically(join(self._summary_dir, SUMMARY_FILE), summary_bytes(stats))
         shard_write.write_atomically(join(self._output_dir, mf.VOCAB_NAME), vocab["vocab_txt"])
@@ -181,11 +235,7 @@ class WriteManifest(beam.PTransform):
         self._stats = stats
 
     def expand(self, shard_infos):
-        return (
-            shard_infos
-            | "AllShardInfos" >> beam.combiners.ToList()
-            | "WriteManifestJson" >> beam.ParDo(
-                WriteManifestFn(self._output_dir, self._config, self._summary_dir),
-                vocab=beam.pvalue.AsSingleton(self._vocab),
-                stats=beam.pvalue.AsSingleton(self._stats))
-        )
+        return self._stats | "WriteManifestJson" >> beam.ParDo(
+            WriteManifestFn(self._output_dir, self._config, self._summary_dir),
+            shard_infos=beam.pvalue.AsList(shard_infos),
+            vocab=beam.pvalue.AsSingleton(self._vocab))

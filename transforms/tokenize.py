@@ -17,6 +17,7 @@ import apache_beam as beam
 import numpy as np
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers the coder
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
 
@@ -50,11 +51,12 @@ class _TokenizeFn(beam.DoFn):
         from vocab.encoder import Encoder
 
         self._encoders: dict[str, Encoder] = {}
+        self._artifacts = None  # the side input object `_encoder` was last looked up for
         self._encoder = (Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
                          if self._vocab_dir else None)
 
     def _encoder_for(self, artifacts):
-        if artifacts is None:
+        if artifacts is None or artifacts is self._artifacts:  # hashing the vocab costs ~40 us
             return self._encoder
         key = artifacts.vocab_sha256
         encoder = self._encoders.get(key)
@@ -62,6 +64,7 @@ class _TokenizeFn(beam.DoFn):
             from vocab.encoder import Encoder
 
             encoder = self._encoders[key] = Encoder.from_artifacts(artifacts)
+        self._artifacts, self._encoder = artifacts, encoder
         return encoder
 
     def finish_bundle(self):
@@ -94,6 +97,8 @@ class TokenizeDocuments(beam.PTransform):
         side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
         outputs = (
             documents
-            | "Encode" >> beam.ParDo(self._fn, *side).with_outputs(STATS_TAG, main="documents")
+            | "Encode" >> beam.ParDo(self._fn, *side)
+            .with_output_types(TokenizedDocument)
+            .with_outputs(STATS_TAG, main="documents")
         )
         return {"documents": outputs.documents, "stats": outputs[STATS_TAG]}

@@ -3,8 +3,8 @@
 Beam's own sinks decide shard contents per bundle (WriteToText's round robin starts at a
 random shard), so rows are assigned to `num_shards` by a stable hash of their sort key,
 grouped, sorted, and written here through `FileSystems` under a temporary name that is
-renamed into place. Every shard file exists, even when empty, so the names always run
-`-00000-of-N` .. `-(N-1)-of-N`.
+renamed into place (`shard_write.write_atomically`). Every shard file exists, even when
+empty, so the names always run `-00000-of-N` .. `-(N-1)-of-N`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import json
 
 import apache_beam as beam
 import zstandard
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.accounting import STATS_TAG, Counters
 from transforms.rng import stable_hash64
+from transforms.shard_write import write_atomically
 
 ZSTD_LEVEL = 3
 
@@ -31,18 +31,6 @@ def encode_row(row: dict) -> str:
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def write_file_atomically(path: str, data: bytes) -> None:
-    """Write to a temporary sibling and rename, so readers never see half a file."""
-    directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
-    tmp = FileSystems.join(directory, f".tmp-{name}")
-    # UNCOMPRESSED: the default AUTO would zstd-compress a `.zst` name a second time.
-    with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        fh.write(data)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-    FileSystems.rename([tmp], [path])
-
-
 class _WriteShardFn(beam.DoFn):
     def __init__(self, output_dir: str, prefix: str, num_shards: int, count_as: str | None) -> None:
         self._output_dir = output_dir
@@ -51,16 +39,18 @@ class _WriteShardFn(beam.DoFn):
         self._count_as = count_as
         self.counters = Counters()
 
+    def setup(self) -> None:
+        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+
     def finish_bundle(self):
         yield from self.counters.flush()
 
     def process(self, grouped):
         index, keyed_rows = grouped
         lines = sorted((key, encode_row(row)) for key, row in keyed_rows if row is not None)
-        data = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(
-            "".join(line for _, line in lines).encode("utf-8"))
+        data = self._compressor.compress("".join(line for _, line in lines).encode("utf-8"))
         path = FileSystems.join(self._output_dir, shard_name(self._prefix, index, self._num_shards))
-        write_file_atomically(path, data)
+        write_atomically(path, data)
         if self._count_as:
             self.counters.inc(self._count_as, len(lines))
         yield path
@@ -75,21 +65,23 @@ class WriteJsonlShards(beam.PTransform):
     def __init__(self, output_dir: str, prefix: str, num_shards: int,
                  count_as: str | None = None) -> None:
         super().__init__()
-        self._args = (output_dir, prefix, num_shards, count_as)
+        self._output_dir = output_dir
+        self._prefix = prefix
+        self._num_shards = num_shards
+        self._count_as = count_as
 
     def expand(self, keyed_rows):
-        output_dir, prefix, num_shards, _ = self._args
         every_shard = (
             keyed_rows.pipeline
-            | "AllShardIndexes" >> beam.Create([(i, ("", None)) for i in range(num_shards)])
+            | "AllShardIndexes" >> beam.Create([(i, ("", None)) for i in range(self._num_shards)])
         )
-        assigned = keyed_rows | "AssignShard" >> beam.Map(_assign, num_shards)
+        assigned = keyed_rows | "AssignShard" >> beam.Map(_assign, self._num_shards)
+        write = _WriteShardFn(self._output_dir, self._prefix, self._num_shards, self._count_as)
         out = (
             (every_shard, assigned)
             | "WithEmptyShards" >> beam.Flatten()
             | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShardFn(*self._args)).with_outputs(
-                STATS_TAG, main="files")
+            | "WriteShard" >> beam.ParDo(write).with_outputs(STATS_TAG, main="files")
         )
         return {"files": out.files, "stats": out[STATS_TAG]}
 

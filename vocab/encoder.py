@@ -46,6 +46,8 @@ _CHUNKS = re.compile("[^ ]+")
 _CHUNKS_AND_CJK = re.compile(f"[{CJK_CLASS}]|[^ {CJK_CLASS}]+")
 
 Cached = tuple[list[int], list[bool]]
+Encoded = tuple[list[int], list[bool], list[int]]
+"""Flat ids, flat word starts, and the token count of each text."""
 
 
 class Encoder:
@@ -112,7 +114,7 @@ class Encoder:
         np.cumsum(lengths, out=offsets[1:])
         return (np.asarray(ids, dtype=np.int32), np.asarray(starts, dtype=bool), offsets)
 
-    def _encode_plain(self, texts: list[str], zh_word_starts: bool):
+    def _encode_plain(self, texts: list[str], zh_word_starts: bool) -> Encoded:
         ids: list[int] = []
         starts: list[bool] = []
         lengths: list[int] = []
@@ -123,7 +125,7 @@ class Encoder:
             lengths.append(len(enc.ids))
         return ids, starts, lengths
 
-    def _encode_cached(self, texts: list[str], zh_word_starts: bool):
+    def _encode_cached(self, texts: list[str], zh_word_starts: bool) -> Encoded:
         cache = self._cache
         if len(cache) > _MAX_CACHE:
             cache.clear()

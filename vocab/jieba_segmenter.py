@@ -36,11 +36,6 @@ def get_jieba():
     return tokenizer
 
 
-def cjk_runs(text: str) -> list[tuple[int, int]]:
-    """(start, end) character spans of the maximal CJK runs of `text`."""
-    return [m.span() for m in _CJK_RUN.finditer(text)]
-
-
 def segment_run(run: str) -> list[str]:
     """jieba words of one CJK run; they concatenate back to `run`."""
     return get_jieba().lcut(run, HMM=False)
