@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.errors import UserError
+from pipeline.launch import delete_own_files, launch
 from pipeline.options import ShardsJobConfig, VocabConfig, output_fields
-from pipeline.stages import CleanCorpus, check_local_inputs, with_default_inputs
+from pipeline.stages import CleanCorpus, with_default_inputs
 from pipeline.stats import SumStats
-from pipeline.summary import SUMMARY_FILE, print_summary
+from pipeline.summary import SUMMARY_FILE
 from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
 from vocab.artifacts import (
     MANIFEST,
@@ -136,30 +136,17 @@ def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str,
         occupied = any(r.metadata_list for r in FileSystems.match([output.rstrip("/") + "/**"]))
     if occupied and not overwrite:
         raise UserError(f"--output {output!r} is not empty; pass --overwrite to replace its shards")
-    if not overwrite:
-        return
-    stale = []
-    for subdir, patterns in own_files.items():
-        directory = FileSystems.join(output, subdir) if subdir else output
-        for pattern in patterns:
-            for result in FileSystems.match([FileSystems.join(directory, pattern)]):
-                stale.extend(m.path for m in result.metadata_list)
-    if stale:
-        FileSystems.delete(stale)
+    if overwrite:
+        delete_own_files(output, own_files)
 
 
 def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], shard_dir: str,
          beam_args: list[str]) -> None:
-    """Pre-flight (options, inputs, output dir), run `build(p)`, print the summary."""
-    options = make_pipeline_options(beam_args)
-    check_local_inputs(with_default_inputs(job.read))
-    if not is_dry_run(options):
-        prepare_output(job.shard.output, job.shard.overwrite, own_files)
-    start = time.monotonic()
-    with beam.Pipeline(options=options) as p:
-        build(p)
-    print_summary(job.shard.output, time.monotonic() - start)
-    print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
+    output = job.shard.output
+    launch(beam_args, job.read, lambda: prepare_output(output, job.shard.overwrite, own_files),
+           build, output)
+    if not is_dry_run(make_pipeline_options(beam_args)):
+        print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
 
 
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
