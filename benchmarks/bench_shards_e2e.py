@@ -38,15 +38,22 @@ CORPORA = {
 }
 
 
-def _input_file(corpus: str, tmp: Path) -> tuple[Path, str]:
+def _input_file(corpus: str, tmp: Path, repeat: int) -> tuple[Path, str]:
+    """The corpus as a file `shards` reads; `repeat` > 1 copies it under new ids (run with
+    --no-dedup) to measure the steady state, where start-up costs no longer dominate."""
     source, _, _ = CORPORA[corpus]
-    if corpus == "en":
+    if corpus == "en" and repeat == 1:
         return source, "wikiextractor"
+    if corpus == "en":
+        sys.exit("--repeat is only implemented for the zh corpus")
     out = tmp / "thucnews.jsonl"
     with open(source, encoding="utf-8") as f, open(out, "w", encoding="utf-8") as g:
-        for n, line in enumerate(f):
-            _, text = line.rstrip("\n").split("\t", 1)
-            g.write(json.dumps({"id": f"thucnews:{n}", "text": text}, ensure_ascii=False) + "\n")
+        lines = f.readlines()
+        for copy in range(repeat):
+            for n, line in enumerate(lines):
+                _, text = line.rstrip("\n").split("\t", 1)
+                record = {"id": f"thucnews:{copy}:{n}", "text": text}
+                g.write(json.dumps(record, ensure_ascii=False) + "\n")
     return out, "jsonl"
 
 
@@ -71,14 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="zh")
     parser.add_argument("--workers-too", action="store_true", help="also time 2 worker processes")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="copies of the zh corpus under new ids (dedup off), for steady state")
     args = parser.parse_args()
     _, vocab_dir, lowercase = CORPORA[args.corpus]
     if not vocab_dir.exists():
         sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
     tmp = Path(tempfile.mkdtemp(prefix="bench_e2e_"))
-    source, fmt = _input_file(args.corpus, tmp)
+    source, fmt = _input_file(args.corpus, tmp, args.repeat)
+    dedup = ["--no-dedup"] if args.repeat > 1 else []
     clean_dir = tmp / "clean"
-    _timed(["clean", "--input", str(source), "--format", fmt, "--output", str(clean_dir)])
+    _timed(["clean", "--input", str(source), "--format", fmt, "--output", str(clean_dir)] + dedup)
     sentences = _sentences(clean_dir)
 
     tokenizer = BertWordPieceTokenizer(str(vocab_dir / "vocab.txt"), lowercase=lowercase)
@@ -89,7 +99,7 @@ def main() -> None:
 
     case = "--lowercase" if lowercase else "--no-lowercase"
     shards = ["shards", "--input", str(source), "--format", fmt, "--vocab", str(vocab_dir), case,
-              "--max-seq-length", "512", "--task", "nsp", "--masking", "token"]
+              "--max-seq-length", "512", "--task", "nsp", "--masking", "token"] + dedup
     cli(shards + ["--output", str(tmp / "warmup"), "--runner", "FnApiRunner"])  # imports, caches
     t_one = _timed(shards + ["--output", str(tmp / "one"), "--runner", "FnApiRunner"])
 
