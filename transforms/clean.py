@@ -211,6 +211,8 @@ def clean_document(
 
 
 class _CleanFn(beam.DoFn):
+    """Cleans one document; counts dropped lines by rule and dropped documents by reason."""
+
     def __init__(self, cfg: CleanConfig) -> None:
         self._cfg = cfg
         self.counters = Counters()

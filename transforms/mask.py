@@ -136,23 +136,27 @@ def _mask_units(
     )
 
 
-def mask_token(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
+               vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
     """BERT: single tokens uniformly at random."""
     return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None, per_token=True)
 
 
-def mask_wwm(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+def mask_wwm(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
+             vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
     """Whole words in random order; a word that does not fit the budget is skipped."""
     return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None)
 
 
-def mask_span(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+def mask_span(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
+              vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
     """SpanBERT: spans of whole words, truncated-geometric length; see module docstring."""
     pmf = mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
     return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, pmf)
 
 
-def mask_ngram(input_ids, word_starts, a_len, cfg, vocab, rng) -> MaskResult:
+def mask_ngram(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
+               vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
     """ALBERT: n-grams of whole words, P(n) ∝ 1/n, backing off to shorter n at the budget."""
     return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg,
                        mask_units.inverse_n(cfg.max_ngram))
@@ -186,7 +190,7 @@ class _ApplyMasksFn(beam.DoFn):
         self._given = vocab
         self._vocab_dir = vocab_dir
         self._lowercase = lowercase
-        self._counters = Counters()
+        self.counters = Counters()
 
     def setup(self) -> None:
         self._vocab = self._given
@@ -197,7 +201,7 @@ class _ApplyMasksFn(beam.DoFn):
             self._vocab = MaskVocab.from_encoder(encoder)
 
     def finish_bundle(self):
-        yield from self._counters.flush()
+        yield from self.counters.flush()
 
     def process(self, inst: Instance, artifacts=None):
         if self._vocab is None:  # `all`: the vocab built upstream, once per worker
@@ -206,7 +210,7 @@ class _ApplyMasksFn(beam.DoFn):
             self._vocab = MaskVocab.from_encoder(Encoder.from_artifacts(artifacts))
         inst = mask_instance(inst, self._cfg, self._vocab)
         yield inst
-        self._counters.inc(MASKED_TOKENS, len(inst.mlm_positions))
+        self.counters.inc(MASKED_TOKENS, len(inst.mlm_positions))
 
 
 class ApplyMasks(beam.PTransform):

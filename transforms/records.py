@@ -64,14 +64,6 @@ class TokenizedDocument:
     word_starts: np.ndarray  # bool
     offsets: np.ndarray  # int64, len = n_sentences + 1
 
-    @property
-    def num_sentences(self) -> int:
-        return len(self.offsets) - 1
-
-    def sentence(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        lo, hi = self.offsets[k], self.offsets[k + 1]
-        return self.ids[lo:hi], self.word_starts[lo:hi]
-
 
 @dataclass
 class Instance:

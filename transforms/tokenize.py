@@ -13,6 +13,8 @@ side input and cached by the vocab's sha256.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import apache_beam as beam
 import numpy as np
 
@@ -21,8 +23,11 @@ from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers t
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
 
+if TYPE_CHECKING:
+    from vocab.encoder import Encoder
 
-def tokenize_document(doc: Document, encoder, zh_word_starts: bool = False
+
+def tokenize_document(doc: Document, encoder: Encoder, zh_word_starts: bool = False
                       ) -> TokenizedDocument | None:
     """The document's non-empty sentences as flat ids; None if no sentence has a token."""
     ids, word_starts, offsets = encoder.encode_document(doc.sentences, zh_word_starts)
@@ -41,7 +46,8 @@ def tokenize_document(doc: Document, encoder, zh_word_starts: bool = False
 class _TokenizeFn(beam.DoFn):
     """Encodes one document; the encoder comes from `vocab_dir` or the artifacts side input."""
 
-    def __init__(self, zh_word_starts: bool, vocab_dir: str | None, lowercase: bool | None):
+    def __init__(self, zh_word_starts: bool, vocab_dir: str | None,
+                 lowercase: bool | None) -> None:
         self._zh_word_starts = zh_word_starts
         self._vocab_dir = vocab_dir
         self._lowercase = lowercase
