@@ -71,6 +71,8 @@ def _add_vocab(p: argparse.ArgumentParser) -> None:
                    help="reserve [unused0..N-1] entries")
     g.add_argument("--max-input-chars-per-word", type=int,
                    default=VocabConfig.max_input_chars_per_word)
+    g.add_argument("--max-words-in-memory", type=int, default=VocabConfig.max_words_in_memory,
+                   help="distinct words one counting accumulator keeps before pruning rare ones")
 
 
 def _add_case_and_segmenter(p: argparse.ArgumentParser) -> None:
@@ -168,6 +170,7 @@ def vocab_config(a: argparse.Namespace) -> VocabConfig:
         vocab_size=a.vocab_size, min_frequency=a.min_frequency, limit_alphabet=a.limit_alphabet,
         lowercase=True if a.lowercase is None else a.lowercase, zh_segmenter=a.zh_segmenter,
         num_unused=a.num_unused, max_input_chars_per_word=a.max_input_chars_per_word,
+        max_words_in_memory=a.max_words_in_memory,
     )
 
 

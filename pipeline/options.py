@@ -112,6 +112,10 @@ class VocabConfig:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")
+        if self.max_words_in_memory < 100:
+            raise UserError(
+                f"--max-words-in-memory must be >= 100; got {self.max_words_in_memory}"
+            )
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,13 @@ def test_vocab_cli_on_demo_corpus(tmp_path, capsys, segmenter):
     assert "documents kept" in capsys.readouterr().out
     # A vocab dir is never overwritten.
     assert main(argv) == 2
+
+
+def test_max_words_in_memory_prunes_and_reports(tmp_path, capsys):
+    out = tmp_path / "vocab"
+    argv = ["vocab", "--output", str(out), "--vocab-size", "500", "--max-words-in-memory", "200"]
+    assert main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["vocab_pruned_words"] > 0
+    assert main(["vocab", "--output", str(tmp_path / "bad"), "--max-words-in-memory", "5"]) == 2
+    assert "--max-words-in-memory must be >= 100" in capsys.readouterr().err
