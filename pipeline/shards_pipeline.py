@@ -36,6 +36,7 @@ from vocab.artifacts import (
     VOCAB_TXT,
     VocabArtifacts,
 )
+from vocab.vocab_dir import load_vocab_dir
 
 DEMO_LIMIT_ALPHABET = 6000
 """The demo corpus mixes English and ~1,100 distinct Chinese characters; the default alphabet
@@ -48,8 +49,6 @@ VOCAB_DIR_FILES = (VOCAB_TXT, TOKENIZER_JSON, TOKENIZER_CONFIG, SPECIAL_TOKENS_M
 
 def load_vocab_artifacts(vocab_dir: str, lowercase: bool | None) -> VocabArtifacts:
     """The vocab dir as artifacts (a bare Google `vocab.txt` gets its tokenizer.json built)."""
-    from vocab.vocab_dir import load_vocab_dir
-
     files, tokenizer, meta = load_vocab_dir(vocab_dir, lowercase)
     files = {name: data for name, data in files.items() if data is not None}
     files.setdefault(TOKENIZER_JSON, tokenizer.to_str().encode("utf-8"))
@@ -94,10 +93,13 @@ def _embedded(_: bytes, artifacts: VocabArtifacts) -> VocabArtifacts:
     return artifacts
 
 
-def build_shards(p: beam.Pipeline, job: ShardsJobConfig, output: str) -> None:
-    """Add the `shards` job to `p`; reads only the (small) vocab dir while building."""
+def build_shards(p: beam.Pipeline, job: ShardsJobConfig, output: str,
+                 artifacts: VocabArtifacts | None = None) -> None:
+    """Add the `shards` job to `p`; reads only the (small) vocab dir while building, unless
+    the caller already loaded it as `artifacts`."""
     job = dataclasses.replace(job, read=with_default_inputs(job.read))
-    artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
+    if artifacts is None:
+        artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
     specials = special_ids(vocab_tokens(artifacts.files[VOCAB_TXT]))
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
     vocab = p | "VocabArtifacts" >> beam.Impulse() | "EmbedVocab" >> beam.Map(_embedded, artifacts)
@@ -152,8 +154,9 @@ def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], sha
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
     """`shards`: the shard dir is `--output` itself."""
     output = job.shard.output
-    load_vocab_artifacts(job.vocab_dir, job.lowercase)  # a bad vocab dir fails before any work
-    _run(lambda p: build_shards(p, job, output), job, {"": SHARD_DIR_FILES}, output, beam_args)
+    artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)  # a bad dir fails first
+    _run(lambda p: build_shards(p, job, output, artifacts), job, {"": SHARD_DIR_FILES}, output,
+         beam_args)
 
 
 def demo_vocab_config(job: ShardsJobConfig, vocab_cfg: VocabConfig) -> VocabConfig:

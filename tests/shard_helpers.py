@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from transforms.manifest import vocab_info
 from transforms.records import Instance
+from transforms.shard_assign import shard_of_rank
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CLS, SEP, MASK = 2, 3, 4
@@ -78,3 +81,15 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
         written["shards"] | WriteManifest(out, config, out, vocab, stats)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+def assign_shards(sort_keys: Sequence[tuple], num_shards: int) -> np.ndarray:
+    """Reference (single-process) assignment: shard of each key by its rank in sorted order.
+
+    The Beam path computes the same thing bucket by bucket; tests compare the two.
+    """
+    order = sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
+    shards = np.empty(len(sort_keys), dtype=np.int64)
+    for rank, i in enumerate(order):
+        shards[i] = shard_of_rank(rank, len(sort_keys), num_shards)
+    return shards

@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from shard_helpers import assign_shards
 
 from transforms.shard_assign import (
-    assign_shards,
     boundary_ranks,
     bucket_of,
     bucket_of_key,

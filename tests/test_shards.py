@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from shard_helpers import make_instances, write_shard_dir
+from shard_helpers import assign_shards, make_instances, write_shard_dir
 
 from transforms import shard_write
-from transforms.shard_assign import assign_shards, shard_hash
+from transforms.shard_assign import shard_hash
 
 
 def _digests(out: Path) -> dict[str, str]:

@@ -16,12 +16,14 @@ import numpy as np
 
 
 class Stage(IntEnum):
-    """Distinct streams per stage, so adding draws to one stage never shifts another."""
+    """Distinct streams per stage, so adding draws to one stage never shifts another.
+
+    The values are part of every stream's key: never renumber them (pools and shards are
+    keyed by `stable_hash64` with their own salts, not by a stage stream).
+    """
 
     PACK = 1
-    NSP_POOL = 2
     MASK = 3
-    SHARD = 4
 
 
 def stable_hash64(*parts: object) -> int:

@@ -24,8 +24,6 @@ import bisect
 import struct
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from transforms.rng import stable_hash64
 
 BUCKET_BITS = 12
@@ -87,15 +85,3 @@ def shard_sizes(total: int, num_shards: int) -> list[int]:
     """The row count of each shard for `total` instances (what `shard_of_rank` produces)."""
     bounds = [-(-s * total // num_shards) for s in range(num_shards + 1)]  # ceil(s*total/k)
     return [bounds[s + 1] - bounds[s] for s in range(num_shards)]
-
-
-def assign_shards(sort_keys: Sequence[tuple], num_shards: int) -> np.ndarray:
-    """Reference (single-process) assignment: shard of each key by its rank in sorted order.
-
-    The Beam path computes the same thing bucket by bucket; tests compare the two.
-    """
-    order = sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
-    shards = np.empty(len(sort_keys), dtype=np.int64)
-    for rank, i in enumerate(order):
-        shards[i] = shard_of_rank(rank, len(sort_keys), num_shards)
-    return shards
