@@ -44,6 +44,7 @@ from transforms.accounting import MASKED_TOKENS, STATS_TAG, Counters
 from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder
 from transforms.records import Instance
 from transforms.rng import Stage, make_rng
+from vocab.encoder import Encoder
 
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1
 """Per unit: P([MASK]) and P(random ids); the remaining 0.1 keeps the original tokens."""
@@ -195,8 +196,6 @@ class _ApplyMasksFn(beam.DoFn):
     def setup(self) -> None:
         self._vocab = self._given
         if self._vocab_dir:
-            from vocab.encoder import Encoder
-
             encoder = Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
             self._vocab = MaskVocab.from_encoder(encoder)
 
@@ -205,8 +204,6 @@ class _ApplyMasksFn(beam.DoFn):
 
     def process(self, inst: Instance, artifacts=None):
         if self._vocab is None:  # `all`: the vocab built upstream, once per worker
-            from vocab.encoder import Encoder
-
             self._vocab = MaskVocab.from_encoder(Encoder.from_artifacts(artifacts))
         inst = mask_instance(inst, self._cfg, self._vocab)
         yield inst

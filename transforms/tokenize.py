@@ -13,8 +13,6 @@ side input and cached by the vocab's sha256.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import apache_beam as beam
 import numpy as np
 
@@ -22,9 +20,7 @@ from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReaso
 from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers the coder
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
-
-if TYPE_CHECKING:
-    from vocab.encoder import Encoder
+from vocab.encoder import Encoder
 
 
 def tokenize_document(doc: Document, encoder: Encoder, zh_word_starts: bool = False
@@ -54,24 +50,13 @@ class _TokenizeFn(beam.DoFn):
         self.counters = Counters()
 
     def setup(self) -> None:
-        from vocab.encoder import Encoder
-
-        self._encoders: dict[str, Encoder] = {}
-        self._artifacts = None  # the side input object `_encoder` was last looked up for
         self._encoder = (Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
                          if self._vocab_dir else None)
 
-    def _encoder_for(self, artifacts):
-        if artifacts is None or artifacts is self._artifacts:  # hashing the vocab costs ~40 us
-            return self._encoder
-        key = artifacts.vocab_sha256
-        encoder = self._encoders.get(key)
-        if encoder is None:
-            from vocab.encoder import Encoder
-
-            encoder = self._encoders[key] = Encoder.from_artifacts(artifacts)
-        self._artifacts, self._encoder = artifacts, encoder
-        return encoder
+    def _encoder_for(self, artifacts) -> Encoder:
+        if self._encoder is None:  # `all`: the vocab built upstream, once per worker
+            self._encoder = Encoder.from_artifacts(artifacts)
+        return self._encoder
 
     def finish_bundle(self):
         yield from self.counters.flush()
