@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.options import MaskConfig  # noqa: E402
+from core.config import MaskConfig  # noqa: E402
 from transforms.mask import MASKERS, MaskVocab, mask_instance  # noqa: E402
 from transforms.records import Instance  # noqa: E402
 from vocab.encoder import Encoder  # noqa: E402

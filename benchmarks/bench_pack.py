@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.options import PackConfig  # noqa: E402
+from core.config import PackConfig  # noqa: E402
 from transforms.pack import SpecialIds, pack_documents  # noqa: E402
 from transforms.records import Document  # noqa: E402
 from transforms.sentences import split_sentences  # noqa: E402

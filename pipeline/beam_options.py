@@ -11,7 +11,7 @@ import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 

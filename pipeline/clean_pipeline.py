@@ -15,14 +15,14 @@ import os
 
 import apache_beam as beam
 
-from pipeline.errors import UserError
+from core.config import CleanConfig, ReadConfig
+from core.errors import UserError
 from pipeline.launch import delete_own_files, launch
-from pipeline.options import CleanConfig, ReadConfig
 from pipeline.stages import CleanCorpus, with_default_inputs
-from pipeline.stats import SumStats
-from pipeline.summary import SUMMARY_FILE, WriteSummary
 from transforms.accounting import DOCUMENTS_KEPT
 from transforms.records import Document, Reject
+from transforms.stats import SumStats
+from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.write_jsonl import WriteJsonlShards
 
 DOCUMENT_SHARDS = 4

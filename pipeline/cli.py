@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.errors import UserError
-from pipeline.options import (
+from core.config import (
     COMPRESSIONS,
     FORMATS,
     MASKINGS,
@@ -23,6 +22,7 @@ from pipeline.options import (
     ShardsJobConfig,
     VocabConfig,
 )
+from core.errors import UserError
 
 
 class _Parser(argparse.ArgumentParser):

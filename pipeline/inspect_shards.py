@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from transforms.manifest import MANIFEST_NAME, vocab_tokens
 from transforms.shard_write import read_bytes
 

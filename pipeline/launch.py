@@ -12,8 +12,8 @@ from collections.abc import Callable
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from core.config import ReadConfig
 from pipeline.beam_options import is_dry_run, make_pipeline_options
-from pipeline.options import ReadConfig
 from pipeline.stages import check_local_inputs, with_default_inputs
 from pipeline.summary import print_summary
 

@@ -20,14 +20,14 @@ import os
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from core.config import ShardsJobConfig, VocabConfig, output_fields
+from core.errors import UserError
 from pipeline.beam_options import is_dry_run, make_pipeline_options
-from pipeline.errors import UserError
 from pipeline.launch import delete_own_files, launch
-from pipeline.options import ShardsJobConfig, VocabConfig, output_fields
 from pipeline.stages import CleanCorpus, with_default_inputs
-from pipeline.stats import SumStats
-from pipeline.summary import SUMMARY_FILE
 from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
+from transforms.stats import SumStats
+from transforms.summary import SUMMARY_FILE
 from vocab.artifacts import (
     MANIFEST,
     SPECIAL_TOKENS_MAP,

@@ -9,8 +9,8 @@ from importlib import resources
 
 import apache_beam as beam
 
-from pipeline.errors import UserError
-from pipeline.options import CleanConfig, ReadConfig
+from core.config import CleanConfig, ReadConfig
+from core.errors import UserError
 from transforms.clean import CleanDocuments
 from transforms.dedup import DeduplicateDocuments
 from transforms.read import ReadCorpus

@@ -1,42 +1,13 @@
-"""summary.json: written inside the pipeline from the summed stats, printed by the CLI.
-
-The file holds only counts, so it is identical across runners; the wall time is added
-when printing.
-"""
+"""Reading and printing the summary.json a run wrote (`transforms/summary.py` writes it)."""
 
 from __future__ import annotations
 
 import json
 
-import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import UserError
-from pipeline.stats import documents_summary
-from transforms.shard_write import write_atomically
-
-SUMMARY_FILE = "summary.json"
-
-
-def summary_bytes(stats: dict) -> bytes:
-    return (json.dumps(documents_summary(stats), indent=2, ensure_ascii=False) + "\n").encode()
-
-
-class WriteSummary(beam.PTransform):
-    """PCollection holding one {counter: total} dict -> OUTPUT/summary.json; emits its path."""
-
-    def __init__(self, output_dir: str) -> None:
-        super().__init__()
-        self._output_dir = output_dir
-
-    def expand(self, stats_dict):
-        return stats_dict | "WriteSummaryJson" >> beam.Map(_write_summary, self._output_dir)
-
-
-def _write_summary(stats: dict, output_dir: str) -> str:
-    path = FileSystems.join(output_dir, SUMMARY_FILE)
-    write_atomically(path, summary_bytes(stats))
-    return path
+from core.errors import UserError
+from transforms.summary import SUMMARY_FILE
 
 
 def read_summary(output_dir: str) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from transforms.manifest import MANIFEST_NAME, special_ids, vocab_tokens
 from transforms.shard_assign import shard_sizes
 from transforms.shard_schema import FORMAT_NAME, MAX_BATCH_ROWS, SCHEMA_VERSION, shard_schema

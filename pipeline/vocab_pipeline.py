@@ -11,12 +11,12 @@ import os
 
 import apache_beam as beam
 
-from pipeline.errors import UserError
+from core.config import CleanConfig, ReadConfig, VocabConfig
+from core.errors import UserError
 from pipeline.launch import launch
-from pipeline.options import CleanConfig, ReadConfig, VocabConfig
 from pipeline.stages import CleanCorpus, with_default_inputs
-from pipeline.stats import SumStats
-from pipeline.summary import WriteSummary
+from transforms.stats import SumStats
+from transforms.summary import WriteSummary
 from transforms.vocab_build import BuildVocab
 
 

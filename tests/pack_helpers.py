@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from transforms.pack import TASKS, Count, NegativePool, SpecialIds, segment_for
 from transforms.records import Instance, TokenizedDocument
 

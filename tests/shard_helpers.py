@@ -66,8 +66,8 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
 
     import apache_beam as beam
 
+    from core.config import PackConfig, ShardConfig, ShardsJobConfig, output_fields
     from pipeline.beam_options import make_pipeline_options
-    from pipeline.options import PackConfig, ShardConfig, ShardsJobConfig, output_fields
     from transforms.shards import WriteManifest, WriteShards
 
     config = output_fields(ShardsJobConfig(

@@ -12,7 +12,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.options import CleanConfig, ReadConfig
+from core.config import CleanConfig, ReadConfig
 from tests.corpora import corpus_path
 from transforms.accounting import DropReason
 from transforms.clean import (

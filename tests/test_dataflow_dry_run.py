@@ -13,9 +13,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import clean_pipeline, shards_pipeline, vocab_pipeline
-from pipeline.cli import main
-from pipeline.options import (
+from core.config import (
     CleanConfig,
     MaskConfig,
     PackConfig,
@@ -24,6 +22,8 @@ from pipeline.options import (
     ShardsJobConfig,
     VocabConfig,
 )
+from pipeline import clean_pipeline, shards_pipeline, vocab_pipeline
+from pipeline.cli import main
 
 dataflow_runner = pytest.importorskip(
     "apache_beam.runners.dataflow.dataflow_runner",

@@ -11,7 +11,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.options import MaskConfig
+from core.config import MaskConfig
 from transforms import mask_units
 from transforms.mask import MASKERS, ApplyMasks, MaskVocab, budget, mask_instance
 from transforms.records import Instance

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pack_helpers import DOC_STRIDE, corpus, crafted_doc, create_instances, instance_rows
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from transforms.accounting import NSP_NEGATIVE_UNAVAILABLE, PAIR_UNSPLITTABLE, SENTENCES_SPLIT
 from transforms.pack import (
     NegativePool,

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from tests.corpora import corpus_path
 from transforms.pack import SpecialIds, pack_documents
 from transforms.records import Document

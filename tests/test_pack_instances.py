@@ -14,7 +14,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from pack_helpers import corpus, crafted_doc, instance_rows
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from transforms.accounting import DOCUMENTS_KEPT, DROPPED_PREFIX, INSTANCES, DropReason
 from transforms.pack import SpecialIds, pack_documents
 from transforms.pack_instances import PackInstances, pool_bucket

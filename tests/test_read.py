@@ -15,7 +15,7 @@ import zstandard
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.options import ReadConfig
+from core.config import ReadConfig
 from transforms.read import ReadCorpus, read_records
 from transforms.read_formats import RAW_PREVIEW_CHARS
 from transforms.records import RawDocument, Reject

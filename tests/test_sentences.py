@@ -7,7 +7,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.options import CleanConfig
+from core.config import CleanConfig
 from transforms.records import RawDocument
 from transforms.sentences import SplitSentences, split_line, split_sentences
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UserError
 from pipeline.cli import main
-from pipeline.errors import UserError
 from pipeline.stages import demo_inputs
 from pipeline.verify import verify_shard_dir
 

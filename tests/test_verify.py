@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from shard_helpers import CLS, MASK, SEP, make_instances, toy_vocab_txt, write_shard_dir
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from pipeline.verify import Rules, check_batch, verify_shard_dir
 from transforms.manifest import vocab_tokens
 from transforms.shard_schema import instances_to_batch

@@ -11,7 +11,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from tokenizers import Tokenizer
 from transformers import BertTokenizerFast
 
-from pipeline.options import VocabConfig
+from core.config import VocabConfig
 from tests.vocab_helpers import generated_lines, thucnews_articles
 from transforms.accounting import DOCUMENTS_KEPT
 from transforms.records import Document

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from tests.corpora import corpus_path
 from tests.vocab_helpers import enwiki_lines, thucnews_articles, write_toy_vocab
 from vocab.encoder import Encoder

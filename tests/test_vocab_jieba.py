@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.options import VocabConfig
+from core.config import VocabConfig
 from tests.vocab_helpers import thucnews_articles
 from transforms.vocab_build import WordCounts, train_vocab
 from vocab.encoder import Encoder

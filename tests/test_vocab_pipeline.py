@@ -8,9 +8,9 @@ import apache_beam as beam
 import pytest
 from tokenizers import BertWordPieceTokenizer
 
+from core.config import CleanConfig, ReadConfig, VocabConfig
 from pipeline.beam_options import make_pipeline_options
 from pipeline.cli import main
-from pipeline.options import CleanConfig, ReadConfig, VocabConfig
 from pipeline.stages import CleanCorpus, with_default_inputs
 from transforms.vocab_build import BuildVocab
 from vocab.artifacts import MANIFEST, VOCAB_TXT

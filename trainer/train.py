@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from trainer.checkpoint import (
     STATE_FILE,
     latest_checkpoint,

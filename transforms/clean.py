@@ -28,7 +28,7 @@ from itertools import islice
 
 import apache_beam as beam
 
-from pipeline.options import CleanConfig
+from core.config import CleanConfig
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.records import RawDocument
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from pipeline.stats import documents_summary
 from transforms.shard_schema import FORMAT_NAME, SCHEMA_VERSION, shard_schema
+from transforms.stats import documents_summary
 
 MANIFEST_NAME = "manifest.json"
 VOCAB_NAME = "vocab.txt"

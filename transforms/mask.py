@@ -38,7 +38,7 @@ from typing import NamedTuple, Protocol
 import apache_beam as beam
 import numpy as np
 
-from pipeline.options import MaskConfig
+from core.config import MaskConfig
 from transforms import mask_units
 from transforms.accounting import MASKED_TOKENS, STATS_TAG, Counters
 from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder

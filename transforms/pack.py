@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from transforms.accounting import NSP_NEGATIVE_UNAVAILABLE, PAIR_UNSPLITTABLE, SENTENCES_SPLIT
 from transforms.records import Instance, TokenizedDocument
 from transforms.rng import Stage, make_rng

@@ -22,7 +22,7 @@ from collections import Counter
 
 import apache_beam as beam
 
-from pipeline.options import PackConfig
+from core.config import PackConfig
 from transforms.accounting import (
     DOCUMENTS_KEPT,
     DROPPED_PREFIX,

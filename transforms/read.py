@@ -19,7 +19,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.options import ReadConfig
+from core.config import ReadConfig
 from transforms import read_formats as fmt
 from transforms.accounting import DOCUMENTS_READ, DOCUMENTS_REJECTED, STATS_TAG, Counters
 from transforms.read_streams import Line, compression_of, iter_lines, open_stream, stream_damage

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
-from pipeline.options import ReadConfig
+from core.config import ReadConfig
 from transforms.read_streams import Line, strip_compression_suffix
 from transforms.records import RawDocument, Reject
 

@@ -22,7 +22,7 @@ import re
 
 import apache_beam as beam
 
-from pipeline.options import CleanConfig
+from core.config import CleanConfig
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.clean import CJK_CHARS
 from transforms.records import Document, RawDocument

@@ -24,7 +24,6 @@ from collections.abc import Iterable
 import apache_beam as beam
 import numpy as np
 
-from pipeline.summary import SUMMARY_FILE, summary_bytes
 from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
@@ -38,6 +37,7 @@ from transforms.shard_assign import (
     shard_sizes,
     sort_key,
 )
+from transforms.summary import SUMMARY_FILE, summary_bytes
 
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 Keyed = tuple[bytes, Instance]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import tokenizers
 
-from pipeline.options import VocabConfig, output_fields
+from core.config import VocabConfig, output_fields
 from transforms.accounting import DOCUMENTS_KEPT, STATS_TAG, Counters
 from transforms.records import Document
 from vocab.artifacts import VocabArtifacts, make_artifacts, write_artifacts

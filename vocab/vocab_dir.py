@@ -11,7 +11,7 @@ import json
 
 from tokenizers import Tokenizer
 
-from pipeline.errors import UserError
+from core.errors import UserError
 from vocab.artifacts import MANIFEST, TOKENIZER_JSON, VOCAB_TXT
 from vocab.train import build_tokenizer
 

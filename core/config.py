@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from pipeline.errors import UserError
+from core.errors import UserError
 
 FORMATS = ("auto", "text", "jsonl", "parquet", "wikiextractor")
 TASKS = ("nsp", "sop", "none")
