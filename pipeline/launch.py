@@ -6,6 +6,7 @@ occupied output dir, fails in a second with one line instead of after the worker
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from core.config import ReadConfig
+from core.errors import UserError
 from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.stages import check_local_inputs, with_default_inputs
 from pipeline.summary import print_summary
@@ -34,6 +36,21 @@ def delete_own_files(output: str, own_files: dict[str, tuple[str, ...]]) -> None
         FileSystems.delete(stale)
 
 
+def ensure_local_output(output: str) -> None:
+    """Create a local `--output` now, so an impossible path (e.g. under /proc, or a read-only
+    place) fails with one line before the pipeline starts instead of in a worker."""
+    if "://" in output:
+        return
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f"--output {output!r} exists and is not a directory")
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--output {output!r} cannot be created: {e.strerror or e}") from e
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise UserError(f"--output {output!r} is not writable")
+
+
 def launch(beam_args: list[str], read_cfg: ReadConfig, prepare_output: Callable[[], None],
            build: Callable[[beam.Pipeline], None], summary_dir: str) -> None:
     """Validate the Beam flags and local inputs, `prepare_output()`, run `build(p)` to the end,
@@ -45,6 +62,7 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, prepare_output: Callable[
     check_local_inputs(with_default_inputs(read_cfg))
     dry_run = is_dry_run(options)
     if not dry_run:
+        ensure_local_output(summary_dir)
         prepare_output()
     start = time.monotonic()
     with beam.Pipeline(options=options) as p:

@@ -7,6 +7,7 @@ import json
 from apache_beam.io.filesystems import FileSystems
 
 from core.errors import UserError
+from transforms.stats import BY_REASON
 from transforms.summary import SUMMARY_FILE
 
 
@@ -20,17 +21,17 @@ def read_summary(output_dir: str) -> dict:
 
 
 def format_summary(summary: dict, wall_time_s: float) -> str:
-    """One screen: counts first, then dropped by reason, then any other counters."""
+    """One screen, named exactly as in summary.json: each count on a line, each breakdown
+    object indented under its total (`<count>_by_reason` under `<count>` itself)."""
     lines = []
     for key, value in summary.items():
         if isinstance(value, dict):
-            lines.append(f"{key.replace('_', ' '):<40} {sum(value.values()):>12,}")
+            if not key.endswith(BY_REASON):
+                lines.append(f"{key:<40} {sum(value.values()):>12,}")
             lines.extend(f"    {reason:<36} {n:>12,}" for reason, n in value.items())
-        elif "/" in key:  # a breakdown counter: shown by its exact summary.json name
-            lines.append(f"    {key:<36} {value:>12,}")
         else:
-            lines.append(f"{key.replace('_', ' '):<40} {value:>12,}")
-    lines.append(f"{'wall time':<40} {wall_time_s:>11.1f}s")
+            lines.append(f"{key:<40} {value:>12,}")
+    lines.append(f"{'wall_time':<40} {wall_time_s:>11.1f}s")
     return "\n".join(lines)
 
 
