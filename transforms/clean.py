@@ -28,16 +28,20 @@ from itertools import islice
 
 import apache_beam as beam
 
+from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
-from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.records import RawDocument
+from transforms.accounting import (
+    DROPPED_PREFIX,
+    LINES_DROPPED_PREFIX,
+    STATS_TAG,
+    Counters,
+    DropReason,
+)
+from transforms.records import TextDocument
 
-LINES_DROPPED_PREFIX = "lines_dropped/"
-
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_WORD_RE = re.compile(rf"[{CJK_CHARS}]|[^\s{CJK_CHARS}]+")
-_CJK_RUN_RE = re.compile(rf"[{CJK_CHARS}]+")
-_NON_CJK_RE = re.compile(rf"[^\s{CJK_CHARS}]+")
+_WORD_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]|[^\s{KANA_AND_HAN_CLASS}]+")
+_CJK_RUN_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]+")
+_NON_CJK_RE = re.compile(rf"[^\s{KANA_AND_HAN_CLASS}]+")
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
@@ -195,8 +199,8 @@ def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
 
 
 def clean_document(
-    doc: RawDocument, cfg: CleanConfig
-) -> tuple[RawDocument | None, DropReason | None, Counter]:
+    doc: TextDocument, cfg: CleanConfig
+) -> tuple[TextDocument | None, DropReason | None, Counter]:
     """(cleaned document or None, drop reason or None, dropped lines by rule)."""
     text = normalize_text(doc.text, cfg.normalization)
     dropped: Counter = Counter()
@@ -206,7 +210,7 @@ def clean_document(
     reason = document_drop_reason(text, cfg)
     if reason is not None:
         return None, reason, dropped
-    cleaned = RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
+    cleaned = TextDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
     return cleaned, None, dropped
 
 
@@ -220,7 +224,7 @@ class _CleanFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
         for rule, n in sorted(dropped_lines.items()):
             self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
@@ -231,7 +235,7 @@ class _CleanFn(beam.DoFn):
 
 
 class CleanDocuments(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": cleaned RawDocument, "stats": (name, n)}."""
+    """PCollection[TextDocument] -> {"documents": cleaned TextDocument, "stats": (name, n)}."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         super().__init__()
