@@ -74,7 +74,7 @@ def test_presplit_lines_are_sentences_and_never_join():
 
 def test_clean_document_joins_hard_wrapped_chinese_paragraph():
     body = "我们今天这\n样做是为了测试硬换行的中文段落，\n因为每一行都被截断了。"
-    doc = RawDocument(id="a", text=body, source="a.jsonl", presplit=False)
+    doc = TextDocument(id="a", text=body, source="a.jsonl", presplit=False)
     cleaned, reason, _ = clean_document(doc, cfg(min_words=5))
     assert reason is None
     assert cleaned.text == "我们今天这样做是为了测试硬换行的中文段落，因为每一行都被截断了。"

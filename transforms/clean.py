@@ -49,8 +49,9 @@ _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
 _SPACE_RE = re.compile(r"\s+")
 _INLINE_BREAKS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines' breaks besides \r, \n
-_WRAP_BEFORE = CJK_CHARS + "，、（《〈「『【“‘"  # a line ending in one of these is not finished
-_WRAP_AFTER = CJK_CHARS + "\u3001-\u303f\uff01-\uff65“”‘’…"  # CJK letters and punctuation
+# A line ending in one of these is not finished:
+_WRAP_BEFORE = KANA_AND_HAN_CLASS + "，、（《〈「『【“‘"
+_WRAP_AFTER = KANA_AND_HAN_CLASS + "\u3001-\u303f\uff01-\uff65“”‘’…"  # CJK letters and punctuation
 _WRAP_BEFORE_RE = re.compile(rf"[{_WRAP_BEFORE}]")
 _WRAP_AFTER_RE = re.compile(rf"[{_WRAP_AFTER}]")
 _INLINE_BREAK_RE = re.compile(rf"[{_INLINE_BREAKS}]")
