@@ -110,3 +110,22 @@ def test_help_states_every_default():
     done = _cli("shards", "--help")
     assert done.returncode == 0
     assert re.search(r"--max-seq-length MAX_SEQ_LENGTH\s+default: 512\s", done.stdout)
+
+
+def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
+    """`vocab --vocab-size 10` cannot hold the alphabet: one warning line, counted entries."""
+    (tmp_path / "a.txt").write_text(f"{WORDS}.\n\n{WORDS} again.\n")
+    done = _cli("vocab", "--input", str(tmp_path / "a.txt"), "--output", str(tmp_path / "v"),
+                "--vocab-size", "10", "--min-frequency", "1")
+    assert done.returncode == 0, done.stderr
+    entries = len((tmp_path / "v" / "vocab.txt").read_text().splitlines())
+    assert entries > 10
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1 and f"has {entries:,} entries" in warnings[0]
+    assert "--vocab-size 10:" in warnings[0]
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert summary["vocab_entries"] == entries
+    done = _cli("vocab", "--input", str(tmp_path / "a.txt"), "--output", str(tmp_path / "v2"),
+                "--vocab-size", str(entries), "--min-frequency", "1")
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
