@@ -52,6 +52,34 @@ def test_normalize_removes_controls_and_zero_width_and_collapses_space():
     assert normalize_text(text) == "abc d e f\ng"
 
 
+def test_hard_wrapped_chinese_line_break_disappears():
+    assert normalize_text("这\n样做") == "这样做"
+    assert normalize_text("这 \r\n 样做") == "这样做"
+    # Mixed: CJK-CJK breaks join, a break after 。 or next to Latin stays a line.
+    mixed = "We do it\nthis way: 我们这\n样做。\n下一\n段 and\nmore"
+    assert normalize_text(mixed) == "We do it\nthis way: 我们这样做。\n下一段 and\nmore"
+    # A blank line is a paragraph break, not a wrap.
+    assert normalize_text("第一段\n\n第二段") == "第一段\n第二段"
+
+
+def test_break_inside_a_line_joins_cjk_and_spaces_latin():
+    assert normalize_text("这\u2028样做 and\u2028more\x85text") == "这样做 and more text"
+
+
+def test_presplit_lines_are_sentences_and_never_join():
+    # BERT text format: a headline line ending in a CJK letter is followed by the body.
+    assert normalize_text("熟食窝点被取缔\n本报讯", presplit=True) == "熟食窝点被取缔\n本报讯"
+    assert normalize_text("这\u2028样做", presplit=True) == "这样做"
+
+
+def test_clean_document_joins_hard_wrapped_chinese_paragraph():
+    body = "我们今天这\n样做是为了测试硬换行的中文段落，\n因为每一行都被截断了。"
+    doc = RawDocument(id="a", text=body, source="a.jsonl", presplit=False)
+    cleaned, reason, _ = clean_document(doc, cfg(min_words=5))
+    assert reason is None
+    assert cleaned.text == "我们今天这样做是为了测试硬换行的中文段落，因为每一行都被截断了。"
+
+
 def test_strip_wiki_markup():
     assert (
         strip_wiki_markup("Paris[1] is big[edit] and old[citation needed].")
