@@ -1,22 +1,19 @@
 """How `shards` scales with the corpus: wall time, MB/s and peak memory at 1x / 4x / 12x.
 
-A bigger corpus is made of *distinct* documents, not copies: copies would hit the encoder's
-piece cache and the dedup stage would drop them. Variant 0 of each English document of
-../shared/corpora (WikiExtractor enwiki sample + WikiText-2 test) is the document itself;
-variant v > 0 shuffles its paragraphs (the title stays first) and misspells ~8% of its words
-of five or more letters (two inner letters swapped), both from a `random.Random` seeded by
-(variant, document), so the corpus is the same on every run and new words keep appearing as
-it grows, as they do in a real corpus. `1x` is `--base-variants` variants (default 2, ~4.7 MB
-of JSONL).
+A bigger corpus is made of *distinct* documents, not copies (copies would hit the encoder's
+piece cache and be dropped by dedup): `variant_corpus.write_corpus("en", ...)` respells the
+rare words and rotates the paragraphs of the English documents of ../shared/corpora per
+variant. `1x` is `--base-mb` MB of JSONL (default 4, so 12x is 48 MB).
 
-Each size runs `beam_runner.py shards` (nsp, span masking, seq 512, 1 worker, FnApiRunner)
-in a child process, best of `--runs`; the child's peak RSS comes from `wait4`. Printed per
-size: input MB, wall s, MB/s, output tokens, peak RSS, RSS bytes per output token; then the
-ratios the targets are about: time 12x / 4x (linear: <= 3.3), MB/s at 12x, and the growth
-of peak RSS per extra output token between 1x and 12x (target <= 12 bytes).
+Each size runs `beam_runner.py shards` (nsp, span masking, seq 512, FnApiRunner) in a child
+process, best of `--runs`; the child's peak RSS comes from `wait4` (with `--workers` it is
+the launcher's, the worker processes are counted apart). Printed per size: input MB, wall s,
+MB/s, output tokens, peak RSS, RSS bytes per output token; then the ratios the targets are
+about: time 12x / 4x (linear: 3.0, target <= 3.3), MB/s at 12x (target >= 1.36), and the
+growth of peak RSS per extra output token between 1x and 12x (target <= 12 bytes).
 
     python benchmarks/bench_scale.py [--sizes 1 4 12] [--runs 2] [--plot scale.png]
-        [--workers N]   # extra: the same sizes with `--workers N`
+        [--workers N]   # also each size with `--workers N`, and the speed-up
 """
 
 from __future__ import annotations
@@ -24,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -33,65 +28,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from variant_corpus import SHARED, write_corpus
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "corpora"
-ENWIKI = SHARED / "en/enwiki_wikiextractor_wiki_00.txt"
-WIKITEXT = SHARED / "en/wikitext2_raw_test_crlf_noblank.raw"
 VOCAB = SHARED / "vocab/bert_base_uncased"
-MISSPELL_SHARE = 0.08
-_LONG_WORD = re.compile(r"[A-Za-z]{5,}")
-_WIKITEXT_TITLE = re.compile(r"^ = [^=].* = $")
-
-
-def base_documents() -> list[list[str]]:
-    """The English documents as lists of paragraph lines, title first."""
-    docs = []
-    for block in re.findall(r"<doc [^>]*>\n(.*?)</doc>", ENWIKI.read_text(encoding="utf-8"),
-                            flags=re.S):
-        lines = [ln for ln in block.splitlines() if ln.strip()]
-        if len(lines) > 1:
-            docs.append(lines)
-    current: list[str] = []
-    for line in WIKITEXT.read_text(encoding="utf-8").replace("\r", "").splitlines():
-        if _WIKITEXT_TITLE.match(line) and current:
-            docs.append(current)
-            current = []
-        if line.strip():
-            current.append(line)
-    if current:
-        docs.append(current)
-    return docs
-
-
-def _misspell(rng: random.Random):
-    def swap(m: re.Match) -> str:
-        word = m.group(0)
-        if rng.random() >= MISSPELL_SHARE:
-            return word
-        i = rng.randrange(1, len(word) - 2)
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
-    return swap
-
-
-def variant(lines: list[str], v: int, d: int) -> str:
-    """Variant `v` of document `d`: itself for v = 0, else shuffled and misspelled."""
-    if v == 0:
-        return "\n".join(lines)
-    rng = random.Random(f"bench_scale:{v}:{d}")
-    body = lines[1:]
-    rng.shuffle(body)
-    swap = _misspell(rng)
-    return "\n".join([lines[0]] + [_LONG_WORD.sub(swap, ln) for ln in body])
-
-
-def write_corpus(path: Path, n_variants: int, docs: list[list[str]]) -> int:
-    """JSONL of `n_variants` variants of every document; returns its size in bytes."""
-    with open(path, "w", encoding="utf-8") as f:
-        for v in range(n_variants):
-            for d, lines in enumerate(docs):
-                f.write(json.dumps({"id": f"v{v}:d{d}", "text": variant(lines, v, d)},
-                                   ensure_ascii=False) + "\n")
-    return path.stat().st_size
 
 
 @dataclass
@@ -101,13 +41,14 @@ class Run:
     tokens: int
 
 
-def run_shards(corpus: Path, out: Path, extra: list[str]) -> Run:
-    """One `shards` run in a child process: wall time, the child's peak RSS, output tokens."""
-    argv = [sys.executable, str(ROOT / "beam_runner.py"), "shards", "--input", str(corpus),
+def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> Run:
+    """One `shards` run of the checkout `code` in a child process: wall time, the child's
+    peak RSS, output tokens."""
+    argv = [sys.executable, str(code / "beam_runner.py"), "shards", "--input", str(corpus),
             "--format", "jsonl", "--vocab", str(VOCAB), "--lowercase", "--task", "nsp",
             "--masking", "span", "--max-seq-length", "512", "--output", str(out),
             "--overwrite", *extra]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "PYTHONPATH": str(code), "TOKENIZERS_PARALLELISM": "false"}
     start = time.perf_counter()
     child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
@@ -143,33 +84,35 @@ def plot(path: Path, rows: list[tuple[int, float, Run]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 12])
-    parser.add_argument("--base-variants", type=int, default=2)
+    parser.add_argument("--base-mb", type=float, default=4.0, help="size of 1x")
     parser.add_argument("--runs", type=int, default=2, help="best of N per size")
     parser.add_argument("--workers", type=int, default=0,
                         help="also run every size with --workers N")
+    parser.add_argument("--baseline", type=Path,
+                        help="also run every size with the checkout at this path (1 worker)")
     parser.add_argument("--plot", type=Path, help="write the time/RSS plot (PNG) here")
     args = parser.parse_args()
     if not VOCAB.exists():
         sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
     tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
-    docs = base_documents()
-    configs = [("1 worker", [])]
+    configs = [("1 worker", [], ROOT)]
+    if args.baseline:
+        configs.append((f"baseline {args.baseline}", [], args.baseline.resolve()))
     if args.workers:
-        configs.append((f"--workers {args.workers}", ["--workers", str(args.workers)]))
+        configs.append((f"--workers {args.workers}", ["--workers", str(args.workers)], ROOT))
     results: dict[str, list[tuple[int, float, Run]]] = {}
-    for label, extra in configs:
+    corpora = {size: write_corpus("en", size * args.base_mb, tmp) for size in args.sizes}
+    for label, extra, code in configs:
         rows = []
         for size in args.sizes:
-            corpus = tmp / f"corpus_{size}x.jsonl"
-            if not corpus.exists():
-                write_corpus(corpus, size * args.base_variants, docs)
+            corpus = corpora[size]
             mb = corpus.stat().st_size / 1e6
-            runs = [run_shards(corpus, tmp / "out", extra) for _ in range(args.runs)]
+            runs = [run_shards(corpus, tmp / "out", extra, code) for _ in range(args.runs)]
             best = Run(min(r.wall for r in runs), min(r.peak_rss for r in runs), runs[0].tokens)
             rows.append((size, mb, best))
         results[label] = rows
     print(f"\n`shards` (nsp, span, seq 512) on distinct English documents, best of {args.runs}; "
-          f"1x = {args.base_variants} variants of {len(docs)} documents")
+          f"1x = {args.base_mb:g} MB of JSONL")
     for label, rows in results.items():
         print(f"\n{label}:")
         print(f"{'size':>5} {'MB':>7} {'wall s':>8} {'MB/s':>6} {'tokens':>11} {'peak RSS MB':>12} "
@@ -189,10 +132,13 @@ def main() -> None:
             growth = (r12.peak_rss - r1.peak_rss) / (r12.tokens - r1.tokens)
             print(f"peak RSS growth 1x -> 12x: {growth:.1f} bytes per extra output token "
                   "(target <= 12)")
-    if len(results) == 2:
-        one, many = results.values()
-        for (size, _, r1), (_, _, rn) in zip(one, many, strict=True):
-            print(f"{size}x: --workers {args.workers} speed-up {r1.wall / rn.wall:.2f}x")
+    one = results["1 worker"]
+    for label, rows in results.items():
+        if label == "1 worker":
+            continue
+        for (size, _, r1), (_, _, r) in zip(one, rows, strict=True):
+            print(f"{size}x: {label}: wall {r.wall / r1.wall:.2f}x of 1 worker's "
+                  f"(speed-up {r1.wall / r.wall:.2f}x), peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
     if args.plot:
         plot(args.plot, results["1 worker"])
         print(f"plot: {args.plot}")
