@@ -41,8 +41,11 @@ _NON_CJK_RE = re.compile(rf"[^\s{CJK_CHARS}]+")
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
-_SPACE_RE = re.compile(r"\s+")
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; a space keeps words apart
+_SPACE_RUN_RE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+r"""Whitespace runs without a line break, except a lone space (the common case, left alone):
+replacing these with one space is `re.sub(r"\s+", " ", line)` on each line, doing far less."""
+_LINE_BREAK_RE = re.compile(r"\s*\n\s*")
+_CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # Cc but \n; a space keeps words apart
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 _CONVERSION_RE = re.compile(r"-\{([^{}]*)\}-")
 _VARIANT_RE = re.compile(r"zh-(?:cn|hans|sg|my)\s*:\s*([^;]*)")
@@ -67,15 +70,15 @@ def normalize_text(text: str, form: str = "NFC") -> str:
     """Unicode form, no control/zero-width characters, one space per gap, no blank lines.
 
     Zero-width joiners are removed too, which may change emoji sequences and Persian
-    spelling; for BERT-style vocabularies those characters are noise.
+    spelling; for BERT-style vocabularies those characters are noise. Works on the whole
+    document at once (a few regex passes in C rather than a Python loop over lines):
+    a whitespace run that holds a line break becomes that one break, which also strips the
+    lines around it and drops blank lines.
     """
     text = _ZERO_WIDTH_RE.sub("", unicodedata.normalize(form, text))
-    lines = []
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        kept = _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
-        if kept:
-            lines.append(kept)
-    return "\n".join(lines)
+    text = _CONTROL_RE.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _LINE_BREAK_RE.sub("\n", _SPACE_RUN_RE.sub(" ", text))
+    return text.strip()
 
 
 def strip_wiki_markup(line: str) -> str:
@@ -83,7 +86,7 @@ def strip_wiki_markup(line: str) -> str:
     line = _CITATION_RE.sub("", line)
     line = _CONVERSION_RE.sub(_conversion_text, line)
     line = _EMPTY_BRACKETS_RE.sub("", line)
-    return _SPACE_RE.sub(" ", line).strip()
+    return _SPACE_RUN_RE.sub(" ", line).strip()
 
 
 def _conversion_text(match: re.Match) -> str:
