@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKEN_LIST
 
 FORMATS = ("auto", "text", "jsonl", "parquet", "wikiextractor")
 TASKS = ("nsp", "sop", "none")
@@ -100,7 +101,6 @@ class VocabConfig:
     limit_alphabet: int = 1000
     lowercase: bool = True
     zh_segmenter: str = "none"
-    special_tokens: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
     num_unused: int = 0
     max_input_chars_per_word: int = 100
     max_words_in_memory: int = 5_000_000
@@ -108,7 +108,7 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
-        if self.vocab_size < len(self.special_tokens) + self.num_unused + 1:
+        if self.vocab_size < len(SPECIAL_TOKEN_LIST) + self.num_unused + 1:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")

@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ShardsJobConfig, VocabConfig, output_fields
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKEN_LIST
 from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.launch import delete_own_files, launch
 from pipeline.stages import CleanCorpus, with_default_inputs
@@ -64,8 +65,8 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
                   config: dict, shard_dir: str, summary_dir: str, vocab_source: str,
                   extra_stats: list) -> None:
     """tokenize -> pack -> mask -> shards -> manifest; shared by `shards` and `all`."""
-    from transforms.mask import ApplyMasks
-    from transforms.pack_instances import PackInstances
+    from transforms.mask_beam import ApplyMasks
+    from transforms.pack_beam import PackInstances
     from transforms.shards import WriteManifest, WriteShards
     from transforms.tokenize import TokenizeDocuments
 
@@ -116,7 +117,7 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, vocab_cfg: VocabConfig, ou
     vocab_dir = FileSystems.join(output, VOCAB_SUBDIR)
     config = {**output_fields(job), "vocab": output_fields(vocab_cfg)}
     # BuildVocab puts the special tokens first, in config order.
-    specials = special_ids(list(vocab_cfg.special_tokens))
+    specials = special_ids(list(SPECIAL_TOKEN_LIST))
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(vocab_cfg, vocab_dir,
                                                               count_kept=False)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+from core.special_tokens import SPECIAL_TOKENS
 from transforms.shard_schema import FORMAT_NAME, SCHEMA_VERSION, shard_schema
 from transforms.stats import documents_summary
 
 MANIFEST_NAME = "manifest.json"
 VOCAB_NAME = "vocab.txt"
-SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
 LOCATION_FIELDS = ("output", "overwrite")
 """ShardConfig fields that say where output goes, not what it is: left out of the hash."""
 
