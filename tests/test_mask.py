@@ -13,7 +13,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import MaskConfig
 from transforms import mask_units
-from transforms.mask import MASKERS, ApplyMasks, MaskVocab, budget, mask_instance
+from transforms.mask import MASKERS, MaskVocab, budget, mask_instance
+from transforms.mask_beam import ApplyMasks
 from transforms.records import Instance
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

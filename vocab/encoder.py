@@ -32,9 +32,10 @@ import re
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
+from core.cjk import BERT_CHINESE_CLASS, is_bert_chinese_char
+from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
 from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
 from vocab.jieba_segmenter import presegment, word_start_chars
-from vocab.pretokenize import CJK_CLASS, is_cjk_char
 from vocab.vocab_dir import load_vocab_dir
 
 _UNUSED = re.compile(r"\[unused\d+\]")
@@ -43,7 +44,7 @@ _MAX_CACHE = 1 << 18
 _JOIN = 256
 """Unseen pieces encoded per joined string when filling the cache."""
 _CHUNKS = re.compile("[^ ]+")
-_CHUNKS_AND_CJK = re.compile(f"[{CJK_CLASS}]|[^ {CJK_CLASS}]+")
+_CHUNKS_AND_CJK = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
 
 Cached = tuple[list[int], list[bool]]
 Encoded = tuple[list[int], list[bool], list[int]]
@@ -67,11 +68,12 @@ class Encoder:
         self.id_to_token: list[str] = vocab_txt.decode("utf-8").split("\n")[:-1]
         self.vocab_size = len(self.id_to_token)
         ids = {t: i for i, t in enumerate(self.id_to_token)}
-        missing = [t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]") if t not in ids]
+        missing = [t for t in SPECIAL_TOKEN_LIST if t not in ids]
         if missing:
             raise ValueError(f"vocab lacks special tokens {missing}")
-        self.pad_id, self.unk_id = ids["[PAD]"], ids["[UNK]"]
-        self.cls_id, self.sep_id, self.mask_id = ids["[CLS]"], ids["[SEP]"], ids["[MASK]"]
+        self.pad_id, self.unk_id = ids[SPECIAL_TOKENS["pad"]], ids[SPECIAL_TOKENS["unk"]]
+        self.cls_id, self.sep_id = ids[SPECIAL_TOKENS["cls"]], ids[SPECIAL_TOKENS["sep"]]
+        self.mask_id = ids[SPECIAL_TOKENS["mask"]]
         self._cache: dict[str, Cached] = {"": ([], [])}
         self._pieces = _CHUNKS_AND_CJK if zh_segmenter == "none" else _CHUNKS
 
@@ -146,7 +148,7 @@ class Encoder:
                 for m in self._pieces.finditer(text):
                     piece_ids, piece_starts = cache[m.group()]
                     ids += piece_ids
-                    if is_cjk_char(m.group()[0]):  # one CJK character: one token
+                    if is_bert_chinese_char(m.group()[0]):  # one CJK character: one token
                         starts += [m.start() in jieba_starts] * len(piece_ids)
                     else:
                         starts += piece_starts
@@ -190,6 +192,7 @@ def _word_starts(text: str, enc: Encoding, zh_word_starts: bool) -> list[bool]:
     if zh_word_starts and starts:
         jieba_starts = word_start_chars(text)
         for i, (lo, hi) in enumerate(enc.offsets):
-            if starts[i] and hi - lo == 1 and is_cjk_char(text[lo]) and lo not in jieba_starts:
+            if (starts[i] and hi - lo == 1 and is_bert_chinese_char(text[lo])
+                    and lo not in jieba_starts):
                 starts[i] = False
     return starts
