@@ -112,6 +112,11 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
     g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
     g.add_argument("--compression", default=ShardConfig.compression, choices=COMPRESSIONS)
     g.add_argument("--seed", type=int, default=PackConfig.seed)
+    g.add_argument("--packed", action="store_true",
+                   help="pack several complete instances per row (schema v2, less padding)")
+    g.add_argument("--max-sequences-per-row", type=int,
+                   default=ShardConfig.max_sequences_per_row,
+                   help="with --packed: instances per row at most (default 3)")
     g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
 
 
@@ -198,7 +203,8 @@ def shards_config(a: argparse.Namespace, output: str, vocab_dir: str) -> ShardsJ
                         max_predictions_per_seq=max_preds, span_p=a.span_p, span_max=a.span_max,
                         max_ngram=a.max_ngram, seed=a.seed),
         shard=ShardConfig(output=output, num_shards=a.num_shards, compression=a.compression,
-                          overwrite=a.overwrite, seed=a.seed),
+                          overwrite=a.overwrite, seed=a.seed, packed=a.packed,
+                          max_sequences_per_row=a.max_sequences_per_row),
         vocab_dir=vocab_dir,
         lowercase=a.lowercase,
         zh_segmenter=a.zh_segmenter,

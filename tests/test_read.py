@@ -18,7 +18,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from core.config import ReadConfig
 from transforms.read import ReadCorpus, read_records
 from transforms.read_formats import RAW_PREVIEW_CHARS
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
 BERT_TEXT = "First sentence.\nSecond sentence.\n\n\nOther doc, one line.\n"
 WIKI = (
@@ -35,7 +35,7 @@ def read(path, fmt="auto", **kw) -> list:
 
 
 def docs_of(records) -> list[tuple[str, str]]:
-    return [(r.id, r.text) for r in records if isinstance(r, RawDocument)]
+    return [(r.id, r.text) for r in records if isinstance(r, TextDocument)]
 
 
 def rejects_of(records) -> list[tuple[str, str]]:
@@ -89,7 +89,7 @@ def test_jsonl_fields_ids_and_bad_lines(tmp_path):
         (f"{path}:2", "missing_field"),
         (f"{path}:3", "missing_field"),
     ]
-    assert not any(r.presplit for r in records if isinstance(r, RawDocument))
+    assert not any(r.presplit for r in records if isinstance(r, TextDocument))
 
 
 def test_jsonl_default_ids_are_path_and_record_ordinal(tmp_path):

@@ -1,4 +1,4 @@
-"""ReadCorpus: file patterns -> RawDocument records, with rejects and counts.
+"""ReadCorpus: file patterns -> TextDocument records, with rejects and counts.
 
 Patterns are matched when the pipeline runs (`fileio.MatchAll`), never while it is built,
 so a Dataflow job can be constructed without credentials and `gs://` paths work. Each
@@ -21,12 +21,18 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ReadConfig
 from transforms import read_formats as fmt
-from transforms.accounting import DOCUMENTS_READ, DOCUMENTS_REJECTED, STATS_TAG, Counters
+from transforms.accounting import (
+    DOCUMENTS_READ,
+    DOCUMENTS_REJECTED,
+    FILES_READ,
+    REJECTED_PREFIX,
+    STATS_TAG,
+    UNREADABLE,
+    Counters,
+)
 from transforms.read_streams import Line, compression_of, iter_lines, open_stream, stream_damage
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
-FILES_READ = "files_read"
-REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
 REJECTS_TAG = "rejects"
 
 
@@ -38,13 +44,13 @@ def id_path(path: str, cfg: ReadConfig) -> str:
     return path
 
 
-def read_records(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+def read_records(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
     """All records of one opened file, in file order (pure: no Beam)."""
     yield from _parse(id_path(path, cfg), path, fileobj, cfg)
 
 
 def _parse(name: str, path: str, fileobj: BinaryIO,
-           cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+           cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
     """Records of `path`; `name` is what ids and reject sources call the file."""
     file_format = cfg.format
     if file_format == "auto" and fmt.detect_format(path, None) == "parquet":
@@ -89,7 +95,7 @@ def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
 
 
 class _ReadFileFn(beam.DoFn):
-    """path -> RawDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
+    """path -> TextDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
@@ -112,8 +118,8 @@ class _ReadFileFn(beam.DoFn):
                         yield record
         except OSError as e:
             read += 1
-            rejected[fmt.UNREADABLE] = rejected.get(fmt.UNREADABLE, 0) + 1
-            reject = Reject(source=id_path(path, self._cfg), reason=fmt.UNREADABLE,
+            rejected[UNREADABLE] = rejected.get(UNREADABLE, 0) + 1
+            reject = Reject(source=id_path(path, self._cfg), reason=UNREADABLE,
                             raw=fmt.preview(str(e)))
             yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
         self.counters.inc(FILES_READ)

@@ -1,4 +1,4 @@
-"""Record parsers per input format: bounded lines in, RawDocument or Reject out.
+"""Record parsers per input format: bounded lines in, TextDocument or Reject out.
 
 A *record* is what one format calls a document: a blank-line-separated block (BERT text),
 a line (JSONL), a `<doc>` block (WikiExtractor) or a row (Parquet). Its id is
@@ -15,22 +15,21 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
 from core.config import ReadConfig
+from transforms.accounting import (
+    BINARY,
+    INVALID_JSON,
+    INVALID_PARQUET,
+    INVALID_UTF8,
+    LINE_TOO_LONG,
+    MISSING_FIELD,
+    OUTSIDE_DOC,
+    UNTERMINATED_DOC,
+)
 from transforms.read_streams import Line, strip_compression_suffix
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
 RAW_PREVIEW_CHARS = 2000
 """How much of a rejected record's raw text is kept in `rejects-*.jsonl.zst`."""
-
-# Reject reasons (the `reason` field of rejects and the `documents_rejected/...` counters).
-INVALID_UTF8 = "invalid_utf8"
-INVALID_JSON = "invalid_json"
-BINARY = "binary"
-LINE_TOO_LONG = "line_too_long"
-MISSING_FIELD = "missing_field"
-UNTERMINATED_DOC = "unterminated_doc"
-OUTSIDE_DOC = "outside_doc"
-INVALID_PARQUET = "invalid_parquet"
-UNREADABLE = "unreadable"
 
 Damage = Callable[[], str | None]
 """Asked after each line: why the decompressed stream ended early, if it did (read_streams)."""
@@ -91,7 +90,7 @@ class _Block:
         return b"\n".join(self.lines).decode("utf-8")
 
 
-def parse_text(path: str, lines: Iterable[Line], damage: Damage) -> Iterator[RawDocument | Reject]:
+def parse_text(path: str, lines: Iterable[Line], damage: Damage) -> Iterator[TextDocument | Reject]:
     """BERT text format: one sentence per line, blank line between documents."""
     ordinal = 0
     block = _Block()
@@ -110,15 +109,15 @@ def parse_text(path: str, lines: Iterable[Line], damage: Damage) -> Iterator[Raw
 
 
 def _finish(path: str, ordinal: int, block: _Block, presplit: bool,
-            doc_id: str | None = None) -> RawDocument | Reject:
+            doc_id: str | None = None) -> TextDocument | Reject:
     locator = f"{path}:{ordinal}"
     if block.problem:
         return Reject(source=locator, reason=block.problem, raw=preview(block.raw()))
-    return RawDocument(id=doc_id or locator, text=block.text(), source=path, presplit=presplit)
+    return TextDocument(id=doc_id or locator, text=block.text(), source=path, presplit=presplit)
 
 
 def parse_jsonl(path: str, lines: Iterable[Line], damage: Damage,
-                cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+                cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
     """JSON lines; the text (and optional id) come from configured fields."""
     ordinal = -1
     for line in lines:
@@ -139,7 +138,7 @@ def parse_jsonl(path: str, lines: Iterable[Line], damage: Damage,
 
 
 def _json_record(obj: object, locator: str, path: str, cfg: ReadConfig,
-                 raw: bytes | str) -> RawDocument | Reject:
+                 raw: bytes | str) -> TextDocument | Reject:
     text = obj.get(cfg.text_field) if isinstance(obj, dict) else None
     doc_id = locator
     if cfg.id_field is not None:
@@ -147,11 +146,11 @@ def _json_record(obj: object, locator: str, path: str, cfg: ReadConfig,
         doc_id = None if value is None else str(value)
     if not isinstance(text, str) or doc_id is None:
         return Reject(source=locator, reason=MISSING_FIELD, raw=preview(raw))
-    return RawDocument(id=doc_id, text=text, source=path, presplit=False)
+    return TextDocument(id=doc_id, text=text, source=path, presplit=False)
 
 
 def parse_wikiextractor(path: str, lines: Iterable[Line], damage: Damage,
-                        cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+                        cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
     """`<doc id= url= title=>` blocks, one paragraph per line.
 
     The first line of a block repeats the title; it is dropped, because a bare title is
@@ -199,7 +198,7 @@ def _drop_title(block: _Block, title: str | None) -> None:
             return
 
 
-def parse_parquet(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[RawDocument | Reject]:
+def parse_parquet(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
     """Rows of a Parquet file, read a record batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq

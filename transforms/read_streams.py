@@ -17,6 +17,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from transforms.accounting import CORRUPT_COMPRESSED_DATA, TRUNCATED
+
 CHUNK_BYTES = 1 << 16
 """Compressed bytes fed per decompress call; bounds memory on highly compressible input."""
 
@@ -73,7 +75,7 @@ class DecompressingStream(io.RawIOBase):
         data = self._src.read(CHUNK_BYTES)
         if not data:
             if self._fed_since_frame and not self._dec.eof:
-                self.damaged = "truncated"
+                self.damaged = TRUNCATED
             self._done = True
             return
         try:
@@ -87,7 +89,7 @@ class DecompressingStream(io.RawIOBase):
                     break
                 out.append(self._dec.decompress(rest))
         except (zlib.error, zstandard.ZstdError):
-            self.damaged = "corrupt_compressed_data"
+            self.damaged = CORRUPT_COMPRESSED_DATA
             self._done = True
             return
         self._pending = b"".join(out)

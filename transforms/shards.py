@@ -12,6 +12,7 @@ large `bytes` batches per bundle, not one Python object per instance (transforms
 
     instances ─► KeyBySortKey ─┬► key batches ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
                                └► rows ─► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
+                                                   (--packed: pack each shard's rows first)
     BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► manifest.json
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -28,6 +30,7 @@ from apache_beam.transforms.window import GlobalWindows
 from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
+from transforms.pack_rows import pack_rows
 from transforms.records import Instance
 from transforms.shard_assign import (
     boundary_ranks,
@@ -75,6 +78,14 @@ def _in_global_window(batches: list[tuple[int, bytes]]):
 
 def _split_keys(keys: bytes) -> list[bytes]:
     return [keys[i:i + KEY_SIZE] for i in range(0, len(keys), KEY_SIZE)]
+
+
+@dataclass(frozen=True)
+class RowPacking:
+    """`--packed`: rows of up to `max_len` tokens holding up to `max_per_row` instances."""
+
+    max_len: int
+    max_per_row: int
 
 
 class KeyBySortKey(beam.DoFn):
@@ -146,10 +157,12 @@ class WriteShard(beam.DoFn):
     entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
     files."""
 
-    def __init__(self, output_dir: str, num_shards: int, compression: str) -> None:
+    def __init__(self, output_dir: str, num_shards: int, compression: str,
+                 packing: RowPacking | None = None) -> None:
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
+        self._packing = packing
         self.counters = Counters()
 
     def finish_bundle(self):
@@ -157,14 +170,21 @@ class WriteShard(beam.DoFn):
 
     def process(self, element, vocab: dict):
         shard, batches = element
-        rows = sorted(row for batch in batches for row in split_rows(batch))  # by sort key
-        instances = [decode_row(row) for row in rows]
-        del rows
+        shard_rows = sorted(row for batch in batches for row in split_rows(batch))  # by key
+        instances = [decode_row(row) for row in shard_rows]
+        del shard_rows
         name = shard_write.shard_file_name(shard, self._num_shards)
-        data = shard_write.encode_shard(instances, vocab["size"], self._compression)
+        rows = None
+        if self._packing is None:
+            data = shard_write.encode_shard(instances, vocab["size"], self._compression)
+        else:
+            rows = pack_rows([len(inst.input_ids) for inst in instances],
+                             self._packing.max_len, self._packing.max_per_row)
+            data = shard_write.encode_packed_shard(instances, rows, vocab["size"],
+                                                   self._compression)
         shard_write.write_atomically(beam.io.filesystems.FileSystems.join(self._output_dir, name),
                                      data)
-        yield shard_write.shard_info(name, data, instances)
+        yield shard_write.shard_info(name, data, instances, None if rows is None else len(rows))
         self.counters.inc(SHARDS)
 
 
@@ -198,17 +218,19 @@ class WriteShards(beam.PTransform):
     """PCollection[Instance] -> {"shards": one info dict per shard file, "stats": ...}.
 
     `vocab` is a single-element PCollection of `manifest.vocab_info(...)` (the id width
-    depends on the vocab size).
+    depends on the vocab size). With `packing`, each shard's instances (the same ones, in the
+    same balanced shards) are packed into schema-v2 rows (transforms/pack_rows.py).
     """
 
     def __init__(self, output_dir: str, num_shards: int, compression: str, seed: int,
-                 vocab: beam.PCollection) -> None:
+                 vocab: beam.PCollection, packing: RowPacking | None = None) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
         self._seed = seed
         self._vocab = vocab
+        self._packing = packing
 
     def expand(self, instances):
         keyed = instances | "KeyBySortKey" >> beam.ParDo(
@@ -222,7 +244,8 @@ class WriteShards(beam.PTransform):
             | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards),
                                            offsets=beam.pvalue.AsSingleton(offsets))
         )
-        writer = WriteShard(self._output_dir, self._num_shards, self._compression)
+        writer = WriteShard(self._output_dir, self._num_shards, self._compression,
+                            self._packing)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             rows
