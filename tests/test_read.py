@@ -18,7 +18,9 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import ReadConfig
-from transforms.read import ReadCorpus, read_records
+from tests.corpora import corpus_path
+from transforms.input_names import InputFile
+from transforms.read import ReadCorpus, byte_ranges, read_records
 from transforms.read_formats import RAW_PREVIEW_CHARS
 from transforms.read_streams import CHUNK_BYTES
 from transforms.records import RawDocument, Reject
@@ -421,3 +423,89 @@ def test_damage_inside_a_frame_keeps_every_block_decoded_before_it(tmp_path):
     at = int(re.fullmatch(r"zstd data damaged at compressed byte (\d+); resumed at byte "
                           + str(len(frame)), reject.detail).group(1))
     assert bad <= at < bad + 3  # inside the bad block's header
+
+
+def read_in_ranges(path, split_bytes: int, fmt: str = "auto", **kw) -> list:
+    """The records of `path` read as the pipeline reads them: range by range."""
+    cfg = ReadConfig(inputs=(str(path),), format=fmt, split_bytes=split_bytes, **kw)
+    ranges = byte_ranges(InputFile(path.name, str(path), path.stat().st_size), cfg)
+    assert len(ranges) == -(-path.stat().st_size // split_bytes)
+    records = []
+    for part in ranges:
+        with open(path, "rb") as fh:
+            records += read_records(part.name, part.path, fh, cfg, part.start, part.end)
+    return records
+
+
+def line_ends_as(path, tmp_path, end: str):
+    """A copy of `path` with every line end replaced by `end`."""
+    data = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", end.encode())
+    out = tmp_path / f"{path.stem}-{len(end)}{path.suffix}"
+    out.write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize(("rel", "end"), [
+    ("bert_sample/sample_text.txt", "\n"),
+    ("bert_sample/sample_text.txt", "\r"),
+    ("zh/albert_zh_news_zh_1.txt", "\r\n"),
+    ("en/enwiki_wikiextractor_wiki_00.txt", "\n"),
+    ("en/enwiki_wikiextractor_wiki_00.txt", "\r"),
+    ("en/wikitext2_raw_test_crlf_noblank.raw", None),
+    ("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl", "\n"),
+    ("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl", "\r"),
+])
+def test_one_kilobyte_ranges_read_real_corpora_like_the_whole_file(tmp_path, rel, end):
+    """Same records, ids and order whatever the range size (issue 11 item 4)."""
+    path = corpus_path(rel)
+    if end is not None:
+        path = line_ends_as(path, tmp_path, end)
+    fmt = "text" if path.suffix == ".txt" and "enwiki" not in rel else "auto"
+    whole = read(path, fmt)
+    assert len(whole) >= 1  # wikitext2's file is one document of 1.3 MB (no blank lines)
+    assert read_in_ranges(path, 1024, fmt) == whole
+
+
+EDGES = (
+    b"\xef\xbb\xbf  \t\r\n"                    # BOM, a blank first line
+    b"Doc one, line one.\r\nline two\r\r\n"     # a lone CR then CRLF
+    b" \t \n\n\n"                               # whitespace-only lines
+    b"Doc two \xff bad.\n\rDoc three.\r"        # invalid UTF-8, CR-only
+    + b"y" * 1500 + b"\n"                       # a line over max_line_bytes
+    + b"still doc three\n\r\n"
+    b"Doc four.\n"
+    + b" " * 1100 + b"\n"                       # whitespace over max_line_bytes: not blank
+    + b"Doc four, after a long space line.\n\nlast"
+)
+
+
+@pytest.mark.parametrize("split_bytes", [1, 2, 3, 5, 8, 13, 64, 333])
+def test_tiny_ranges_on_line_end_and_blank_line_edge_cases(tmp_path, split_bytes):
+    path = tmp_path / "edges.txt"
+    path.write_bytes(EDGES)
+    whole = read(path, max_line_bytes=1024)
+    assert [type(r).__name__ for r in whole] == ["RawDocument", "Reject", "Reject", "Reject",
+                                                 "RawDocument"]
+    assert read_in_ranges(path, split_bytes, max_line_bytes=1024) == whole
+
+
+@pytest.mark.parametrize("split_bytes", [1, 7, 50])
+def test_tiny_ranges_on_jsonl_and_wikiextractor(tmp_path, split_bytes):
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_bytes(b'{"text": "a"}\r\n\r\n{bad\r{"text": "b"}\n  \n{"text": "c"}')
+    assert read_in_ranges(jsonl, split_bytes) == read(jsonl)
+    wiki = tmp_path / "wiki_00"
+    wiki.write_bytes(('stray\n' + WIKI + 'between\n\n<doc id="3" title="T">\nT\nx\n').encode())
+    whole = read(wiki, "wikiextractor")
+    assert [r.reason for r in whole if isinstance(r, Reject)] == [
+        "outside_doc", "outside_doc", "unterminated_doc"]
+    assert read_in_ranges(wiki, split_bytes, "wikiextractor") == whole
+
+
+def test_compressed_and_parquet_files_are_read_whole(tmp_path):
+    cfg = ReadConfig(split_bytes=10)
+    for name in ("a.txt.gz", "a.jsonl.zst", "a.parquet", "a.txt"):
+        ranges = byte_ranges(InputFile(name, name, 100), cfg)
+        assert len(ranges) == (10 if name == "a.txt" else 1)
+    assert len(byte_ranges(InputFile("a", "a", 100), ReadConfig(split_bytes=10,
+                                                               format="parquet"))) == 1

@@ -133,10 +133,9 @@ def _owned_lines(lines: Iterator[Line], start: int, end: int | None,
             previous_blank = blank_before(line.offset) if blank_before else True
         begins = starts_record(line, previous_blank)
         previous_blank = fmt.is_blank(line)
-        if begins:
-            if end is not None and line.offset >= end:
-                return
-            owning = True
+        if end is not None and line.offset >= end and (begins or not owning):
+            return  # the next range's record, or no record of this range starts here
+        owning = owning or begins
         if owning:
             yield line
 
