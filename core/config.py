@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKEN_LIST
 
 FORMATS = ("auto", "text", "jsonl", "parquet", "wikiextractor")
 TASKS = ("nsp", "sop", "none")
@@ -115,7 +116,6 @@ class VocabConfig:
     limit_alphabet: int = 1000
     lowercase: bool = True
     zh_segmenter: str = "none"
-    special_tokens: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
     num_unused: int = 0
     max_input_chars_per_word: int = 100
     max_words_in_memory: int = 5_000_000
@@ -123,7 +123,7 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
-        if self.vocab_size < len(self.special_tokens) + self.num_unused + 1:
+        if self.vocab_size < len(SPECIAL_TOKEN_LIST) + self.num_unused + 1:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")
@@ -191,11 +191,17 @@ class ShardConfig:
     compression: str = "none"
     overwrite: bool = False
     seed: int = 12345
+    packed: bool = False
+    """Rows of up to max_seq_length tokens holding several complete instances (schema v2)."""
+    max_sequences_per_row: int = 3
 
     def __post_init__(self) -> None:
         _check_choice("compression", self.compression, COMPRESSIONS)
         if not 1 <= self.num_shards <= 99999:
             raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+        if not 1 <= self.max_sequences_per_row <= 255:
+            raise UserError("--max-sequences-per-row must be in [1, 255]; "
+                            f"got {self.max_sequences_per_row}")
 
 
 @dataclass(frozen=True)

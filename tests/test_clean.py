@@ -26,7 +26,7 @@ from transforms.clean import (
     words,
 )
 from transforms.read import read_records
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 CFG = CleanConfig()
 PROSE = "The quick brown fox jumps over the lazy dog near the river bank today. "
@@ -50,6 +50,34 @@ def test_normalize_nfc_and_nfkc():
 def test_normalize_removes_controls_and_zero_width_and_collapses_space():
     text = "a\u200bb\u00adc\x07d\u3000\u00a0e\t f\r\n\n  \n g  "
     assert normalize_text(text) == "abc d e f\ng"
+
+
+def test_hard_wrapped_chinese_line_break_disappears():
+    assert normalize_text("这\n样做") == "这样做"
+    assert normalize_text("这 \r\n 样做") == "这样做"
+    # Mixed: CJK-CJK breaks join, a break after 。 or next to Latin stays a line.
+    mixed = "We do it\nthis way: 我们这\n样做。\n下一\n段 and\nmore"
+    assert normalize_text(mixed) == "We do it\nthis way: 我们这样做。\n下一段 and\nmore"
+    # A blank line is a paragraph break, not a wrap.
+    assert normalize_text("第一段\n\n第二段") == "第一段\n第二段"
+
+
+def test_break_inside_a_line_joins_cjk_and_spaces_latin():
+    assert normalize_text("这\u2028样做 and\u2028more\x85text") == "这样做 and more text"
+
+
+def test_presplit_lines_are_sentences_and_never_join():
+    # BERT text format: a headline line ending in a CJK letter is followed by the body.
+    assert normalize_text("熟食窝点被取缔\n本报讯", presplit=True) == "熟食窝点被取缔\n本报讯"
+    assert normalize_text("这\u2028样做", presplit=True) == "这样做"
+
+
+def test_clean_document_joins_hard_wrapped_chinese_paragraph():
+    body = "我们今天这\n样做是为了测试硬换行的中文段落，\n因为每一行都被截断了。"
+    doc = TextDocument(id="a", text=body, source="a.jsonl", presplit=False)
+    cleaned, reason, _ = clean_document(doc, cfg(min_words=5))
+    assert reason is None
+    assert cleaned.text == "我们今天这样做是为了测试硬换行的中文段落，因为每一行都被截断了。"
 
 
 def test_strip_wiki_markup():
@@ -141,7 +169,7 @@ def test_line_shape_rules():
 
 
 def test_clean_document_presplit_keeps_every_line():
-    raw = RawDocument(
+    raw = TextDocument(
         id="d", text="Heading\n" + PROSE + "\n" + PROSE + " x", source="s", presplit=True
     )
     cleaned, reason, dropped = clean_document(raw, CFG)
@@ -150,7 +178,7 @@ def test_clean_document_presplit_keeps_every_line():
 
 
 def test_clean_document_paragraphs_drop_headings():
-    raw = RawDocument(
+    raw = TextDocument(
         id="d", text="Title\n\n" + PROSE + "\nHistory.\n" + PROSE + "Again.", source="s"
     )
     cleaned, reason, dropped = clean_document(raw, CFG)
@@ -160,9 +188,9 @@ def test_clean_document_paragraphs_drop_headings():
 
 def test_clean_documents_transform_counters():
     docs = [
-        RawDocument(id="a", text=PROSE * 2, source="s"),
-        RawDocument(id="b", text="Only four words here.", source="s"),
-        RawDocument(id="c", text="History.\n\n", source="s"),
+        TextDocument(id="a", text=PROSE * 2, source="s"),
+        TextDocument(id="b", text="Only four words here.", source="s"),
+        TextDocument(id="c", text="History.\n\n", source="s"),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
         out = p | beam.Create(docs) | CleanDocuments(CFG)
@@ -181,7 +209,7 @@ def test_clean_documents_transform_counters():
 
 
 def _kept(records) -> tuple[int, int]:
-    docs = [r for r in records if isinstance(r, RawDocument)]
+    docs = [r for r in records if isinstance(r, TextDocument)]
     return sum(clean_document(d, CFG)[0] is not None for d in docs), len(docs)
 
 
@@ -204,7 +232,7 @@ def test_defaults_keep_real_wiki_and_news():
     assert _kept(prose) == (34, 36)
     thuc = corpus_path("zh/thucnews_cnews_val_1000.tsv")
     docs = [
-        RawDocument(id=str(i), text=line.split("\t", 1)[1], source="t")
+        TextDocument(id=str(i), text=line.split("\t", 1)[1], source="t")
         for i, line in enumerate(thuc.read_text(encoding="utf-8").splitlines())
     ]
     assert _kept(docs) == (1000, 1000)

@@ -23,7 +23,7 @@ from transforms.input_names import InputFile
 from transforms.read import ReadCorpus, byte_ranges, read_records
 from transforms.read_formats import RAW_PREVIEW_CHARS
 from transforms.read_streams import CHUNK_BYTES
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
 BERT_TEXT = "First sentence.\nSecond sentence.\n\n\nOther doc, one line.\n"
 WIKI = (
@@ -41,7 +41,7 @@ def read(path, fmt="auto", **kw) -> list:
 
 
 def docs_of(records) -> list[tuple[str, str]]:
-    return [(r.id, r.text) for r in records if isinstance(r, RawDocument)]
+    return [(r.id, r.text) for r in records if isinstance(r, TextDocument)]
 
 
 def rejects_of(records) -> list[tuple[str, str]]:
@@ -113,7 +113,7 @@ def test_jsonl_fields_ids_and_bad_lines(tmp_path):
         (f"a.jsonl:{starts[3]}", "missing_field"),
         (f"a.jsonl:{starts[4]}", "missing_field"),
     ]
-    assert not any(r.presplit for r in records if isinstance(r, RawDocument))
+    assert not any(r.presplit for r in records if isinstance(r, TextDocument))
 
 
 def test_jsonl_default_ids_are_name_and_line_offset(tmp_path):
@@ -484,8 +484,8 @@ def test_tiny_ranges_on_line_end_and_blank_line_edge_cases(tmp_path, split_bytes
     path = tmp_path / "edges.txt"
     path.write_bytes(EDGES)
     whole = read(path, max_line_bytes=1024)
-    assert [type(r).__name__ for r in whole] == ["RawDocument", "Reject", "Reject", "Reject",
-                                                 "RawDocument"]
+    assert [type(r).__name__ for r in whole] == ["TextDocument", "Reject", "Reject", "Reject",
+                                                 "TextDocument"]
     assert read_in_ranges(path, split_bytes, max_line_bytes=1024) == whole
 
 

@@ -25,6 +25,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKENS
 from trainer.checkpoint import (
     STATE_FILE,
     latest_checkpoint,
@@ -80,9 +81,10 @@ def read_vocab(vocab_dir: Path, manifest: dict) -> tuple[int, int]:
     if expected and hashlib.sha256(data).hexdigest() != expected:
         raise UserError(f"{path} is not the vocab the shards were built with (sha256 differs)")
     tokens = data.decode("utf-8").splitlines()
-    if "[PAD]" not in tokens:
-        raise UserError(f"{path} has no [PAD] token")
-    return len(tokens), tokens.index("[PAD]")
+    pad = SPECIAL_TOKENS["pad"]
+    if pad not in tokens:
+        raise UserError(f"{path} has no {pad} token")
+    return len(tokens), tokens.index(pad)
 
 
 def _find(tree: object, key: str) -> object:
@@ -194,7 +196,7 @@ class Trainer:
         stats += torch.stack([
             losses["loss"].detach(), losses["mlm_loss"].detach(),
             losses["sentence_loss"].detach(), losses.get("sbo_loss", zero).detach(),
-            (b["sentence_label"] >= 0).sum(), torch.tensor(len(b["input_ids"]), device=self.device),
+            (b["sentence_label"] >= 0).sum(), b["instances"],
             b["real_tokens"], torch.ones((), device=self.device),
         ]).double()
 

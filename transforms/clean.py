@@ -3,7 +3,9 @@
 Pure functions first (no Beam), the `CleanDocuments` wrapper last.
 
 - `normalize_text`: Unicode NFC (or NFKC), control and zero-width characters removed, every
-  run of whitespace inside a line made one space, lines stripped, blank lines dropped.
+  run of whitespace inside a line made one space, lines stripped, blank lines dropped. A
+  single line break between two CJK characters is a hard wrap, not a word boundary, and
+  disappears (`这\n样做` -> `这样做`).
 - `clean_lines` (C4, Raffel et al. 2020, adapted): applies to paragraph documents only.
   Presplit (BERT text format) lines are sentences the user prepared, so they are kept as
   they are. Rules: wiki residue removed (`[1]`, `[edit]`, `[citation needed]`,
@@ -28,20 +30,35 @@ from itertools import islice
 
 import apache_beam as beam
 
+from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
-from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.records import RawDocument
+from transforms.accounting import (
+    DROPPED_PREFIX,
+    LINES_DROPPED_PREFIX,
+    STATS_TAG,
+    Counters,
+    DropReason,
+)
+from transforms.records import TextDocument
 
-LINES_DROPPED_PREFIX = "lines_dropped/"
-
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_WORD_RE = re.compile(rf"[{CJK_CHARS}]|[^\s{CJK_CHARS}]+")
-_CJK_RUN_RE = re.compile(rf"[{CJK_CHARS}]+")
-_NON_CJK_RE = re.compile(rf"[^\s{CJK_CHARS}]+")
+_WORD_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]|[^\s{KANA_AND_HAN_CLASS}]+")
+_CJK_RUN_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]+")
+_NON_CJK_RE = re.compile(rf"[^\s{KANA_AND_HAN_CLASS}]+")
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
-_SPACE_RE = re.compile(r"\s+")
+_SPACE_RUN_RE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+r"""Whitespace runs without a line break, except a lone space (the common case, left alone):
+replacing these with one space is `re.sub(r"\s+", " ", line)` on each line, doing far less."""
+_INLINE_BREAKS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines' breaks besides \r, \n
+# A line ending in one of these is not finished:
+_WRAP_BEFORE = KANA_AND_HAN_CLASS + "，、（《〈「『【“‘"
+_WRAP_AFTER = KANA_AND_HAN_CLASS + "\u3001-\u303f\uff01-\uff65“”‘’…"  # CJK letters and punctuation
+_WRAP_BEFORE_RE = re.compile(rf"[{_WRAP_BEFORE}]")
+_WRAP_AFTER_RE = re.compile(rf"[{_WRAP_AFTER}]")
+_INLINE_BREAK_RE = re.compile(rf"[{_INLINE_BREAKS}]")
+_CJK_INLINE_BREAK_RE = re.compile(
+    rf"([{_WRAP_BEFORE}])[^\S\n]*[{_INLINE_BREAKS}][^\S\n]*(?=[{_WRAP_AFTER}])")
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; a space keeps words apart
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 _CONVERSION_RE = re.compile(r"-\{([^{}]*)\}-")
@@ -63,18 +80,38 @@ def words(text: str) -> list[str]:
     return _WORD_RE.findall(text)
 
 
-def normalize_text(text: str, form: str = "NFC") -> str:
+def normalize_text(text: str, form: str = "NFC", presplit: bool = False) -> str:
     """Unicode form, no control/zero-width characters, one space per gap, no blank lines.
 
     Zero-width joiners are removed too, which may change emoji sequences and Persian
     spelling; for BERT-style vocabularies those characters are noise.
+
+    Hard-wrapped CJK: Chinese and Japanese have no spaces between words, so a line break
+    inside a run of CJK text is a hard wrap, and joining the lines with a space (or
+    keeping them apart) would make `这\n样做` two words for jieba and WordPiece. One line
+    break (with the spaces around it) disappears when it follows a CJK letter or a
+    mid-sentence mark (，、 or an opening bracket/quote) and precedes a CJK letter or CJK
+    punctuation. A blank line is a paragraph break, and a line ending in 。！？：；」 ends
+    a sentence or a heading, so both stay. Between Latin words a break inside a line
+    (U+2028, NEL, form feed) becomes one space, and `\n` keeps separating paragraph
+    lines. In presplit BERT text every `\n` ends a sentence the user chose (often a
+    headline), so only the breaks inside a line join there.
     """
     text = _ZERO_WIDTH_RE.sub("", unicodedata.normalize(form, text))
-    lines = []
+    lines: list[str] = []
+    wrapped = False  # the previous raw line was kept and ends unfinished in CJK
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        kept = _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
-        if kept:
+        if _INLINE_BREAK_RE.search(line):
+            line = _CJK_INLINE_BREAK_RE.sub(r"\1", line)
+        kept = _SPACE_RUN_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
+        if not kept:
+            wrapped = False
+            continue
+        if wrapped and _WRAP_AFTER_RE.match(kept):
+            lines[-1] += kept
+        else:
             lines.append(kept)
+        wrapped = not presplit and _WRAP_BEFORE_RE.match(kept[-1]) is not None
     return "\n".join(lines)
 
 
@@ -83,7 +120,7 @@ def strip_wiki_markup(line: str) -> str:
     line = _CITATION_RE.sub("", line)
     line = _CONVERSION_RE.sub(_conversion_text, line)
     line = _EMPTY_BRACKETS_RE.sub("", line)
-    return _SPACE_RE.sub(" ", line).strip()
+    return _SPACE_RUN_RE.sub(" ", line).strip()
 
 
 def _conversion_text(match: re.Match) -> str:
@@ -195,10 +232,10 @@ def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
 
 
 def clean_document(
-    doc: RawDocument, cfg: CleanConfig
-) -> tuple[RawDocument | None, DropReason | None, Counter]:
+    doc: TextDocument, cfg: CleanConfig
+) -> tuple[TextDocument | None, DropReason | None, Counter]:
     """(cleaned document or None, drop reason or None, dropped lines by rule)."""
-    text = normalize_text(doc.text, cfg.normalization)
+    text = normalize_text(doc.text, cfg.normalization, doc.presplit)
     dropped: Counter = Counter()
     if not doc.presplit and text:
         lines, dropped = clean_lines(text.split("\n"), cfg)
@@ -206,7 +243,7 @@ def clean_document(
     reason = document_drop_reason(text, cfg)
     if reason is not None:
         return None, reason, dropped
-    cleaned = RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
+    cleaned = TextDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
     return cleaned, None, dropped
 
 
@@ -220,7 +257,7 @@ class _CleanFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
         for rule, n in sorted(dropped_lines.items()):
             self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
@@ -231,7 +268,7 @@ class _CleanFn(beam.DoFn):
 
 
 class CleanDocuments(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": cleaned RawDocument, "stats": (name, n)}."""
+    """PCollection[TextDocument] -> {"documents": cleaned TextDocument, "stats": (name, n)}."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         super().__init__()

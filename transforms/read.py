@@ -1,4 +1,4 @@
-"""ReadCorpus: file patterns -> RawDocument records, with rejects and counts.
+"""ReadCorpus: file patterns -> TextDocument records, with rejects and counts.
 
 Patterns are matched when the pipeline runs, never while it is built, so a Dataflow job
 can be constructed without credentials and `gs://` paths work. Each file gets a *name*:
@@ -25,15 +25,21 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ReadConfig
 from transforms import read_formats as fmt
-from transforms.accounting import DOCUMENTS_READ, DOCUMENTS_REJECTED, STATS_TAG, Counters
+from transforms.accounting import (
+    BROKEN_LINK,
+    DOCUMENTS_READ,
+    DOCUMENTS_REJECTED,
+    FILES_READ,
+    REJECTED_PREFIX,
+    STATS_TAG,
+    UNREADABLE,
+    Counters,
+)
 from transforms.input_names import InputFile, match_inputs
 from transforms.read_streams import Line, compression_of, decoded_pieces, iter_lines
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
-FILES_READ = "files_read"
-REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
 REJECTS_TAG = "rejects"
-BROKEN_LINK = "broken_link"
 _WHITESPACE = b" \t\x0b\x0c"
 _LINE_ENDS = b"\r\n"
 _BOM = b"\xef\xbb\xbf"
@@ -67,7 +73,7 @@ def byte_ranges(file: InputFile, cfg: ReadConfig) -> list[ByteRange]:
 
 
 def read_records(name: str, path: str, fileobj: BinaryIO, cfg: ReadConfig, start: int = 0,
-                 end: int | None = None) -> Iterator[RawDocument | Reject]:
+                 end: int | None = None) -> Iterator[TextDocument | Reject]:
     """The records of `path` (opened as `fileobj`) that start in [start, end), in file order.
 
     Pure (no Beam); `name` is what ids and reject sources call the file.
@@ -198,7 +204,7 @@ class _SplitFn(beam.DoFn):
 
 
 class _ReadRangeFn(beam.DoFn):
-    """ByteRange -> RawDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
+    """ByteRange -> TextDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
@@ -220,8 +226,8 @@ class _ReadRangeFn(beam.DoFn):
                     yield record
         except OSError as e:
             read += 1
-            rejected[fmt.UNREADABLE] = rejected.get(fmt.UNREADABLE, 0) + 1
-            reject = Reject(source=part.name, reason=fmt.UNREADABLE, raw=fmt.preview(str(e)))
+            rejected[UNREADABLE] = rejected.get(UNREADABLE, 0) + 1
+            reject = Reject(source=part.name, reason=UNREADABLE, raw=fmt.preview(str(e)))
             yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
         if part.start == 0:
             self.counters.inc(FILES_READ)
@@ -230,7 +236,7 @@ class _ReadRangeFn(beam.DoFn):
         for reason, n in sorted(rejected.items()):
             self.counters.inc(REJECTED_PREFIX + reason, n)
 
-    def _records(self, part: ByteRange) -> Iterator[RawDocument | Reject]:
+    def _records(self, part: ByteRange) -> Iterator[TextDocument | Reject]:
         if part.broken:
             yield Reject(source=part.name, reason=BROKEN_LINK,
                          raw=f"{part.path}: a symbolic link to nothing, or a loop")

@@ -1,4 +1,4 @@
-"""Record parsers per input format: lines in, RawDocument or Reject out.
+"""Record parsers per input format: lines in, TextDocument or Reject out.
 
 A *record* is what one format calls a document: a blank-line-separated block (BERT text),
 a line (JSONL), a `<doc>` block (WikiExtractor) or a row (Parquet). Its locator is
@@ -19,23 +19,22 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from core.config import ReadConfig
+from transforms.accounting import (
+    BINARY,
+    INVALID_JSON,
+    INVALID_PARQUET,
+    INVALID_UTF8,
+    LINE_TOO_LONG,
+    MISSING_FIELD,
+    OUTSIDE_DOC,
+    UNTERMINATED_DOC,
+    WRONG_TYPE,
+)
 from transforms.read_streams import Damage, Line, strip_compression_suffix
-from transforms.records import RawDocument, Reject
+from transforms.records import Reject, TextDocument
 
 RAW_PREVIEW_CHARS = 2000
 """How much of a rejected record's raw text is kept in `rejects-*.jsonl.zst`."""
-
-# Reject reasons (the `reason` field of rejects and the `documents_rejected/...` counters).
-INVALID_UTF8 = "invalid_utf8"
-INVALID_JSON = "invalid_json"
-BINARY = "binary"
-LINE_TOO_LONG = "line_too_long"
-MISSING_FIELD = "missing_field"
-WRONG_TYPE = "wrong_type"
-UNTERMINATED_DOC = "unterminated_doc"
-OUTSIDE_DOC = "outside_doc"
-INVALID_PARQUET = "invalid_parquet"
-UNREADABLE = "unreadable"
 
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _DOC_OPEN = re.compile(rb"^<doc(\s[^>]*)?>\s*$")
@@ -101,12 +100,12 @@ class _Block:
         return b"\n".join(self.lines)[: RAW_PREVIEW_CHARS * 4]
 
     def finish(self, name: str, presplit: bool, doc_id: str | None = None
-               ) -> RawDocument | Reject:
+               ) -> TextDocument | Reject:
         locator = f"{name}:{self.offset}"
         if self.problem:
             return Reject(source=locator, reason=self.problem, raw=preview(self.raw()))
         text = b"\n".join(self.lines).decode("utf-8")
-        return RawDocument(id=doc_id or locator, text=text, source=name, presplit=presplit)
+        return TextDocument(id=doc_id or locator, text=text, source=name, presplit=presplit)
 
     def damaged(self, name: str, damage: Damage) -> Reject:
         return Reject(source=f"{name}:{self.offset}", reason=damage.reason,
@@ -120,7 +119,7 @@ def _damage_reject(name: str, line: Line) -> Reject:
                   raw=preview(line.data), detail=line.damage.describe())
 
 
-def parse_text(name: str, lines: Iterable[Line]) -> Iterator[RawDocument | Reject]:
+def parse_text(name: str, lines: Iterable[Line]) -> Iterator[TextDocument | Reject]:
     """BERT text format: one sentence per line, blank line between documents."""
     block: _Block | None = None
     for line in lines:
@@ -148,7 +147,7 @@ def parse_text(name: str, lines: Iterable[Line]) -> Iterator[RawDocument | Rejec
 
 
 def parse_jsonl(name: str, lines: Iterable[Line], cfg: ReadConfig
-                ) -> Iterator[RawDocument | Reject]:
+                ) -> Iterator[TextDocument | Reject]:
     """JSON lines; the text (and optional id) come from configured fields."""
     for line in lines:
         if line.damage is not None:
@@ -170,7 +169,7 @@ def parse_jsonl(name: str, lines: Iterable[Line], cfg: ReadConfig
 
 
 def _json_record(obj: object, locator: str, name: str, cfg: ReadConfig,
-                 raw: bytes | str) -> RawDocument | Reject:
+                 raw: bytes | str) -> TextDocument | Reject:
     record = obj if isinstance(obj, dict) else {}
     text = record.get(cfg.text_field)
     doc_id = locator
@@ -181,11 +180,11 @@ def _json_record(obj: object, locator: str, name: str, cfg: ReadConfig,
         return Reject(source=locator, reason=MISSING_FIELD, raw=preview(raw))
     if not isinstance(text, str):
         return Reject(source=locator, reason=WRONG_TYPE, raw=preview(raw))
-    return RawDocument(id=doc_id, text=text, source=name, presplit=False)
+    return TextDocument(id=doc_id, text=text, source=name, presplit=False)
 
 
 def parse_wikiextractor(name: str, lines: Iterable[Line], cfg: ReadConfig
-                        ) -> Iterator[RawDocument | Reject]:
+                        ) -> Iterator[TextDocument | Reject]:
     """`<doc id= url= title=>` blocks, one paragraph per line.
 
     The first line of a block repeats the title; it is dropped, because a bare title is
@@ -239,7 +238,7 @@ def _drop_title(block: _Block, title: str | None) -> None:
 
 
 def parse_parquet(name: str, fileobj: BinaryIO, cfg: ReadConfig
-                  ) -> Iterator[RawDocument | Reject]:
+                  ) -> Iterator[TextDocument | Reject]:
     """Rows of a Parquet file, read a record batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -18,6 +18,8 @@ from typing import BinaryIO
 
 import zstandard
 
+from transforms.accounting import CORRUPT_COMPRESSED_DATA, TRUNCATED
+
 CHUNK_BYTES = 1 << 16
 """Bytes read (and, compressed, fed to the decoder) per call; bounds memory per file."""
 
@@ -26,8 +28,6 @@ _MAGIC = {"gzip": b"\x1f\x8b\x08", "zstd": b"\x28\xb5\x2f\xfd"}
 _CODEC_ERRORS = (zlib.error, zstandard.ZstdError)
 _BOM = b"\xef\xbb\xbf"
 
-TRUNCATED = "truncated"
-CORRUPT_COMPRESSED_DATA = "corrupt_compressed_data"
 
 
 def compression_of(path: str) -> str | None:

@@ -13,8 +13,9 @@ import numpy as np
 
 
 @dataclass
-class RawDocument:
-    """A document as a reader produced it, before cleaning.
+class TextDocument:
+    """A document as one text, before sentence splitting: what a reader produces and what
+    cleaning and dedup pass on (cleaned text, same type).
 
     `presplit` is True when the format already gives one sentence per line (BERT text
     format); the sentence splitter then keeps the lines as they are.
