@@ -44,7 +44,11 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--text-field", default=ReadConfig.text_field,
                    help="JSONL/Parquet text field")
     g.add_argument("--id-field", default=None,
-                   help="JSONL/Parquet id field (default: path:ordinal)")
+                   help="JSONL/Parquet id field (default: name:byte offset, see README)")
+    g.add_argument("--input-split-bytes", type=int, default=ReadConfig.split_bytes,
+                   metavar="N", help="read uncompressed text/JSONL/WikiExtractor files in "
+                   "byte ranges of N, in parallel; output does not depend on N "
+                   "(default: 64 MiB)")
     g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
@@ -188,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_config(a: argparse.Namespace) -> ReadConfig:
     return ReadConfig(inputs=tuple(a.input), format=a.format, text_field=a.text_field,
-                      id_field=a.id_field)
+                      id_field=a.id_field, split_bytes=a.input_split_bytes)
 
 
 def clean_config(a: argparse.Namespace) -> CleanConfig:
