@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from transforms.accounting import DOCUMENTS_READ, INSTANCES, SHARDS, VOCAB_DISTINCT_WORDS
-from transforms.progress import INPUT_BYTES, PROGRESS_DIR_ENV, restart_progress
+from transforms.progress import DOCUMENTS_TOKENIZED, INPUT_BYTES, PROGRESS_DIR_ENV, restart_progress
 
 PRINT_INTERVAL_S = 4.0
 STAGES = ((DOCUMENTS_READ, "reading and cleaning"), (VOCAB_DISTINCT_WORDS, "training the vocab"),
-          (INSTANCES, "packing and masking"), (SHARDS, "writing shards"))
+          (DOCUMENTS_TOKENIZED, "tokenizing"), (INSTANCES, "packing and masking"),
+          (SHARDS, "writing shards"))
 """Counters in pipeline order and the stage each one shows is running."""
 
 

@@ -3,6 +3,7 @@ fed by a side channel that works whether DoFns run in the launcher or in worker 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -38,7 +39,7 @@ def test_a_shards_run_prints_progress_at_least_every_5_seconds(tmp_path):
     parsed = [LINE.match(line) for line in lines]
     assert all(parsed), lines
     elapsed = [int(m["h"]) * 3600 + int(m["m"]) * 60 + int(m["s"]) for m in parsed]
-    assert elapsed[0] <= 5 and all(0 < b - a <= 5 for a, b in zip(elapsed, elapsed[1:]))
+    assert elapsed[0] <= 5 and all(0 < b - a <= 5 for a, b in itertools.pairwise(elapsed))
     docs = [int(m["docs"].replace(",", "")) for m in parsed]
     assert docs == sorted(docs) and docs[-1] <= summary["documents_read"]
     assert docs[-1] > 0 and float(parsed[-1]["mb"].replace(",", "")) > 0

@@ -18,6 +18,8 @@ import time
 PROGRESS_DIR_ENV = "BERT_SHARDS_PROGRESS_DIR"
 INPUT_BYTES = "input_bytes"
 """Bytes of input files consumed: reported to the progress lines only (not a Beam counter)."""
+DOCUMENTS_TOKENIZED = "documents_tokenized"
+"""Progress only: shows the tokenizer at work before the first instance is counted."""
 WRITE_INTERVAL_S = 1.0
 
 
