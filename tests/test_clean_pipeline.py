@@ -58,7 +58,7 @@ def test_demo_corpus_survives_default_filters(tmp_path, capsys):
         ids = [d["id"] for d in read_jsonl_zst(shard)]
         assert ids == sorted(ids)
     printed = capsys.readouterr().out
-    assert "documents kept" in printed and "wall time" in printed
+    assert "documents_kept" in printed and "wall_time" in printed
     assert all(Path(p).exists() for p in demo_inputs())
 
 

@@ -71,6 +71,8 @@ CORRUPT_COMPRESSED_DATA = "corrupt_compressed_data"
 # Vocab counters.
 VOCAB_DISTINCT_WORDS = "vocab_distinct_words"
 VOCAB_PRUNED_WORDS = "vocab_pruned_words"
+VOCAB_ENTRIES = "vocab_entries"
+"""Tokens in the trained vocab.txt; above --vocab-size when the alphabet alone is larger."""
 """Distinct words the counting combiner pruned to stay under `--max-words-in-memory`."""
 
 # Packing / masking / shard counters.
