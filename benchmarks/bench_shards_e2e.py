@@ -34,8 +34,9 @@ import zstandard  # noqa: E402
 from tokenizers import BertWordPieceTokenizer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.cli import main as cli  # noqa: E402
 from variant_corpus import SHARED, write_corpus  # noqa: E402
+
+from pipeline.cli import main as cli  # noqa: E402
 
 TOKENIZER_BATCH = 20_000
 VOCABS = {"en": (SHARED / "vocab/bert_base_uncased", True),
@@ -111,10 +112,11 @@ def main() -> None:
     mb = source.stat().st_size / 1e6
     print(f"\ncorpus {args.corpus}: {mb:.1f} MB JSONL ({source.name}), {len(sentences):,} "
           f"cleaned sentences, {n_tokens:,} tokens; best of {args.runs}")
-    print(f"bare HF tokenizer encode_batch (1 thread):  CPU {tok_cpu:7.2f} s  wall {tok_wall:7.2f} s"
-          f"  {n_tokens / tok_cpu / 1e3:7.0f}k tokens/CPU-s")
-    print(f"shards end to end (1 worker):               CPU {one_cpu:7.2f} s  wall {one_wall:7.2f} s"
-          f"  {n_tokens / one_cpu / 1e3:7.0f}k tokens/CPU-s  {mb / one_cpu:.2f} MB/CPU-s")
+    print(f"bare HF tokenizer encode_batch (1 thread):  CPU {tok_cpu:7.2f} s  wall "
+          f"{tok_wall:7.2f} s  {n_tokens / tok_cpu / 1e3:7.0f}k tokens/CPU-s")
+    print(f"shards end to end (1 worker):               CPU {one_cpu:7.2f} s  wall "
+          f"{one_wall:7.2f} s  {n_tokens / one_cpu / 1e3:7.0f}k tokens/CPU-s  "
+          f"{mb / one_cpu:.2f} MB/CPU-s")
     print(f"shards on a 1-document input (start-up):    CPU {start_cpu:7.2f} s  wall "
           f"{start_wall:7.2f} s  ({start_cpu / one_cpu:.0%} of the run's CPU)")
     print(f"ratio shards / tokenizer speed, per core:   {tok_cpu / one_cpu:7.2f}x CPU  "
