@@ -6,6 +6,7 @@ The subcommand modules are imported lazily so that `--help` and bad-flag errors 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -283,7 +284,20 @@ def run(argv: list[str]) -> int:
     return 0
 
 
+class _MissingGcpLibrariesFilter(logging.Filter):
+    """Drops the warning `import apache_beam` logs when the GCP client libraries are absent
+    (the base install): only gs:// paths and Dataflow need them, and those fail with their
+    own message when they are used."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "apitools not found" not in record.getMessage()
+
+
+_GCP_FILTER = _MissingGcpLibrariesFilter()
+
+
 def main(argv: list[str] | None = None) -> int:
+    logging.getLogger().addFilter(_GCP_FILTER)  # once, however often main() runs
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except UserError as e:

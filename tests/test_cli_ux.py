@@ -129,3 +129,33 @@ def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
     done = _cli("vocab", "--input", str(tmp_path / "a.txt"), "--output", str(tmp_path / "v2"),
                 "--vocab-size", str(entries), "--min-frequency", "1")
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+
+
+BLOCK_GCP = '''
+import sys
+BLOCKED = ("google.cloud", "google.auth", "google.api_core", "apitools")
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith(BLOCKED):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, _Block())
+'''
+
+
+def test_base_install_prints_no_warning_about_gcp_libraries(tmp_path):
+    """Without the gcp extra (simulated: its client libraries cannot be imported) a local
+    run prints no warning about them."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_GCP)
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"}
+    (tmp_path / "a.txt").write_text(f"{WORDS}.\n")
+    done = subprocess.run([sys.executable, str(REPO / "beam_runner.py"), "clean", "--input",
+                           str(tmp_path / "a.txt"), "--output", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    probe = subprocess.run([sys.executable, "-c", "import apitools"], env=env,
+                           capture_output=True, text=True)
+    assert probe.returncode != 0, "the GCP libraries were not hidden"
+    noise = [line for line in done.stderr.splitlines() if not line.startswith("progress:")]
+    assert noise == [], noise
