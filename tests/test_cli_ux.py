@@ -27,7 +27,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 def _one_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str:
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = [line for line in done.stderr.splitlines() if not line.startswith("progress: ")]
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
@@ -121,7 +121,8 @@ def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
     entries = len((tmp_path / "v" / "vocab.txt").read_text().splitlines())
     assert entries > 10
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [line for line in done.stderr.splitlines() if line.strip()]
+    assert warnings == [line for line in done.stderr.splitlines()
+                        if line.strip() and not line.startswith("progress: ")]
     assert len(warnings) == 1 and f"has {entries:,} entries" in warnings[0]
     assert "--vocab-size 10:" in warnings[0]
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())

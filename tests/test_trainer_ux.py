@@ -136,3 +136,14 @@ def test_position_embeddings_follow_the_shards_max_seq_length(tmp_path):
     assert main(_argv(shards, vocab, out, 1, "--batch-size", "4")) == 0
     config = json.loads((out / "checkpoint-final" / "config.json").read_text())
     assert config["max_position_embeddings"] >= 640
+
+
+def test_step_progress_prints_the_first_and_last_step_whatever_the_interval():
+    from trainer.progress import StepProgress
+
+    steps = StepProgress(first_step=4, total_steps=100, samples_per_step=16, interval=3600)
+    assert steps.due(5)
+    line = steps.line(5, 2.5)
+    assert line.startswith("step 5/100, ") and "loss 2.5000" in line and "ETA " in line
+    assert not steps.due(6) and not steps.due(99)
+    assert steps.due(100)
