@@ -14,6 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ReadConfig
 from pipeline.beam_options import is_dry_run, make_pipeline_options
+from pipeline.local_memory import return_freed_memory
 from pipeline.stages import check_local_inputs, with_default_inputs
 from pipeline.summary import print_summary
 
@@ -46,6 +47,7 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, prepare_output: Callable[
     dry_run = is_dry_run(options)
     if not dry_run:
         prepare_output()
+        return_freed_memory()
     start = time.monotonic()
     with beam.Pipeline(options=options) as p:
         build(p)
