@@ -17,13 +17,15 @@ class RawDocument:
     """A document as a reader produced it, before cleaning.
 
     `presplit` is True when the format already gives one sentence per line (BERT text
-    format); the sentence splitter then keeps the lines as they are.
+    format); the sentence splitter then keeps the lines as they are. `lang` is set by
+    language identification after cleaning (ISO 639-1, `und` when undetermined).
     """
 
     id: str
     text: str
     source: str
     presplit: bool = False
+    lang: str = ""
 
 
 @dataclass
@@ -33,9 +35,10 @@ class Document:
     id: str
     text: str
     sentences: list[str]
+    lang: str = ""
 
     def to_json_dict(self) -> dict:
-        return {"id": self.id, "text": self.text, "sentences": self.sentences}
+        return {"id": self.id, "text": self.text, "sentences": self.sentences, "lang": self.lang}
 
 
 @dataclass

@@ -45,6 +45,7 @@ def documents_summary(stats: dict) -> dict:
         DOCUMENTS_READ,
         DOCUMENTS_REJECTED,
         DROPPED_PREFIX,
+        KEPT_BY_LANGUAGE_PREFIX,
     )
 
     dropped = {
@@ -57,7 +58,13 @@ def documents_summary(stats: dict) -> dict:
         "documents_dropped": dropped,
         "documents_rejected": stats.get(DOCUMENTS_REJECTED, 0),
     }
+    by_language = {
+        name[len(KEPT_BY_LANGUAGE_PREFIX):]: n for name, n in sorted(stats.items())
+        if name.startswith(KEPT_BY_LANGUAGE_PREFIX)
+    }
+    if by_language:
+        summary["documents_kept_by_language"] = by_language
     for name, n in sorted(stats.items()):
-        if not name.startswith(DROPPED_PREFIX) and name not in summary:
+        if not name.startswith((DROPPED_PREFIX, KEPT_BY_LANGUAGE_PREFIX)) and name not in summary:
             summary[name] = n
     return summary
