@@ -29,14 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 from tokenizers import BertWordPieceTokenizer  # noqa: E402
 
+from core.special_tokens import SPECIAL_TOKEN_LIST  # noqa: E402
 from pipeline.cli import main as cli_main  # noqa: E402
 from vocab.jieba_segmenter import get_jieba, presegment  # noqa: E402
-from vocab.pretokenize import BertPreTokenizer  # noqa: E402
+from vocab.pretokenize import BertWordSplitter  # noqa: E402
 from vocab.train import count_words, train_wordpiece  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
 FILES = ("en/enwiki_wikiextractor_wiki_00.txt", "zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl")
-SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 def _timed(fn) -> tuple[float, float]:
@@ -60,8 +60,8 @@ def main() -> None:
         BertWordPieceTokenizer(lowercase=True).train(files, show_progress=False, **size)
 
     def core() -> None:
-        counts = count_words(lines, BertPreTokenizer(True), jieba=False)
-        train_wordpiece(counts, special=SPECIALS, **size)
+        counts = count_words(lines, BertWordSplitter(True), jieba=False)
+        train_wordpiece(counts, special=SPECIAL_TOKEN_LIST, **size)
 
     def subcommand(*argv: str):
         def run() -> None:

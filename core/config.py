@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKEN_LIST
 
 FORMATS = ("auto", "text", "jsonl", "parquet", "wikiextractor")
 TASKS = ("nsp", "sop", "none")
@@ -29,9 +30,21 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserError(f"--{name} must be in [{lo}, {hi}]; got {value!r}")
 
 
+NOT_OUTPUT = {"defines_output": False}
+"""Field metadata: the field changes how a run works, never what it writes (kept out of
+manifests and their hash)."""
+
+
 def output_fields(config: object) -> dict:
     """The config as a JSON-able dict, for manifests and hashing."""
-    return dataclasses.asdict(config)
+    return {f.name: _output_value(getattr(config, f.name))
+            for f in dataclasses.fields(config) if f.metadata != NOT_OUTPUT}
+
+
+def _output_value(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return output_fields(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -44,13 +57,16 @@ class ReadConfig:
     id_field: str | None = None
     max_line_bytes: int = 1 << 20
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
-    id_root: str | None = None
-    """Stripped from file paths in document ids, so ids do not depend on where files live."""
+    split_bytes: int = field(default=64 << 20, metadata=NOT_OUTPUT)
+    """Uncompressed text/JSONL/WikiExtractor files are read in byte ranges of this size, in
+    parallel; the output is the same for every size."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)
         if self.max_line_bytes < 1024:
             raise UserError(f"--max-line-bytes must be >= 1024; got {self.max_line_bytes!r}")
+        if self.split_bytes < 1:
+            raise UserError(f"--input-split-bytes must be >= 1; got {self.split_bytes!r}")
 
 
 @dataclass(frozen=True)
@@ -118,7 +134,6 @@ class VocabConfig:
     limit_alphabet: int = 1000
     lowercase: bool = True
     zh_segmenter: str = "none"
-    special_tokens: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
     num_unused: int = 0
     max_input_chars_per_word: int = 100
     max_words_in_memory: int = 5_000_000
@@ -126,7 +141,7 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
-        if self.vocab_size < len(self.special_tokens) + self.num_unused + 1:
+        if self.vocab_size < len(SPECIAL_TOKEN_LIST) + self.num_unused + 1:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")
@@ -194,11 +209,17 @@ class ShardConfig:
     compression: str = "none"
     overwrite: bool = False
     seed: int = 12345
+    packed: bool = False
+    """Rows of up to max_seq_length tokens holding several complete instances (schema v2)."""
+    max_sequences_per_row: int = 3
 
     def __post_init__(self) -> None:
         _check_choice("compression", self.compression, COMPRESSIONS)
         if not 1 <= self.num_shards <= 99999:
             raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+        if not 1 <= self.max_sequences_per_row <= 255:
+            raise UserError("--max-sequences-per-row must be in [1, 255]; "
+                            f"got {self.max_sequences_per_row}")
 
 
 @dataclass(frozen=True)

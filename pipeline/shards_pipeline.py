@@ -22,9 +22,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ShardsJobConfig, VocabConfig, output_fields
 from core.errors import UserError
-from pipeline.beam_options import is_dry_run, make_pipeline_options
+from core.special_tokens import SPECIAL_TOKEN_LIST
 from pipeline.launch import delete_own_files, launch
 from pipeline.stages import CleanCorpus, with_default_inputs
+from pipeline.summary import warn_vocab_over_size
 from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
 from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE
@@ -64,9 +65,9 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
                   config: dict, shard_dir: str, summary_dir: str, vocab_source: str,
                   extra_stats: list) -> None:
     """tokenize -> pack -> mask -> shards -> manifest; shared by `shards` and `all`."""
-    from transforms.mask import ApplyMasks
-    from transforms.pack_instances import PackInstances
-    from transforms.shards import WriteManifest, WriteShards
+    from transforms.mask_beam import ApplyMasks
+    from transforms.pack_beam import PackInstances
+    from transforms.shards import RowPacking, WriteManifest, WriteShards
     from transforms.tokenize import TokenizeDocuments
 
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
@@ -75,8 +76,10 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
         job.pack, specials["cls"], specials["sep"])
     masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts=artifacts)
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
+    packing = (RowPacking(job.pack.max_seq_length, job.shard.max_sequences_per_row)
+               if job.shard.packed else None)
     written = masked["instances"] | "WriteShards" >> WriteShards(
-        shard_dir, job.shard.num_shards, job.shard.compression, job.shard.seed, vocab)
+        shard_dir, job.shard.num_shards, job.shard.compression, job.shard.seed, vocab, packing)
     # A tuple, not a list: Beam 2.77 reads a list on the left of `|` as data for Create.
     stats = (
         (cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],
@@ -116,7 +119,7 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, vocab_cfg: VocabConfig, ou
     vocab_dir = FileSystems.join(output, VOCAB_SUBDIR)
     config = {**output_fields(job), "vocab": output_fields(vocab_cfg)}
     # BuildVocab puts the special tokens first, in config order.
-    specials = special_ids(list(vocab_cfg.special_tokens))
+    specials = special_ids(list(SPECIAL_TOKEN_LIST))
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(vocab_cfg, vocab_dir,
                                                               count_kept=False)
@@ -143,12 +146,13 @@ def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str,
 
 
 def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], shard_dir: str,
-         beam_args: list[str]) -> None:
+         beam_args: list[str]) -> dict | None:
     output = job.shard.output
-    launch(beam_args, job.read, lambda: prepare_output(output, job.shard.overwrite, own_files),
-           build, output)
-    if not is_dry_run(make_pipeline_options(beam_args)):
+    summary = launch(beam_args, job.read,
+                     lambda: prepare_output(output, job.shard.overwrite, own_files), build, output)
+    if summary is not None:
         print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
+    return summary
 
 
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
@@ -170,5 +174,8 @@ def run_all(job: ShardsJobConfig, vocab_cfg: VocabConfig, beam_args: list[str]) 
     """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
     output = job.shard.output
     own = {"": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES}
-    _run(lambda p: build_all(p, job, vocab_cfg, output), job, own,
-         FileSystems.join(output, SHARDS_SUBDIR), beam_args)
+    summary = _run(lambda p: build_all(p, job, vocab_cfg, output), job, own,
+                   FileSystems.join(output, SHARDS_SUBDIR), beam_args)
+    if summary is not None:
+        used = demo_vocab_config(job, vocab_cfg)
+        warn_vocab_over_size(summary, used.vocab_size, used.limit_alphabet)

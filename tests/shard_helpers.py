@@ -8,7 +8,6 @@ import numpy as np
 
 from transforms.manifest import vocab_info
 from transforms.records import Instance
-from transforms.shard_assign import shard_of_rank
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CLS, SEP, MASK = 2, 3, 4
@@ -81,6 +80,11 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
         written["shards"] | WriteManifest(out, config, out, vocab, stats)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+def shard_of_rank(rank: int, total: int, num_shards: int) -> int:
+    """The reference rule: shard of the instance at global `rank` (sizes differ by <= 1)."""
+    return rank * num_shards // total
 
 
 def assign_shards(sort_keys: Sequence[tuple], num_shards: int) -> np.ndarray:

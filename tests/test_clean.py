@@ -26,7 +26,7 @@ from transforms.clean import (
     words,
 )
 from transforms.read import read_records
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 CFG = CleanConfig()
 PROSE = "The quick brown fox jumps over the lazy dog near the river bank today. "
@@ -74,7 +74,7 @@ def test_presplit_lines_are_sentences_and_never_join():
 
 def test_clean_document_joins_hard_wrapped_chinese_paragraph():
     body = "我们今天这\n样做是为了测试硬换行的中文段落，\n因为每一行都被截断了。"
-    doc = RawDocument(id="a", text=body, source="a.jsonl", presplit=False)
+    doc = TextDocument(id="a", text=body, source="a.jsonl", presplit=False)
     cleaned, reason, _ = clean_document(doc, cfg(min_words=5))
     assert reason is None
     assert cleaned.text == "我们今天这样做是为了测试硬换行的中文段落，因为每一行都被截断了。"
@@ -169,7 +169,7 @@ def test_line_shape_rules():
 
 
 def test_clean_document_presplit_keeps_every_line():
-    raw = RawDocument(
+    raw = TextDocument(
         id="d", text="Heading\n" + PROSE + "\n" + PROSE + " x", source="s", presplit=True
     )
     cleaned, reason, dropped = clean_document(raw, CFG)
@@ -178,7 +178,7 @@ def test_clean_document_presplit_keeps_every_line():
 
 
 def test_clean_document_paragraphs_drop_headings():
-    raw = RawDocument(
+    raw = TextDocument(
         id="d", text="Title\n\n" + PROSE + "\nHistory.\n" + PROSE + "Again.", source="s"
     )
     cleaned, reason, dropped = clean_document(raw, CFG)
@@ -188,9 +188,9 @@ def test_clean_document_paragraphs_drop_headings():
 
 def test_clean_documents_transform_counters():
     docs = [
-        RawDocument(id="a", text=PROSE * 2, source="s"),
-        RawDocument(id="b", text="Only four words here.", source="s"),
-        RawDocument(id="c", text="History.\n\n", source="s"),
+        TextDocument(id="a", text=PROSE * 2, source="s"),
+        TextDocument(id="b", text="Only four words here.", source="s"),
+        TextDocument(id="c", text="History.\n\n", source="s"),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
         out = p | beam.Create(docs) | CleanDocuments(CFG)
@@ -209,13 +209,14 @@ def test_clean_documents_transform_counters():
 
 
 def _kept(records) -> tuple[int, int]:
-    docs = [r for r in records if isinstance(r, RawDocument)]
+    docs = [r for r in records if isinstance(r, TextDocument)]
     return sum(clean_document(d, CFG)[0] is not None for d in docs), len(docs)
 
 
 def _read(path: Path, fmt: str):
     with open(path, "rb") as fh:
-        return list(read_records(str(path), fh, ReadConfig(inputs=(str(path),), format=fmt)))
+        return list(read_records(path.name, str(path), fh,
+                                 ReadConfig(inputs=(str(path),), format=fmt)))
 
 
 @pytest.mark.parametrize("name", ["bert_sample/sample_text.txt", "zh/albert_zh_news_zh_1.txt"])
@@ -231,7 +232,7 @@ def test_defaults_keep_real_wiki_and_news():
     assert _kept(prose) == (34, 36)
     thuc = corpus_path("zh/thucnews_cnews_val_1000.tsv")
     docs = [
-        RawDocument(id=str(i), text=line.split("\t", 1)[1], source="t")
+        TextDocument(id=str(i), text=line.split("\t", 1)[1], source="t")
         for i, line in enumerate(thuc.read_text(encoding="utf-8").splitlines())
     ]
     assert _kept(docs) == (1000, 1000)

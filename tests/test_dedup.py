@@ -7,11 +7,11 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.dedup import DeduplicateDocuments, dedup_key, keep_smallest_id
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 
-def doc(doc_id: str, text: str) -> RawDocument:
-    return RawDocument(id=doc_id, text=text, source="s")
+def doc(doc_id: str, text: str) -> TextDocument:
+    return TextDocument(id=doc_id, text=text, source="s")
 
 
 def test_key_ignores_case_and_whitespace_only():

@@ -8,7 +8,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import CleanConfig
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 from transforms.sentences import SplitSentences, split_line, split_sentences
 
 
@@ -73,8 +73,8 @@ def test_pieces_cover_the_line():
 
 def test_split_sentences_transform_drops_too_few():
     docs = [
-        RawDocument(id="a", text="One. Two.", source="s"),
-        RawDocument(id="b", text="Only one.", source="s"),
+        TextDocument(id="a", text="One. Two.", source="s"),
+        TextDocument(id="b", text="Only one.", source="s"),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
         out = p | beam.Create(docs) | SplitSentences(CleanConfig(min_sentences=2))

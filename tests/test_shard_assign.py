@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from shard_helpers import assign_shards
+from shard_helpers import assign_shards, shard_of_rank
 
 from transforms.shard_assign import (
     boundary_ranks,
@@ -16,7 +16,6 @@ from transforms.shard_assign import (
     bucket_offsets,
     shard_hash,
     shard_of_key,
-    shard_of_rank,
     shard_sizes,
     sort_key,
 )

@@ -13,11 +13,9 @@ from transformers import BertTokenizerFast
 
 from core.config import VocabConfig
 from tests.vocab_helpers import generated_lines, thucnews_articles
-from transforms.accounting import DOCUMENTS_KEPT
+from transforms.accounting import DOCUMENTS_KEPT, VOCAB_DISTINCT_WORDS, VOCAB_PRUNED_WORDS
 from transforms.records import Document
 from transforms.vocab_build import (
-    VOCAB_DISTINCT_WORDS,
-    VOCAB_PRUNED_WORDS,
     BuildVocab,
     WordCountCombineFn,
     WordCounts,

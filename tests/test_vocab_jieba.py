@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from core.cjk import is_bert_chinese_char
 from core.config import VocabConfig
 from tests.vocab_helpers import thucnews_articles
 from transforms.vocab_build import WordCounts, train_vocab
 from vocab.encoder import Encoder
 from vocab.jieba_segmenter import presegment, word_start_chars
-from vocab.pretokenize import BertPreTokenizer, is_cjk_char
+from vocab.pretokenize import BertWordSplitter
 from vocab.train import count_words
 
 
@@ -29,13 +30,13 @@ def _tokens_per_char(encoder: Encoder, articles: list[str]) -> float:
 
 def _train(articles: list[str], zh_segmenter: str, vocab_size: int) -> Encoder:
     jieba = zh_segmenter == "jieba"
-    counts = count_words(articles, BertPreTokenizer(True, handle_chinese_chars=not jieba), jieba)
+    counts = count_words(articles, BertWordSplitter(True, handle_chinese_chars=not jieba), jieba)
     cfg = VocabConfig(vocab_size=vocab_size, zh_segmenter=zh_segmenter, limit_alphabet=8000)
     return Encoder.from_artifacts(train_vocab(WordCounts(counts=dict(counts)), cfg))
 
 
 def _multi_char_words(encoder: Encoder) -> list[str]:
-    return [t for t in encoder.id_to_token if len(t) >= 2 and all(map(is_cjk_char, t))]
+    return [t for t in encoder.id_to_token if len(t) >= 2 and all(map(is_bert_chinese_char, t))]
 
 
 def _check_jieba_beats_char_level(n_train: int, vocab_size: int, min_words: int,

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from tokenizers import BertWordPieceTokenizer, pre_tokenizers
 
+from core.cjk import is_bert_chinese_char
 from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines
-from vocab.pretokenize import BertPreTokenizer, is_cjk_char, make_normalizer
+from vocab.pretokenize import BertWordSplitter, make_normalizer
 from vocab.train import (
     _repeated_words,
     count_words,
@@ -25,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _ours(lines: list[str], vocab_size: int, lowercase: bool = True) -> list[str]:
-    counts = count_words(lines, BertPreTokenizer(lowercase), jieba=False)
+    counts = count_words(lines, BertWordSplitter(lowercase), jieba=False)
     return train_wordpiece(counts, vocab_size=vocab_size, min_frequency=2, limit_alphabet=1000,
                            special=SPECIALS)
 
@@ -45,19 +46,19 @@ def _shared_fraction(ours: list[str], bare: dict[str, int]) -> float:
 
 
 def test_pretokenizer_is_bert_basic_tokenization():
-    pretok = BertPreTokenizer(lowercase=True)
+    pretok = BertWordSplitter(lowercase=True)
     assert pretok.words(" \tHeLLo!how  \n Are yoU?  ") == ["hello", "!", "how", "are", "you", "?"]
     assert pretok.words("Héllo ah博推zz") == ["hello", "ah", "博", "推", "zz"]
-    assert BertPreTokenizer(lowercase=False).words("Héllo") == ["Héllo"]
+    assert BertWordSplitter(lowercase=False).words("Héllo") == ["Héllo"]
     # jieba mode: CJK characters are not split, jieba's spaces decide.
-    assert BertPreTokenizer(True, handle_chinese_chars=False).words("今天 天气。") == [
+    assert BertWordSplitter(True, handle_chinese_chars=False).words("今天 天气。") == [
         "今天", "天气", "。"]
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_ascii_fast_path_equals_rust_normalizer_and_pre_tokenizer(lowercase):
     """20,000 random ASCII strings (control characters included) plus real English lines."""
-    pretok = BertPreTokenizer(lowercase)
+    pretok = BertWordSplitter(lowercase)
     normalizer = make_normalizer(lowercase, handle_chinese_chars=True)
     rust = pre_tokenizers.BertPreTokenizer()
     rng = np.random.Generator(np.random.Philox(3))
@@ -69,13 +70,13 @@ def test_ascii_fast_path_equals_rust_normalizer_and_pre_tokenizer(lowercase):
         assert pretok.words(text) == expected, repr(text)
 
 
-def test_is_cjk_char_ranges():
-    assert is_cjk_char("中") and is_cjk_char("㐀") and is_cjk_char("\U00020000")
-    assert not any(is_cjk_char(c) for c in "aあア한。，")
+def test_is_bert_chinese_char_ranges():
+    assert all(map(is_bert_chinese_char, "中㐀\U00020000"))
+    assert not any(is_bert_chinese_char(c) for c in "aあア한。，")
 
 
 def test_count_words_exact():
-    counts = count_words(["The cat, the CAT.", "cat"], BertPreTokenizer(True), jieba=False)
+    counts = count_words(["The cat, the CAT.", "cat"], BertWordSplitter(True), jieba=False)
     assert counts == Counter({"the": 2, "cat": 3, ",": 1, ".": 1})
 
 
@@ -125,9 +126,9 @@ def test_training_is_reproducible_across_processes():
     code = (
         "import hashlib\n"
         "from tests.vocab_helpers import generated_lines, SPECIALS\n"
-        "from vocab.pretokenize import BertPreTokenizer\n"
+        "from vocab.pretokenize import BertWordSplitter\n"
         "from vocab.train import count_words, train_wordpiece\n"
-        "c = count_words(generated_lines(), BertPreTokenizer(True), False)\n"
+        "c = count_words(generated_lines(), BertWordSplitter(True), False)\n"
         "t = train_wordpiece(c, vocab_size=1500, min_frequency=2, limit_alphabet=30,"
         " special=SPECIALS)\n"
         "print(hashlib.sha256('\\n'.join(t).encode()).hexdigest())\n"

@@ -48,6 +48,37 @@ DROPPED_PREFIX = "documents_dropped/"
 KEPT_BY_LANGUAGE_PREFIX = "documents_kept_by_language/"
 """Documents the cleaning stages keep, per detected language (`summary.json` object
 `documents_kept_by_language`); equals `documents_kept` in total for `clean` and `vocab`."""
+REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
+"""`documents_rejected/<reason>`, one counter per reject reason below."""
+FILES_READ = "files_read"
+LINES_DROPPED_PREFIX = "lines_dropped/"
+"""`lines_dropped/<rule>`: paragraph lines removed by a cleaning line rule."""
+
+# Reject reasons: the `reason` field of rejects and the `documents_rejected/...` counters.
+INVALID_UTF8 = "invalid_utf8"
+INVALID_JSON = "invalid_json"
+BINARY = "binary"
+LINE_TOO_LONG = "line_too_long"
+MISSING_FIELD = "missing_field"
+UNTERMINATED_DOC = "unterminated_doc"
+OUTSIDE_DOC = "outside_doc"
+INVALID_PARQUET = "invalid_parquet"
+UNREADABLE = "unreadable"
+WRONG_TYPE = "wrong_type"
+"""A JSONL/Parquet text field that holds something other than a string (e.g. bytes)."""
+BROKEN_LINK = "broken_link"
+"""A dangling symbolic link or a link loop matched by an input pattern."""
+TRUNCATED = "truncated"
+"""A compressed stream that ends before its end mark (read_streams)."""
+CORRUPT_COMPRESSED_DATA = "corrupt_compressed_data"
+"""A compressed stream the decompressor cannot decode (read_streams)."""
+
+# Vocab counters.
+VOCAB_DISTINCT_WORDS = "vocab_distinct_words"
+VOCAB_PRUNED_WORDS = "vocab_pruned_words"
+VOCAB_ENTRIES = "vocab_entries"
+"""Tokens in the trained vocab.txt; above --vocab-size when the alphabet alone is larger."""
+"""Distinct words the counting combiner pruned to stay under `--max-words-in-memory`."""
 
 # Packing / masking / shard counters.
 INSTANCES = "instances"

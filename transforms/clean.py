@@ -30,23 +30,30 @@ from itertools import islice
 
 import apache_beam as beam
 
+from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
-from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.records import RawDocument
+from transforms.accounting import (
+    DROPPED_PREFIX,
+    LINES_DROPPED_PREFIX,
+    STATS_TAG,
+    Counters,
+    DropReason,
+)
+from transforms.records import TextDocument
 
-LINES_DROPPED_PREFIX = "lines_dropped/"
-
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
-_WORD_RE = re.compile(rf"[{CJK_CHARS}]|[^\s{CJK_CHARS}]+")
-_CJK_RUN_RE = re.compile(rf"[{CJK_CHARS}]+")
-_NON_CJK_RE = re.compile(rf"[^\s{CJK_CHARS}]+")
+_WORD_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]|[^\s{KANA_AND_HAN_CLASS}]+")
+_CJK_RUN_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]+")
+_NON_CJK_RE = re.compile(rf"[^\s{KANA_AND_HAN_CLASS}]+")
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
-_SPACE_RE = re.compile(r"\s+")
+_SPACE_RUN_RE = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+r"""Whitespace runs without a line break, except a lone space (the common case, left alone):
+replacing these with one space is `re.sub(r"\s+", " ", line)` on each line, doing far less."""
 _INLINE_BREAKS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines' breaks besides \r, \n
-_WRAP_BEFORE = CJK_CHARS + "，、（《〈「『【“‘"  # a line ending in one of these is not finished
-_WRAP_AFTER = CJK_CHARS + "\u3001-\u303f\uff01-\uff65“”‘’…"  # CJK letters and punctuation
+# A line ending in one of these is not finished:
+_WRAP_BEFORE = KANA_AND_HAN_CLASS + "，、（《〈「『【“‘"
+_WRAP_AFTER = KANA_AND_HAN_CLASS + "\u3001-\u303f\uff01-\uff65“”‘’…"  # CJK letters and punctuation
 _WRAP_BEFORE_RE = re.compile(rf"[{_WRAP_BEFORE}]")
 _WRAP_AFTER_RE = re.compile(rf"[{_WRAP_AFTER}]")
 _INLINE_BREAK_RE = re.compile(rf"[{_INLINE_BREAKS}]")
@@ -96,7 +103,7 @@ def normalize_text(text: str, form: str = "NFC", presplit: bool = False) -> str:
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if _INLINE_BREAK_RE.search(line):
             line = _CJK_INLINE_BREAK_RE.sub(r"\1", line)
-        kept = _SPACE_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
+        kept = _SPACE_RUN_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
         if not kept:
             wrapped = False
             continue
@@ -113,7 +120,7 @@ def strip_wiki_markup(line: str) -> str:
     line = _CITATION_RE.sub("", line)
     line = _CONVERSION_RE.sub(_conversion_text, line)
     line = _EMPTY_BRACKETS_RE.sub("", line)
-    return _SPACE_RE.sub(" ", line).strip()
+    return _SPACE_RUN_RE.sub(" ", line).strip()
 
 
 def _conversion_text(match: re.Match) -> str:
@@ -225,8 +232,8 @@ def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
 
 
 def clean_document(
-    doc: RawDocument, cfg: CleanConfig
-) -> tuple[RawDocument | None, DropReason | None, Counter]:
+    doc: TextDocument, cfg: CleanConfig
+) -> tuple[TextDocument | None, DropReason | None, Counter]:
     """(cleaned document or None, drop reason or None, dropped lines by rule)."""
     text = normalize_text(doc.text, cfg.normalization, doc.presplit)
     dropped: Counter = Counter()
@@ -236,7 +243,7 @@ def clean_document(
     reason = document_drop_reason(text, cfg)
     if reason is not None:
         return None, reason, dropped
-    cleaned = RawDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
+    cleaned = TextDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)
     return cleaned, None, dropped
 
 
@@ -250,7 +257,7 @@ class _CleanFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
         for rule, n in sorted(dropped_lines.items()):
             self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
@@ -261,7 +268,7 @@ class _CleanFn(beam.DoFn):
 
 
 class CleanDocuments(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": cleaned RawDocument, "stats": (name, n)}."""
+    """PCollection[TextDocument] -> {"documents": cleaned TextDocument, "stats": (name, n)}."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         super().__init__()

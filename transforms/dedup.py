@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import apache_beam as beam
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -27,7 +27,7 @@ def dedup_key(text: str) -> bytes:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
 
 
-Survivor = tuple[RawDocument, int]
+Survivor = tuple[TextDocument, int]
 
 
 def keep_smallest_id(a: Survivor, b: Survivor) -> Survivor:
@@ -42,7 +42,7 @@ class _KeepSmallestIdFn(beam.CombineFn):
     def create_accumulator(self) -> Survivor | None:
         return None
 
-    def add_input(self, acc: Survivor | None, doc: RawDocument) -> Survivor:
+    def add_input(self, acc: Survivor | None, doc: TextDocument) -> Survivor:
         return (doc, 1) if acc is None else keep_smallest_id(acc, (doc, 1))
 
     def merge_accumulators(self, accs: Iterable[Survivor | None]) -> Survivor | None:
@@ -72,12 +72,12 @@ class _EmitSurvivorFn(beam.DoFn):
         yield doc
 
 
-def _keyed(doc: RawDocument) -> tuple[bytes, RawDocument]:
+def _keyed(doc: TextDocument) -> tuple[bytes, TextDocument]:
     return dedup_key(doc.text), doc
 
 
 class DeduplicateDocuments(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": one per distinct text, "stats"}."""
+    """PCollection[TextDocument] -> {"documents": one per distinct text, "stats"}."""
 
     def expand(self, docs):
         out = (

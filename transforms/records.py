@@ -13,8 +13,9 @@ import numpy as np
 
 
 @dataclass
-class RawDocument:
-    """A document as a reader produced it, before cleaning.
+class TextDocument:
+    """A document as one text, before sentence splitting: what a reader produces and what
+    cleaning and dedup pass on (cleaned text, same type).
 
     `presplit` is True when the format already gives one sentence per line (BERT text
     format); the sentence splitter then keeps the lines as they are. `lang` is set by
@@ -48,9 +49,14 @@ class Reject:
     source: str
     reason: str
     raw: str = ""
+    detail: str = ""
+    """Where a damaged compressed stream failed and resumed (compressed byte offsets)."""
 
     def to_json_dict(self) -> dict:
-        return {"source": self.source, "reason": self.reason, "raw": self.raw}
+        row = {"source": self.source, "reason": self.reason, "raw": self.raw}
+        if self.detail:
+            row["detail"] = self.detail
+        return row
 
 
 @dataclass

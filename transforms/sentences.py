@@ -22,10 +22,10 @@ import re
 
 import apache_beam as beam
 
+from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.clean import CJK_CHARS
-from transforms.records import Document, RawDocument
+from transforms.records import Document, TextDocument
 
 ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "gen", "col", "lt", "capt", "sgt", "rev",
@@ -36,10 +36,10 @@ ABBREVIATIONS = frozenset({
 })
 _CLOSERS = "\"'”’)\\]}」』）》〉】"
 _ZH_BOUNDARY = re.compile(
-    rf"(?:[。！？；]+|…+|[!?]+(?=[{CJK_CHARS}]))[{_CLOSERS}]*"
+    rf"(?:[。！？；]+|…+|[!?]+(?=[{KANA_AND_HAN_CLASS}]))[{_CLOSERS}]*"
 )
 _EN_BOUNDARY = re.compile(
-    rf"(?:\.\.\.|[.!?]+)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{CJK_CHARS}])"
+    rf"(?:\.\.\.|[.!?]+)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{KANA_AND_HAN_CLASS}])"
 )
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
 
@@ -97,7 +97,7 @@ class _SplitFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         sentences = split_sentences(doc.text, doc.presplit)
         if len(sentences) < max(1, self._min_sentences):
             self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
@@ -106,7 +106,7 @@ class _SplitFn(beam.DoFn):
 
 
 class SplitSentences(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": Document, "stats"}; too few sentences drop."""
+    """PCollection[TextDocument] -> {"documents": Document, "stats"}; too few sentences drop."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         super().__init__()

@@ -61,11 +61,6 @@ def bucket_offsets(counts: Mapping[int, int]) -> tuple[dict[int, int], int]:
     return first, total
 
 
-def shard_of_rank(rank: int, total: int, num_shards: int) -> int:
-    """Shard of the instance at global `rank`; shard sizes differ by at most one."""
-    return rank * num_shards // total
-
-
 def boundary_ranks(total: int, num_shards: int) -> list[int]:
     """The first rank of shards 1 .. num_shards-1 (ceil(s*total/k)); shard 0 starts at 0."""
     return [-(-s * total // num_shards) for s in range(1, num_shards)]
@@ -75,13 +70,13 @@ def shard_of_key(key: bytes, boundaries: Sequence[bytes]) -> int:
     """Shard of a sort key, given the keys at `boundary_ranks` in shard order.
 
     `#{s: boundary_s <= key}` = `#{s: ceil(s*total/k) <= rank}` = `rank * k // total`, the
-    same as `shard_of_rank`; equal boundaries (empty shards) are skipped by the same count,
+    module docstring's rule; equal boundaries (empty shards) are skipped by the same count,
     and boundaries at rank >= total (empty trailing shards) may be left out.
     """
     return bisect.bisect_right(boundaries, key)
 
 
 def shard_sizes(total: int, num_shards: int) -> list[int]:
-    """The row count of each shard for `total` instances (what `shard_of_rank` produces)."""
+    """The row count of each shard for `total` instances (rank r goes to shard r * k // total)."""
     bounds = [-(-s * total // num_shards) for s in range(num_shards + 1)]  # ceil(s*total/k)
     return [bounds[s + 1] - bounds[s] for s in range(num_shards)]

@@ -13,8 +13,11 @@ saves ~40% of disk for archives or network storage.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import Sequence
 
@@ -23,7 +26,13 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import Instance
-from transforms.shard_schema import MAX_BATCH_ROWS, instances_to_batch, shard_schema
+from transforms.shard_schema import (
+    MAX_BATCH_ROWS,
+    instances_to_batch,
+    packed_rows_to_batch,
+    packed_shard_schema,
+    shard_schema,
+)
 
 
 def shard_file_name(shard: int, num_shards: int) -> str:
@@ -44,25 +53,49 @@ def encode_shard(instances: Sequence[Instance], vocab_size: int, compression: st
     return sink.getvalue()
 
 
-def shard_info(file: str, data: bytes, instances: Sequence[Instance]) -> dict:
-    """The manifest entry of one shard."""
-    return {
+def encode_packed_shard(instances: Sequence[Instance], rows: Sequence[Sequence[int]],
+                        vocab_size: int, compression: str) -> bytes:
+    """Arrow IPC file bytes of packed rows (schema v2; `rows` index into `instances`)."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, packed_shard_schema(vocab_size),
+                         options=ipc_options(compression)) as w:
+        for lo in range(0, len(rows), MAX_BATCH_ROWS):
+            w.write_batch(packed_rows_to_batch(instances, rows[lo:lo + MAX_BATCH_ROWS],
+                                               vocab_size))
+    return sink.getvalue()
+
+
+def shard_info(file: str, data: bytes, instances: Sequence[Instance],
+               rows: int | None = None) -> dict:
+    """The manifest entry of one shard; packed shards (`rows` given) also count instances."""
+    info = {
         "file": file,
-        "rows": len(instances),
+        "rows": len(instances) if rows is None else rows,
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "tokens": int(sum(len(inst.input_ids) for inst in instances)),
         "masked_tokens": int(sum(len(inst.mlm_positions) for inst in instances)),
     }
+    if rows is not None:
+        info["instances"] = len(instances)
+    return info
 
 
 def write_atomically(path: str, data: bytes) -> None:
     """Write `data` to `path` (local or any Beam filesystem) via a temp name and a rename."""
     directory, name = FileSystems.split(path)
     temp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
-    with FileSystems.create(temp, mime_type="application/octet-stream",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(data)
+    try:
+        with FileSystems.create(temp, mime_type="application/octet-stream",
+                                compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.write(data)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        with contextlib.suppress(Exception):  # free what the partial file took
+            FileSystems.delete([temp])
+        # Named after the final path, so the launcher can say which file did not fit.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from e
     FileSystems.rename([temp], [path])
 
 

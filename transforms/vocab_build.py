@@ -17,14 +17,20 @@ import apache_beam as beam
 import tokenizers
 
 from core.config import VocabConfig, output_fields
-from transforms.accounting import DOCUMENTS_KEPT, STATS_TAG, Counters
+from core.special_tokens import SPECIAL_TOKEN_LIST
+from transforms.accounting import (
+    DOCUMENTS_KEPT,
+    STATS_TAG,
+    VOCAB_DISTINCT_WORDS,
+    VOCAB_ENTRIES,
+    VOCAB_PRUNED_WORDS,
+    Counters,
+)
+from transforms.manifest import vocab_tokens
 from transforms.records import Document
-from vocab.artifacts import VocabArtifacts, make_artifacts, write_artifacts
-from vocab.pretokenize import BertPreTokenizer
+from vocab.artifacts import VOCAB_TXT, VocabArtifacts, make_artifacts, write_artifacts
+from vocab.pretokenize import BertWordSplitter
 from vocab.train import build_tokenizer, count_words, prune_counts, train_wordpiece
-
-VOCAB_DISTINCT_WORDS = "vocab_distinct_words"
-VOCAB_PRUNED_WORDS = "vocab_pruned_words"
 
 
 @dataclass
@@ -52,7 +58,7 @@ class _CountWordsFn(beam.DoFn):
         self.counters = Counters()
 
     def setup(self) -> None:
-        self._pretok = BertPreTokenizer(self._lowercase, handle_chinese_chars=not self._jieba)
+        self._pretok = BertWordSplitter(self._lowercase, handle_chinese_chars=not self._jieba)
         if self._jieba:
             from vocab.jieba_segmenter import get_jieba
 
@@ -117,6 +123,7 @@ class _TrainVocabFn(beam.DoFn):
             write_artifacts(artifacts, self._output_dir)
         self.counters.inc(VOCAB_DISTINCT_WORDS, len(wc.counts))
         self.counters.inc(VOCAB_PRUNED_WORDS, wc.pruned_entries)
+        self.counters.inc(VOCAB_ENTRIES, len(vocab_tokens(artifacts.files[VOCAB_TXT])))
         yield artifacts
 
 
@@ -124,7 +131,7 @@ def train_vocab(wc: WordCounts, cfg: VocabConfig) -> VocabArtifacts:
     """Train on the global counts and assemble every file of the vocab dir."""
     tokens = train_wordpiece(wc.counts, vocab_size=cfg.vocab_size,
                              min_frequency=cfg.min_frequency, limit_alphabet=cfg.limit_alphabet,
-                             special=cfg.special_tokens, num_unused=cfg.num_unused)
+                             special=SPECIAL_TOKEN_LIST, num_unused=cfg.num_unused)
     tokenizer = build_tokenizer({t: i for i, t in enumerate(tokens)}, lowercase=cfg.lowercase,
                                 handle_chinese_chars=cfg.zh_segmenter == "none",
                                 max_input_chars_per_word=cfg.max_input_chars_per_word)

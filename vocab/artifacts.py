@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from tokenizers import Tokenizer
 
+from core.special_tokens import SPECIAL_TOKENS
+
 VOCAB_TXT = "vocab.txt"
 TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -20,8 +22,9 @@ SPECIAL_TOKENS_MAP = "special_tokens_map.json"
 MANIFEST = "vocab_manifest.json"
 FORMAT = "bert-shards-vocab"
 FORMAT_VERSION = 1
-SPECIAL_TOKEN_KEYS = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                      "cls_token": "[CLS]", "mask_token": "[MASK]"}
+SPECIAL_TOKEN_KEYS = {f"{role}_token": SPECIAL_TOKENS[role]
+                      for role in ("unk", "sep", "pad", "cls", "mask")}
+"""`special_tokens_map.json` / `tokenizer_config.json` keys, in Hugging Face's order."""
 
 
 @dataclass

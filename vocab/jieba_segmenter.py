@@ -1,6 +1,6 @@
 """jieba segmentation of CJK runs only (`--zh-segmenter jieba`).
 
-Only maximal runs of BERT CJK characters (`vocab.pretokenize.CJK_RANGES`) are given to jieba;
+Only maximal runs of BERT CJK characters (`core.cjk.BERT_CHINESE_RANGES`) are given to jieba;
 every other character is left exactly where it was, so English, digits and punctuation are
 tokenised as without jieba. jieba runs in dictionary mode (`HMM=False`, as WoBERT does): the
 HMM guesses unseen words, which inflates a vocabulary with one-off strings.
@@ -20,9 +20,9 @@ import functools
 import logging
 import re
 
-from vocab.pretokenize import CJK_CLASS
+from core.cjk import BERT_CHINESE_CLASS
 
-_CJK_RUN = re.compile(f"[{CJK_CLASS}]+")
+_CJK_RUN = re.compile(f"[{BERT_CHINESE_CLASS}]+")
 
 
 @functools.lru_cache(maxsize=1)

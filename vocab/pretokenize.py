@@ -16,31 +16,6 @@ import re
 
 from tokenizers import normalizers, pre_tokenizers
 
-# Google BERT `tokenization._is_chinese_char` ranges (code points, inclusive).
-CJK_RANGES: tuple[tuple[int, int], ...] = (
-    (0x4E00, 0x9FFF),
-    (0x3400, 0x4DBF),
-    (0x20000, 0x2A6DF),
-    (0x2A700, 0x2B73F),
-    (0x2B740, 0x2B81F),
-    (0x2B820, 0x2CEAF),
-    (0xF900, 0xFAFF),
-    (0x2F800, 0x2FA1F),
-)
-
-
-CJK_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in CJK_RANGES)
-"""The ranges as the inside of a regex character class."""
-
-
-def is_cjk_char(ch: str) -> bool:
-    """True for a character BERT treats as a CJK ideograph (one token per character)."""
-    cp = ord(ch)
-    if cp < 0x3400:
-        return False
-    return any(lo <= cp <= hi for lo, hi in CJK_RANGES)
-
-
 # ASCII fast path. On ASCII text BERT's rules reduce to: delete control characters
 # (`clean_text`; \t \n \r are whitespace), lowercase, then every run of letters/digits is a
 # word and every other printable non-space character (all ASCII punctuation per BERT) is a
@@ -59,7 +34,7 @@ def make_normalizer(lowercase: bool, handle_chinese_chars: bool) -> normalizers.
     )
 
 
-class BertPreTokenizer:
+class BertWordSplitter:
     """Text -> BERT words: the normalizer + pre-tokenizer of the saved `tokenizer.json`."""
 
     def __init__(self, lowercase: bool, handle_chinese_chars: bool = True) -> None:
@@ -78,4 +53,4 @@ class BertPreTokenizer:
 
     def __reduce__(self):
         # The Rust objects do not need pickling: rebuild them from the two flags.
-        return (BertPreTokenizer, (self.lowercase, self.handle_chinese_chars))
+        return (BertWordSplitter, (self.lowercase, self.handle_chinese_chars))

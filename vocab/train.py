@@ -35,8 +35,9 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
+from core.special_tokens import SPECIAL_TOKEN_LIST
 from vocab.jieba_segmenter import presegment
-from vocab.pretokenize import BertPreTokenizer, make_normalizer
+from vocab.pretokenize import BertWordSplitter, make_normalizer
 
 _BATCH_CHARS = 1 << 16
 """Characters per string handed to the trainer: big enough to amortise the Python->Rust call."""
@@ -46,7 +47,7 @@ def unused_tokens(n: int) -> list[str]:
     return [f"[unused{i}]" for i in range(n)]
 
 
-def count_words(sentences: Iterable[str], pretok: BertPreTokenizer, jieba: bool) -> Counter:
+def count_words(sentences: Iterable[str], pretok: BertWordSplitter, jieba: bool) -> Counter:
     """BERT words of the sentences with their counts (jieba-segmented CJK runs if `jieba`)."""
     counts: Counter = Counter()
     for sentence in sentences:
@@ -161,6 +162,5 @@ def build_tokenizer(
     tok.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]),
                                                    ("[CLS]", vocab["[CLS]"]))
     tok.decoder = decoders.WordPiece(prefix="##")
-    tok.add_special_tokens([t for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-                            if t in vocab])
+    tok.add_special_tokens([t for t in SPECIAL_TOKEN_LIST if t in vocab])
     return tok

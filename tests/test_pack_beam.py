@@ -17,7 +17,7 @@ from pack_helpers import corpus, crafted_doc, instance_rows
 from core.config import PackConfig
 from transforms.accounting import DOCUMENTS_KEPT, DROPPED_PREFIX, INSTANCES, DropReason
 from transforms.pack import SpecialIds, pack_documents
-from transforms.pack_instances import PackInstances, pool_bucket
+from transforms.pack_beam import PackInstances, pool_bucket
 
 CLS, SEP = 2, 3
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def test_nsp_pools_partition_the_corpus():
 
 
 @pytest.mark.parametrize("task", ["nsp", "sop", "none"])
-def test_pack_instances_rows_and_counters(task):
+def test_pack_beam_rows_and_counters(task):
     # One document that yields nothing under sop (a single token) to exercise no_instance.
     docs = [*corpus(30), crafted_doc(99, [1])]
     cfg = PackConfig(task=task, max_seq_length=128, dupe_factor=2, nsp_pool_size=6)
