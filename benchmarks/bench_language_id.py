@@ -31,19 +31,19 @@ from core.config import CleanConfig, ReadConfig  # noqa: E402
 from transforms.clean import clean_document  # noqa: E402
 from transforms.language import detect_language  # noqa: E402
 from transforms.read import read_records  # noqa: E402
-from transforms.records import RawDocument  # noqa: E402
+from transforms.records import TextDocument  # noqa: E402
 
 
-def _cleaned(records: list[RawDocument]) -> list[str]:
+def _cleaned(records: list[TextDocument]) -> list[str]:
     out = (clean_document(r, CleanConfig())[0] for r in records)
     return [c.text for c in out if c is not None]
 
 
-def _read(rel: str, fmt: str) -> list[RawDocument]:
+def _read(rel: str, fmt: str) -> list[TextDocument]:
     path = str(SHARED / rel)
     with open(path, "rb") as f:
-        return [r for r in read_records(path, f, ReadConfig(inputs=(path,), format=fmt))
-                if isinstance(r, RawDocument)]
+        cfg = ReadConfig(inputs=(path,), format=fmt)
+        return [r for r in read_records(path, path, f, cfg) if isinstance(r, TextDocument)]
 
 
 def documents() -> list[tuple[str, str]]:
@@ -56,7 +56,7 @@ def documents() -> list[tuple[str, str]]:
                                                  "jsonl"))]
     docs += [("zh", t) for t in _cleaned(_read("zh/albert_zh_news_zh_1.txt", "text"))]
     with open(SHARED / "zh/thucnews_cnews_val_1000.tsv", encoding="utf-8") as f:
-        thuc = [RawDocument(id=str(k), text=line.split("\t", 1)[1], source="thucnews")
+        thuc = [TextDocument(id=str(k), text=line.split("\t", 1)[1], source="thucnews")
                 for k, line in enumerate(f)]
     docs += [("zh", t) for t in _cleaned(thuc)]
     other = REPO / "tests" / "data" / "other_languages.jsonl"

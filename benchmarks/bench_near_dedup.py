@@ -40,7 +40,7 @@ from variant_corpus import SHARED, _en_documents  # noqa: E402
 
 from core.config import CleanConfig  # noqa: E402
 from transforms.near_dedup import NearDeduplicate, shingle_hashes  # noqa: E402
-from transforms.records import RawDocument  # noqa: E402
+from transforms.records import TextDocument  # noqa: E402
 
 RATES = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.4)
 EN_CHUNK_WORDS = 300
@@ -94,15 +94,15 @@ def build_pairs(cfg: CleanConfig):
         rate = RATES[i % len(RATES)]
         copy = edit(tokens, rate, vocab[lang], rng)
         a, b = join(tokens, lang), join(copy, lang)
-        docs += [RawDocument(id=doc_id + "a", text=a, source=lang),
-                 RawDocument(id=doc_id + "b", text=b, source=lang)]
+        docs += [TextDocument(id=doc_id + "a", text=a, source=lang),
+                 TextDocument(id=doc_id + "b", text=b, source=lang)]
         n = cfg.near_dedup_ngram
         j = jaccard(shingle_hashes(a, n), shingle_hashes(b, n))
         pairs.append((doc_id, lang, rate, j))
     return docs, pairs
 
 
-def our_survivors(docs: list[RawDocument], cfg: CleanConfig) -> set[str]:
+def our_survivors(docs: list[TextDocument], cfg: CleanConfig) -> set[str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ids.txt"
         with beam.Pipeline() as p:
@@ -112,7 +112,7 @@ def our_survivors(docs: list[RawDocument], cfg: CleanConfig) -> set[str]:
         return set(out.read_text().split())
 
 
-def datasketch_found(docs: list[RawDocument], cfg: CleanConfig) -> set[str]:
+def datasketch_found(docs: list[TextDocument], cfg: CleanConfig) -> set[str]:
     """Pair ids whose copy is a MinHashLSH query result of the original."""
     from datasketch import MinHash, MinHashLSH
 

@@ -15,7 +15,7 @@ from tests.test_clean_pipeline import assert_accounting, rows, summary
 from transforms.clean import clean_document
 from transforms.language import detect_language
 from transforms.read import read_records
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 OTHER_LANGUAGES = Path(__file__).parent / "data" / "other_languages.jsonl"
 """Three documents each in 15 languages other than English and Chinese, written for the tests."""
@@ -33,12 +33,12 @@ def cleaned_texts(rel: str, fmt: str, limit: int | None = None) -> list[str]:
     path = str(corpus_path(rel))
     if fmt == "tsv":
         with open(path, encoding="utf-8") as f:
-            records = [RawDocument(id=str(k), text=line.split("\t", 1)[1], source=path)
+            records = [TextDocument(id=str(k), text=line.split("\t", 1)[1], source=path)
                        for k, line in enumerate(f)]
     else:
         with open(path, "rb") as f:
-            records = [r for r in read_records(path, f, ReadConfig(inputs=(path,), format=fmt))
-                       if isinstance(r, RawDocument)]
+            cfg = ReadConfig(inputs=(path,), format=fmt)
+            records = [r for r in read_records(path, path, f, cfg) if isinstance(r, TextDocument)]
     cleaned = (clean_document(r, CleanConfig())[0] for r in records[:limit])
     return [c.text for c in cleaned if c is not None]
 

@@ -27,7 +27,7 @@ from transforms.near_dedup import (
     permutations,
     shingle_hashes,
 )
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_band_keys_differ_by_band_and_content():
 CFG = dataclasses.replace(CleanConfig(), near_dedup_threshold=0.75, near_dedup_bands=32)
 
 
-def expect(docs: list[RawDocument], survivors: list[str], cfg: CleanConfig = CFG) -> None:
+def expect(docs: list[TextDocument], survivors: list[str], cfg: CleanConfig = CFG) -> None:
     """NearDeduplicate keeps exactly `survivors` and counts every other document."""
     dropped = len(docs) - len(survivors)
     with BeamTestPipeline() as p:
@@ -106,11 +106,11 @@ def expect(docs: list[RawDocument], survivors: list[str], cfg: CleanConfig = CFG
         assert_that(stats, equal_to(expected), label="Stats")
 
 
-def raw(doc_id: str, text: str) -> RawDocument:
-    return RawDocument(id=doc_id, text=text, source="t")
+def raw(doc_id: str, text: str) -> TextDocument:
+    return TextDocument(id=doc_id, text=text, source="t")
 
 
-def chain() -> list[RawDocument]:
+def chain() -> list[TextDocument]:
     """a~c and c~b but not a~b (Jaccard about 0.67 < 0.75): b leaves through c, in two hops."""
     return [raw("a", doc_of_blocks(0, 19)), raw("c", doc_of_blocks(2, 21)),
             raw("b", doc_of_blocks(4, 23))]
@@ -123,11 +123,24 @@ def test_the_chain_is_linked_only_through_its_middle():
     assert estimated_jaccard(sig["b"], sig["c"]) >= 0.75
 
 
+def verification_pair() -> list[TextDocument]:
+    """Jaccard about 0.67: they share LSH buckets, but the estimate is under 0.75."""
+    return [raw("v1", doc_of_blocks(400, 419)), raw("v2", doc_of_blocks(404, 423))]
+
+
+def test_the_verification_pair_shares_a_bucket_below_the_threshold():
+    a, b = permutations(256)
+    x, y = (minhash(shingle_hashes(d.text, 5), a, b) for d in verification_pair())
+    assert set(band_keys(x, 32, 8)) & set(band_keys(y, 32, 8))
+    assert estimated_jaccard(x, y) < 0.75
+
+
 def test_clusters_keep_their_smallest_id_and_dissimilar_documents_all_survive():
     """One pipeline, shuffled input, three cases (one Beam run each would cost ~15 s):
     - the chain a-c-b is one cluster: only `a` survives;
     - 60 copies differing in one word each (one bucket per band holds them all): `copy00`;
-    - six unrelated documents and one sharing a third of its text with d0 all survive."""
+    - six unrelated documents and one sharing a third of its text with d0 all survive;
+    - the verification pair (candidates, but under the threshold) both survive."""
     base = doc_of_blocks(300, 309).split()
     copies = []
     for i in range(60):
@@ -136,9 +149,9 @@ def test_clusters_keep_their_smallest_id_and_dissimilar_documents_all_survive():
         copies.append(raw(f"copy{i:02d}", " ".join(words)))
     unrelated = [raw(f"d{i}", doc_of_blocks(10 * i + 100, 10 * i + 109)) for i in range(6)]
     unrelated.append(raw("half", doc_of_blocks(100, 104) + " " + doc_of_blocks(200, 204)))
-    docs = chain() + copies + unrelated
+    docs = chain() + copies + unrelated + verification_pair()
     random.Random(5).shuffle(docs)
-    expect(docs, ["a", "copy00"] + [d.id for d in unrelated])
+    expect(docs, ["a", "copy00", "v1", "v2"] + [d.id for d in unrelated])
 
 
 def write_near_dup_corpus(path: Path) -> None:

@@ -27,7 +27,7 @@ from transforms.accounting import (
     Counters,
     DropReason,
 )
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 UNDETERMINED = "und"
 
@@ -57,7 +57,7 @@ class _LanguageFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         lang = detect_language(doc.text)
         if self._keep and lang not in self._keep:
             self.counters.inc(DROPPED_PREFIX + DropReason.LANGUAGE.value)
@@ -66,7 +66,7 @@ class _LanguageFn(beam.DoFn):
 
 
 class IdentifyLanguage(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": with `lang` set, "stats"}; filters if asked."""
+    """PCollection[TextDocument] -> {"documents": with `lang` set, "stats"}; filters if asked."""
 
     def __init__(self, languages: tuple[str, ...] = ()) -> None:
         super().__init__()

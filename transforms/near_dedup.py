@@ -43,15 +43,15 @@ from collections.abc import Iterable
 import apache_beam as beam
 import numpy as np
 
+from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
-from transforms.clean import CJK_CHARS
-from transforms.records import RawDocument
+from transforms.records import TextDocument
 
 LABEL_ROUNDS = 4
 """Min-label propagation rounds: components up to 4 hops from their smallest id are exact."""
 SEED = 20221201
-_TOKEN_RE = re.compile(rf"[{CJK_CHARS}]|[^\W{CJK_CHARS}]+")
+_TOKEN_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]|[^\W{KANA_AND_HAN_CLASS}]+")
 _NGRAM_MULT = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: odd, so the polynomial mixes
 _CHUNK = 4096
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -106,7 +106,7 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
 
 
 class _SignatureFn(beam.DoFn):
-    """RawDocument -> (bucket key, (id, signature bytes)) per band; no keys for no shingles."""
+    """TextDocument -> (bucket key, (id, signature bytes)) per band; no keys for no shingles."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         self._ngram = cfg.near_dedup_ngram
@@ -116,7 +116,7 @@ class _SignatureFn(beam.DoFn):
     def setup(self) -> None:
         self._a, self._b = permutations(self._bands * self._rows)
 
-    def process(self, doc: RawDocument):
+    def process(self, doc: TextDocument):
         shingles = shingle_hashes(doc.text, self._ngram)
         if len(shingles) == 0:
             return
@@ -206,12 +206,12 @@ class _DropLabelledFn(beam.DoFn):
                 yield doc
 
 
-def _keyed_by_id(doc: RawDocument) -> tuple[str, RawDocument]:
+def _keyed_by_id(doc: TextDocument) -> tuple[str, TextDocument]:
     return doc.id, doc
 
 
 class NearDeduplicate(beam.PTransform):
-    """PCollection[RawDocument] -> {"documents": one per near-duplicate cluster, "stats"}."""
+    """PCollection[TextDocument] -> {"documents": one per near-duplicate cluster, "stats"}."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         super().__init__()
