@@ -1,14 +1,18 @@
 """One frozen config dataclass per stage; `beam_runner.py` builds them from the CLI.
 
 Each `__post_init__` rejects bad values with a `UserError` that quotes the value, so no
-Namespace or dict goes below the CLI. `output_fields()` lists the fields that define the
-output; they are written to manifests and hashed.
+Namespace or dict goes below the CLI. A job config (`ShardsJobConfig`) holds its stage configs,
+the one `seed`, and where output goes; its constructor derives the defaults that depend on
+other fields. Each class names the fields that define the output in `OUTPUT_FIELDS`
+(`output_fields()` collects them for manifests and `config_sha256`); the others only say
+where input comes from or output goes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from core.errors import UserError
 from core.special_tokens import SPECIAL_TOKEN_LIST
@@ -31,8 +35,18 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
 
 
 def output_fields(config: object) -> dict:
-    """The config as a JSON-able dict, for manifests and hashing."""
-    return dataclasses.asdict(config)
+    """The fields of `config` that define the output (its `OUTPUT_FIELDS`), nested configs
+    likewise, as a JSON-able dict: what manifests record and `config_sha256` hashes."""
+    out = {}
+    for name in type(config).OUTPUT_FIELDS:
+        value = getattr(config, name)
+        out[name] = output_fields(value) if hasattr(type(value), "OUTPUT_FIELDS") else value
+    return out
+
+
+def default_max_predictions(max_seq_length: int) -> int:
+    """Google's ratio: 20 predictions for 128 tokens, 77 for 512 (round(0.15 * length))."""
+    return max(1, round(0.15 * max_seq_length))
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,10 @@ class ReadConfig:
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
     id_root: str | None = None
     """Stripped from file paths in document ids, so ids do not depend on where files live."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("format", "text_field", "id_field",
+                                                "max_line_bytes")
+    """Not `inputs` and `id_root`: where the corpus lives is not what the output is."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)
@@ -81,6 +99,14 @@ class CleanConfig:
     require_end_mark: bool = False
     """C4: drop paragraph lines not ending in . ! ? " (or a CJK end mark)."""
 
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "normalization", "min_words", "max_words", "min_mean_word_length", "max_mean_word_length",
+        "max_symbol_ratio", "min_alpha_ratio", "max_repeated_line_fraction",
+        "max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_sentences",
+        "drop_lorem_ipsum", "drop_code", "dedup", "strip_wiki_markup", "drop_boilerplate_lines",
+        "min_line_words", "require_end_mark",
+    )
+
     def __post_init__(self) -> None:
         _check_choice("normalization", self.normalization, ("NFC", "NFKC"))
         for name in ("max_symbol_ratio", "min_alpha_ratio", "max_repeated_line_fraction",
@@ -106,6 +132,11 @@ class VocabConfig:
     max_words_in_memory: int = 5_000_000
     """Distinct words kept by the counting combiner; rarer ones are pruned and counted."""
 
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "vocab_size", "min_frequency", "limit_alphabet", "lowercase", "zh_segmenter",
+        "num_unused", "max_input_chars_per_word", "max_words_in_memory",
+    )
+
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
         if self.vocab_size < len(SPECIAL_TOKEN_LIST) + self.num_unused + 1:
@@ -127,8 +158,13 @@ class PackConfig:
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
     seed: int = 12345
+    """Set from the job's `seed` by `ShardsJobConfig`; here for the pure packer alone."""
     nsp_pool_size: int = 1000
     """Documents per NSP negative pool; pools are random over the whole corpus."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("task", "max_seq_length", "short_seq_prob",
+                                                "dupe_factor", "nsp_pool_size")
+    """`seed` is the job's, hashed once there."""
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
@@ -147,17 +183,24 @@ class MaskConfig:
 
     masking: str = "token"
     masked_lm_prob: float = 0.15
-    max_predictions_per_seq: int = 77
+    max_predictions_per_seq: int | None = None
+    """Cap on masked tokens per row; None: no cap beyond `masked_lm_prob`. `ShardsJobConfig`
+    derives `default_max_predictions(max_seq_length)` when it is not given."""
     span_p: float = 0.2
     span_max: int = 10
     max_ngram: int = 3
     seed: int = 12345
+    """Set from the job's `seed` by `ShardsJobConfig`; here for the pure masker alone."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("masking", "masked_lm_prob",
+                                                "max_predictions_per_seq", "span_p", "span_max",
+                                                "max_ngram")
 
     def __post_init__(self) -> None:
         _check_choice("masking", self.masking, MASKINGS)
         _check_range("masked-lm-prob", self.masked_lm_prob, 0.0, 1.0)
         _check_range("span-p", self.span_p, 1e-6, 1.0)
-        if self.max_predictions_per_seq < 1:
+        if self.max_predictions_per_seq is not None and self.max_predictions_per_seq < 1:
             raise UserError(
                 f"--max-predictions-per-seq must be >= 1; got {self.max_predictions_per_seq}"
             )
@@ -171,11 +214,10 @@ class MaskConfig:
 class ShardConfig:
     """Arrow shard output (DESIGN.md Shard dir)."""
 
-    output: str = ""
     num_shards: int = 16
     compression: str = "none"
-    overwrite: bool = False
-    seed: int = 12345
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("num_shards", "compression")
 
     def __post_init__(self) -> None:
         _check_choice("compression", self.compression, COMPRESSIONS)
@@ -183,20 +225,54 @@ class ShardConfig:
             raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
 
 
+DEMO_LIMIT_ALPHABET = 6000
+"""The demo corpus mixes English and ~1,100 distinct Chinese characters; the default alphabet
+of 1,000 would turn the rarer ones into [UNK]."""
+
+
 @dataclass(frozen=True)
 class ShardsJobConfig:
-    """Everything `shards` needs below the CLI."""
+    """Everything `shards` (with `vocab_dir`) or `all` (with `vocab`) needs below the CLI.
+
+    The constructor derives what depends on other fields: the stage configs' `seed` is the
+    job's; `max_predictions_per_seq` not given is `default_max_predictions(max_seq_length)`;
+    `all` on the bundled demo corpus (no inputs) with the default alphabet limit gets
+    `DEMO_LIMIT_ALPHABET`.
+    """
 
     read: ReadConfig = field(default_factory=ReadConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     pack: PackConfig = field(default_factory=PackConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
+    seed: int = 12345
+    """The one seed of the job: packing, masking and shard order all derive from it."""
+    vocab: VocabConfig | None = None
+    """`all`: the vocab is trained in the same pipeline with these options."""
     vocab_dir: str = ""
+    """`shards`: the vocab dir to read."""
     lowercase: bool | None = None
     """Only for a vocab dir holding just `vocab.txt`; otherwise the vocab manifest decides."""
     zh_segmenter: str = "none"
     """`jieba`: whole-word boundaries over CJK tokens come from jieba words."""
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "pack", "mask", "shard", "seed",
+                                                "vocab", "lowercase", "zh_segmenter")
+    """Not `vocab_dir` (the vocab itself is in the manifest, by sha256), `output`, `overwrite`."""
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
+        derived = {
+            "pack": dataclasses.replace(self.pack, seed=self.seed),
+            "mask": dataclasses.replace(
+                self.mask, seed=self.seed,
+                max_predictions_per_seq=self.mask.max_predictions_per_seq
+                or default_max_predictions(self.pack.max_seq_length)),
+        }
+        if (self.vocab is not None and not self.read.inputs
+                and self.vocab.limit_alphabet == VocabConfig.limit_alphabet):
+            derived["vocab"] = dataclasses.replace(self.vocab, limit_alphabet=DEMO_LIMIT_ALPHABET)
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)

@@ -38,6 +38,8 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
                    help="file pattern (local or gs://); repeatable; "
                    "default: the bundled demo corpus")
     g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace this subcommand's own files in a non-empty --output")
     g.add_argument("--format", default=ReadConfig.format, choices=FORMATS,
                    help="input format; auto decides from the file name (default: auto)")
     g.add_argument("--text-field", default=ReadConfig.text_field,
@@ -105,8 +107,7 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
                    help="documents per corpus-wide NSP negative pool")
     g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
     g.add_argument("--compression", default=ShardConfig.compression, choices=COMPRESSIONS)
-    g.add_argument("--seed", type=int, default=PackConfig.seed)
-    g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
+    g.add_argument("--seed", type=int, default=ShardsJobConfig.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,24 +175,25 @@ def vocab_config(a: argparse.Namespace) -> VocabConfig:
     )
 
 
-def shards_config(a: argparse.Namespace, output: str, vocab_dir: str) -> ShardsJobConfig:
-    max_preds = a.max_predictions_per_seq
-    if max_preds is None:
-        max_preds = max(1, round(0.15 * a.max_seq_length))
+def shards_config(a: argparse.Namespace, vocab: VocabConfig | None = None,
+                  vocab_dir: str = "") -> ShardsJobConfig:
     return ShardsJobConfig(
         read=read_config(a),
         clean=clean_config(a),
         pack=PackConfig(task=a.task, max_seq_length=a.max_seq_length,
-                        short_seq_prob=a.short_seq_prob, dupe_factor=a.dupe_factor, seed=a.seed,
+                        short_seq_prob=a.short_seq_prob, dupe_factor=a.dupe_factor,
                         nsp_pool_size=a.nsp_pool_size),
         mask=MaskConfig(masking=a.masking, masked_lm_prob=a.masked_lm_prob,
-                        max_predictions_per_seq=max_preds, span_p=a.span_p, span_max=a.span_max,
-                        max_ngram=a.max_ngram, seed=a.seed),
-        shard=ShardConfig(output=output, num_shards=a.num_shards, compression=a.compression,
-                          overwrite=a.overwrite, seed=a.seed),
+                        max_predictions_per_seq=a.max_predictions_per_seq, span_p=a.span_p,
+                        span_max=a.span_max, max_ngram=a.max_ngram),
+        shard=ShardConfig(num_shards=a.num_shards, compression=a.compression),
+        seed=a.seed,
+        vocab=vocab,
         vocab_dir=vocab_dir,
         lowercase=a.lowercase,
         zh_segmenter=a.zh_segmenter,
+        output=a.output,
+        overwrite=a.overwrite,
     )
 
 
@@ -203,19 +205,20 @@ def run(argv: list[str]) -> int:
         from pipeline.clean_pipeline import run_clean
 
         run_clean(read_config(args), clean_config(args), args.output, beam_args,
-                  num_shards=args.num_shards)
+                  num_shards=args.num_shards, overwrite=args.overwrite)
     elif args.command == "vocab":
         from pipeline.vocab_pipeline import run_vocab
 
-        run_vocab(read_config(args), clean_config(args), vocab_config(args), args.output, beam_args)
+        run_vocab(read_config(args), clean_config(args), vocab_config(args), args.output, beam_args,
+                  overwrite=args.overwrite)
     elif args.command == "shards":
         from pipeline.shards_pipeline import run_shards
 
-        run_shards(shards_config(args, args.output, args.vocab), beam_args)
+        run_shards(shards_config(args, vocab_dir=args.vocab), beam_args)
     elif args.command == "all":
         from pipeline.shards_pipeline import run_all
 
-        run_all(shards_config(args, args.output, ""), vocab_config(args), beam_args)
+        run_all(shards_config(args, vocab=vocab_config(args)), beam_args)
     elif args.command == "verify":
         from pipeline.verify import verify_shard_dir
 

@@ -1,23 +1,25 @@
 """`vocab` subcommand: read -> clean -> count words -> train WordPiece -> vocab dir.
 
 `build_vocab` only adds transforms (nothing touches storage while the graph is built);
-`run_vocab` does the local pre-flight checks, runs the pipeline and prints the
-`summary.json` the pipeline itself wrote (the vocab dir holds it beside the vocab files).
+`run_vocab` does the pre-flight checks, runs the pipeline and prints the `summary.json` the
+pipeline itself wrote (the vocab dir holds it beside the vocab files). Shards name their
+vocab by sha256, so `--overwrite` of a vocab dir never goes unnoticed by a shard dir.
 """
 
 from __future__ import annotations
 
-import os
-
 import apache_beam as beam
 
 from core.config import CleanConfig, ReadConfig, VocabConfig
-from core.errors import UserError
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
 from transforms.stats import SumStats
-from transforms.summary import WriteSummary
+from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.vocab_build import BuildVocab
+from vocab.artifacts import VOCAB_DIR_FILES
+
+OWN_FILES = {"": (*VOCAB_DIR_FILES, SUMMARY_FILE)}
+"""What `vocab` writes (the output-dir policy adds temporary files)."""
 
 
 def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
@@ -32,17 +34,9 @@ def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
     )
 
 
-def check_output_dir(output: str) -> None:
-    """A vocab dir is never overwritten: shards name their vocab by its sha256."""
-    if "://" in output:
-        return
-    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
-        raise UserError(f"--output {output!r} exists and is not an empty directory")
-
-
 def run_vocab(read_cfg: ReadConfig, clean_cfg: CleanConfig, vocab_cfg: VocabConfig,
-              output: str, beam_args: list[str]) -> None:
-    """The `vocab` subcommand; refuses an occupied local output dir before any work."""
+              output: str, beam_args: list[str], overwrite: bool = False) -> None:
+    """The `vocab` subcommand."""
     read_cfg = with_default_inputs(read_cfg)
-    launch(beam_args, read_cfg, lambda: check_output_dir(output),
-           lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output), output)
+    launch(beam_args, read_cfg, output, overwrite, OWN_FILES,
+           lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output))

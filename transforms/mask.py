@@ -91,10 +91,14 @@ class MaskResult(NamedTuple):
 
 
 def budget(n_maskable: int, cfg: MaskConfig) -> int:
-    """Tokens to mask: min(max_predictions_per_seq, max(1, round(p · n))); 0 if nothing can."""
+    """Tokens to mask: min(max_predictions_per_seq, max(1, round(p · n))); 0 if nothing can.
+
+    A cap of None (a MaskConfig outside a job config) caps nothing."""
     if n_maskable == 0 or cfg.masked_lm_prob == 0.0:
         return 0
-    return min(cfg.max_predictions_per_seq, max(1, round(cfg.masked_lm_prob * n_maskable)))
+    wanted = max(1, round(cfg.masked_lm_prob * n_maskable))
+    cap = cfg.max_predictions_per_seq
+    return wanted if cap is None else min(cap, wanted)
 
 
 def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
