@@ -216,13 +216,20 @@ class ShardConfig:
 
     num_shards: int = 16
     compression: str = "none"
+    packed: bool = False
+    """Rows of up to max_seq_length tokens holding several complete instances (schema v2)."""
+    max_sequences_per_row: int = 3
 
-    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("num_shards", "compression")
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("num_shards", "compression", "packed",
+                                                "max_sequences_per_row")
 
     def __post_init__(self) -> None:
         _check_choice("compression", self.compression, COMPRESSIONS)
         if not 1 <= self.num_shards <= 99999:
             raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+        if not 1 <= self.max_sequences_per_row <= 255:
+            raise UserError("--max-sequences-per-row must be in [1, 255]; "
+                            f"got {self.max_sequences_per_row}")
 
 
 DEMO_LIMIT_ALPHABET = 6000

@@ -108,6 +108,11 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
     g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
     g.add_argument("--compression", default=ShardConfig.compression, choices=COMPRESSIONS)
     g.add_argument("--seed", type=int, default=ShardsJobConfig.seed)
+    g.add_argument("--packed", action="store_true",
+                   help="pack several complete instances per row (schema v2, less padding)")
+    g.add_argument("--max-sequences-per-row", type=int,
+                   default=ShardConfig.max_sequences_per_row,
+                   help="with --packed: instances per row at most (default 3)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,7 +191,8 @@ def shards_config(a: argparse.Namespace, vocab: VocabConfig | None = None,
         mask=MaskConfig(masking=a.masking, masked_lm_prob=a.masked_lm_prob,
                         max_predictions_per_seq=a.max_predictions_per_seq, span_p=a.span_p,
                         span_max=a.span_max, max_ngram=a.max_ngram),
-        shard=ShardConfig(num_shards=a.num_shards, compression=a.compression),
+        shard=ShardConfig(num_shards=a.num_shards, compression=a.compression, packed=a.packed,
+                          max_sequences_per_row=a.max_sequences_per_row),
         seed=a.seed,
         vocab=vocab,
         vocab_dir=vocab_dir,

@@ -54,7 +54,7 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
     """tokenize -> pack -> mask -> shards -> manifest, summary; shared by `shards` and `all`."""
     from transforms.mask_beam import ApplyMasks
     from transforms.pack_beam import PackInstances
-    from transforms.shards import WriteManifest, WriteShards
+    from transforms.shards import RowPacking, WriteManifest, WriteShards
     from transforms.tokenize import TokenizeDocuments
 
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
@@ -63,8 +63,10 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
         job.pack, specials["cls"], specials["sep"])
     masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts=artifacts)
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
+    packing = (RowPacking(job.pack.max_seq_length, job.shard.max_sequences_per_row)
+               if job.shard.packed else None)
     written = masked["instances"] | "WriteShards" >> WriteShards(
-        shard_dir, job.shard.num_shards, job.shard.compression, job.seed, vocab)
+        shard_dir, job.shard.num_shards, job.shard.compression, job.seed, vocab, packing)
     # A tuple, not a list: Beam 2.77 reads a list on the left of `|` as data for Create.
     stats = (
         (cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import NoReturn
 
 import numpy as np
@@ -18,9 +19,21 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from core.errors import UserError
-from transforms.manifest import MANIFEST_NAME, special_ids, vocab_tokens
+from transforms.manifest import (
+    MANIFEST_NAME,
+    is_packed,
+    shard_instances,
+    special_ids,
+    vocab_tokens,
+)
 from transforms.shard_assign import shard_sizes
-from transforms.shard_schema import FORMAT_NAME, MAX_BATCH_ROWS, SCHEMA_VERSION, shard_schema
+from transforms.shard_schema import (
+    FORMAT_NAME,
+    MAX_BATCH_ROWS,
+    PACKED_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    schema_for,
+)
 from transforms.shard_write import read_bytes, shard_file_name
 
 _UNUSED = re.compile(r"\[unused\d+\]")
@@ -34,6 +47,7 @@ class Rules:
         self.max_len = int(config["pack"]["max_seq_length"])
         self.max_preds = int(config["mask"]["max_predictions_per_seq"])
         self.dupe_factor = int(config["pack"]["dupe_factor"])
+        self.max_per_row = int(config.get("shard", {}).get("max_sequences_per_row", 1))
         self.special = special_ids(tokens)
         self.vocab_size = len(tokens)
         replaceable = np.array([not _UNUSED.fullmatch(t) for t in tokens], dtype=bool)
@@ -59,7 +73,11 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int) -> None:
+def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int,
+                row_name: Callable[[int], str] | None = None) -> None:
+    """Every v1 row rule; `row_name(i)` names row i in messages (default `row {row0 + i}`;
+    packed dirs check each sequence as a row and name it by row and sequence)."""
+    name = row_name or (lambda i: f"row {row0 + i}")
     io, ids = _list(batch, "input_ids")
     n = batch.num_rows
     lens = np.diff(io)
@@ -69,7 +87,7 @@ def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int) -> N
 
     def check(bad: np.ndarray, what: str) -> None:
         if bad.any():
-            _fail(f"{where} row {row0 + _first(bad)}", what)
+            _fail(f"{where} {name(_first(bad))}", what)
 
     check((lens < 2) | (lens > rules.max_len), f"length outside [2, {rules.max_len}]")
     check(ids[io[:-1]] != sp["cls"], "input_ids[0] is not [CLS]")
@@ -135,9 +153,13 @@ def verify_shard_dir(path: str) -> dict:
         raise UserError(f"verify: no {MANIFEST_NAME} in {path!r} (not a shard dir, or the run "
                         f"did not finish)")
     manifest = json.loads(read_bytes(manifest_path))
-    if manifest.get("format") != FORMAT_NAME or manifest.get("schema_version") != SCHEMA_VERSION:
-        _fail(MANIFEST_NAME, f"format {manifest.get('format')!r} v{manifest.get('schema_version')}"
-              f" is not {FORMAT_NAME} v{SCHEMA_VERSION}")
+    version = manifest.get("schema_version")
+    if manifest.get("format") != FORMAT_NAME or version not in (SCHEMA_VERSION,
+                                                                 PACKED_SCHEMA_VERSION):
+        _fail(MANIFEST_NAME, f"format {manifest.get('format')!r} v{version} is not "
+              f"{FORMAT_NAME} v{SCHEMA_VERSION} or v{PACKED_SCHEMA_VERSION}")
+    if (version == PACKED_SCHEMA_VERSION) != is_packed(manifest["config"]):
+        _fail(MANIFEST_NAME, f"schema v{version} does not match config.shard.packed")
     vocab = manifest["vocab"]
     vocab_txt = read_bytes(FileSystems.join(path, vocab["file"]))
     if hashlib.sha256(vocab_txt).hexdigest() != vocab["sha256"]:
@@ -151,14 +173,16 @@ def verify_shard_dir(path: str) -> dict:
     expected = [shard_file_name(i, n_shards) for i in range(n_shards)]
     if [s["file"] for s in shards] != expected:
         _fail(MANIFEST_NAME, f"shard list is not {expected[0]} .. {expected[-1]}")
-    schema = shard_schema(rules.vocab_size)
-    sizes = shard_sizes(sum(s["rows"] for s in shards), n_shards)
+    packed = version == PACKED_SCHEMA_VERSION
+    schema = schema_for(rules.vocab_size, packed)
+    sizes = shard_sizes(sum(shard_instances(s) for s in shards), n_shards)
     totals = {"instances": 0, "tokens": 0, "masked_tokens": 0}
     for info, size in zip(shards, sizes, strict=True):
         _verify_shard(path, info, schema, rules)
-        if info["rows"] != size:
-            _fail(info["file"], f"{info['rows']} rows; balanced sharding gives {size}")
-        totals["instances"] += info["rows"]
+        if shard_instances(info) != size:
+            _fail(info["file"], f"{shard_instances(info)} instances; balanced sharding gives "
+                  f"{size}")
+        totals["instances"] += shard_instances(info)
         totals["tokens"] += info["tokens"]
         totals["masked_tokens"] += info["masked_tokens"]
     for key, value in totals.items():
@@ -185,17 +209,28 @@ def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> Non
         reader = pa.ipc.open_file(pa.BufferReader(data))
     except pa.ArrowInvalid as e:
         _fail(name, f"not an Arrow IPC file: {e}")
+    version = schema.metadata[b"schema_version"].decode()
     if not reader.schema.equals(schema, check_metadata=True):
-        _fail(name, f"schema differs from v{SCHEMA_VERSION}: {reader.schema}")
-    rows = tokens = masked = 0
+        _fail(name, f"schema differs from v{version}: {reader.schema}")
+    packed = int(version) == PACKED_SCHEMA_VERSION
+    from pipeline.verify_packed import check_packed_batch  # builds on this module's rules
+
+    rows = tokens = masked = instances = 0
     for b in range(reader.num_record_batches):
         batch = reader.get_batch(b)
         if batch.num_rows > MAX_BATCH_ROWS:
             _fail(f"{name} batch {b}", f"{batch.num_rows} rows > {MAX_BATCH_ROWS}")
-        check_batch(batch, rules, name, rows)
+        if packed:
+            instances += check_packed_batch(batch, rules, name, rows)
+        else:
+            check_batch(batch, rules, name, rows)
+            instances += batch.num_rows
         rows += batch.num_rows
         tokens += int(_list(batch, "input_ids")[0][-1])
         masked += int(_list(batch, "mlm_positions")[0][-1])
-    for key, value in (("rows", rows), ("tokens", tokens), ("masked_tokens", masked)):
-        if info[key] != value:
-            _fail(name, f"{key} is {value}, manifest says {info[key]}")
+    counted = (("rows", rows), ("tokens", tokens), ("masked_tokens", masked))
+    if packed:
+        counted += (("instances", instances),)
+    for key, value in counted:
+        if info.get(key) != value:
+            _fail(name, f"{key} is {value}, manifest says {info.get(key)}")

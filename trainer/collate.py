@@ -13,6 +13,12 @@ Two steps, so the bytes that cross process boundaries and the PCIe bus stay smal
    `token_type_ids` (0 before `a_len`, 1 from it, 0 on padding), dense `labels` (-100 except
    masked positions), and the SBO boundaries (start-1, end+1), relative positions and
    labels aligned with the MLM targets.
+
+Packed shards (schema v2) add per-row `[B, S]` matrices of sequence lengths, `a_len`s and
+sentence labels; `expand` turns them into a block-diagonal 4-D attention mask, position and
+token-type ids that restart per sequence, and each sequence's [CLS] position. Masked
+positions and spans are row-relative already and never cross a sequence, so MLM and SBO
+inputs are built exactly as for unpacked rows.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import torch
 from trainer.shard_reader import ShardReader
 
 IGNORE_INDEX = -100
+IGNORE_SENTENCE = -1
+"""Sentence label of single segments and of the empty sequence slots of packed rows."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,17 @@ def collate(reader: ShardReader, rows: np.ndarray, cfg: CollateConfig) -> dict[s
     batch = {
         "input_ids": ids,
         "lengths": lengths.astype(np.int16),
-        "a_len": reader.scalar(located, "a_len").astype(np.int16),
         "mlm_positions": positions,
         "mlm_labels": labels,
-        "sentence_label": reader.scalar(located, "sentence_label").astype(np.int8),
     }
+    if reader.packed:  # [B, S]: one column per sequence of the row, S = most in the batch
+        batch["seq_lens"] = reader.padded(located, "seq_lens", 0, int16)[0]
+        batch["a_len"] = reader.padded(located, "a_lens", 0, int16)[0]
+        batch["sentence_label"] = reader.padded(located, "sentence_labels", IGNORE_SENTENCE,
+                                                np.dtype(np.int8))[0]
+    else:
+        batch["a_len"] = reader.scalar(located, "a_len").astype(np.int16)
+        batch["sentence_label"] = reader.scalar(located, "sentence_label").astype(np.int8)
     if cfg.sbo_max_targets:
         starts, n_spans = reader.padded(located, "span_starts", -1, int16)
         ends, _ = reader.padded(located, "span_ends", -1, int16)
@@ -88,15 +102,21 @@ def expand(batch: dict[str, torch.Tensor], device: torch.device | str,
     width = input_ids.shape[1]
     col = torch.arange(width, device=input_ids.device)
     attention = col[None, :] < b["lengths"].long()[:, None]
-    types = (col[None, :] >= b["a_len"].long()[:, None]) & attention
+    if "seq_lens" in b:
+        packed = _packed_inputs(b["seq_lens"].long(), b["a_len"].long(), col, attention)
+        attention, types = packed.pop("attention_mask"), packed.pop("token_type_ids")
+    else:
+        packed = {"instances": torch.full((), len(input_ids), device=input_ids.device)}
+        types = (col[None, :] >= b["a_len"].long()[:, None]) & attention
     positions = b["mlm_positions"].long()
     mlm_labels = b["mlm_labels"].long()
     # Padding entries sit at position 0 ([CLS], never masked) with label -100: a scatter
     # (unlike boolean indexing) needs no host sync.
     labels = torch.full_like(input_ids, IGNORE_INDEX).scatter_(1, positions, mlm_labels)
     out = {
+        **packed,
         "input_ids": input_ids,
-        "attention_mask": attention.long(),
+        "attention_mask": attention if attention.dim() == 4 else attention.long(),
         "token_type_ids": types.long(),
         "labels": labels,
         "mlm_positions": positions,
@@ -111,6 +131,32 @@ def expand(batch: dict[str, torch.Tensor], device: torch.device | str,
                    sbo_rel=rel.clamp(0, sbo_max_targets - 1),
                    sbo_labels=torch.where(keep, mlm_labels, IGNORE_INDEX))
     return out
+
+
+def _packed_inputs(seq_lens: torch.Tensor, a_len: torch.Tensor, col: torch.Tensor,
+                   real: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Model inputs that keep the sequences of packed rows apart.
+
+    Token t of a row belongs to sequence `#{k: ends[k] <= t}` (padding gets S, one block of
+    its own, so no query row of the mask is empty and SDPA stays finite). From that:
+    a [B, 1, T, T] boolean mask, True where query and key are in the same sequence (SDPA
+    semantics; transformers passes a 4-D mask through unchanged), position ids and token
+    types that restart at each sequence's [CLS], and the [CLS] positions for the NSP/SOP
+    head (empty slots point at 0 and carry sentence label -1).
+    """
+    ends = seq_lens.cumsum(1)
+    starts = ends - seq_lens
+    rows, slots = seq_lens.shape
+    seq_of = torch.searchsorted(ends, col.expand(rows, -1).contiguous(), right=True)
+    within = col[None, :] - starts.gather(1, seq_of.clamp(max=slots - 1))
+    types = (within >= a_len.gather(1, seq_of.clamp(max=slots - 1))) & real
+    return {
+        "attention_mask": (seq_of[:, :, None] == seq_of[:, None, :])[:, None],
+        "token_type_ids": types,
+        "position_ids": torch.where(real, within, 0),
+        "cls_positions": torch.where(seq_lens > 0, starts, 0),
+        "instances": (seq_lens > 0).sum(),
+    }
 
 
 def _sbo_columns(positions: np.ndarray, n_masked: np.ndarray, starts: np.ndarray,

@@ -6,12 +6,17 @@ that `BertForPreTraining.from_pretrained` loads unchanged. The SBO head (Joshi e
 SpanBERT §3.2; facebookresearch/SpanBERT `pair_bert.py`) is a separate module saved next to
 it in `sbo_head.pt`.
 
+Packed batches (trainer.collate `_packed_inputs`) pass a block-diagonal 4-D boolean mask
+and per-sequence position ids to the encoder, and the NSP/SOP head pools each sequence's
+[CLS] state with the pretrained pooler's own weights, so a packed batch computes the same
+losses as the unpacked batch of the same instances (tests/test_trainer_packed.py).
+
 Training forward differs from `BertForPreTraining.forward` only in what it computes: the
 MLM head runs on the masked positions only (gathered first, NVIDIA DLE "dense sequence
 output"), skipping the H x V decoder on ~85% of tokens, and the losses are
 - MLM: cross-entropy, mean over masked tokens (computed in fp32);
-- sentence (NSP/SOP): cross-entropy over rows with label >= 0 (0 when there are none,
-  still connected to the graph so DDP sees every parameter used);
+- sentence (NSP/SOP): cross-entropy over rows (packed: sequences) with label >= 0 (0 when
+  there are none, still connected to the graph so DDP sees every parameter used);
 - SBO: cross-entropy of each span token predicted from the span's outer boundary states
   x_{s-1}, x_{e+1} and its relative position, mean over targets, weighted by `sbo_weight`.
 """
@@ -103,16 +108,20 @@ class BertPretrainer(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Losses of one expanded batch (`trainer.collate.expand`)."""
         out = self.bert.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                             token_type_ids=batch["token_type_ids"])
+                             token_type_ids=batch["token_type_ids"],
+                             position_ids=batch.get("position_ids"))
         hidden, pooled = out.last_hidden_state, out.pooler_output
+        if "cls_positions" in batch:  # packed rows: the pooler reads each sequence's [CLS]
+            pooler = self.bert.bert.pooler
+            pooled = pooler.activation(pooler.dense(_gather(hidden, batch["cls_positions"])))
         heads = self.bert.cls
         mlm_logits = self.mlm_logits(hidden, batch["mlm_positions"])
         losses = {"mlm_loss": _ce(mlm_logits, batch["mlm_labels"])}
         label = batch["sentence_label"]
         valid = label >= 0
-        per_row = F.cross_entropy(heads.seq_relationship(pooled).float(), label.clamp(min=0),
-                                  reduction="none")
-        losses["sentence_loss"] = (per_row * valid).sum() / valid.sum().clamp(min=1)
+        per_row = F.cross_entropy(heads.seq_relationship(pooled).float().flatten(0, -2),
+                                  label.clamp(min=0).flatten(), reduction="none")
+        losses["sentence_loss"] = (per_row * valid.flatten()).sum() / valid.sum().clamp(min=1)
         loss = losses["mlm_loss"] + losses["sentence_loss"]
         if self.sbo is not None:
             emb = self.bert.bert.embeddings.word_embeddings.weight

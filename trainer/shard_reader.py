@@ -1,4 +1,4 @@
-"""Memory-mapped, pickle-safe random access to the rows of a schema-v1 shard dir.
+"""Memory-mapped, pickle-safe random access to the rows of a shard dir (schema v1 or v2).
 
 `ShardReader` reads only `manifest.json` when built, so it pickles to a few paths and row
 counts and each DataLoader worker maps the Arrow IPC files itself, lazily, after the fork.
@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
+
+from transforms.shard_schema import PACKED_SCHEMA_VERSION
 
 
 @dataclass
@@ -154,6 +156,11 @@ class ShardReader:
     @property
     def num_rows(self) -> int:
         return int(self.shard_starts[-1])
+
+    @property
+    def packed(self) -> bool:
+        """True for schema-v2 shards: rows hold several complete instances."""
+        return self.manifest.get("schema_version") == PACKED_SCHEMA_VERSION
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -1,4 +1,5 @@
-"""Small schema-v1 shard dirs from a seeded synthetic corpus, for trainer tests and benchmarks.
+"""Small shard dirs (schema v1, or packed v2) from a seeded synthetic corpus, for tests and
+benchmarks.
 
 The "text" is a sequence of phrases drawn from a fixed table of Zipf-distributed words, so
 an MLM can learn something from context within a few steps, unlike uniform random ids.
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from transforms.pack_rows import pack_rows
 from transforms.records import Instance
-from transforms.shard_schema import FORMAT_NAME
-from transforms.shard_write import encode_shard, shard_file_name
+from transforms.shard_schema import FORMAT_NAME, PACKED_SCHEMA_VERSION, SCHEMA_VERSION
+from transforms.shard_write import encode_packed_shard, encode_shard, shard_file_name
 
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -41,6 +43,9 @@ class SyntheticSpec:
     compression: str = "none"
     long_fraction: float = 0.9
     seed: int = 0
+    packed: bool = False
+    """Schema-v2 rows packed by the pipeline's own `transforms.pack_rows.pack_rows`."""
+    max_per_row: int = 3
 
 
 def write_vocab(vocab_dir: Path, vocab_size: int) -> None:
@@ -133,15 +138,24 @@ def write_shard_dir(shard_dir: Path, spec: SyntheticSpec) -> list[Instance]:
     for s in range(spec.num_shards):
         name = shard_file_name(s, spec.num_shards)
         part = instances[bounds[s]:bounds[s + 1]]
-        data = encode_shard(part, spec.vocab_size, spec.compression)
+        rows = None
+        if spec.packed:
+            rows = pack_rows([len(i.input_ids) for i in part], spec.max_seq_length,
+                             spec.max_per_row)
+            data = encode_packed_shard(part, rows, spec.vocab_size, spec.compression)
+        else:
+            data = encode_shard(part, spec.vocab_size, spec.compression)
         (shard_dir / name).write_bytes(data)
-        shards.append({"file": name, "rows": len(part), "bytes": len(data),
+        shards.append({"file": name, "rows": len(part) if rows is None else len(rows),
+                       "instances": len(part), "bytes": len(data),
                        "sha256": hashlib.sha256(data).hexdigest()})
     manifest = {
-        "format": FORMAT_NAME, "schema_version": 1,
+        "format": FORMAT_NAME,
+        "schema_version": PACKED_SCHEMA_VERSION if spec.packed else SCHEMA_VERSION,
         "config": {"pack": {"task": spec.task, "max_seq_length": spec.max_seq_length},
                    "mask": {"masking": spec.masking},
-                   "shard": {"num_shards": spec.num_shards, "compression": spec.compression}},
+                   "shard": {"num_shards": spec.num_shards, "compression": spec.compression,
+                             "packed": spec.packed, "max_sequences_per_row": spec.max_per_row}},
         "special_tokens": dict(zip(SPECIALS, range(len(SPECIALS)), strict=True)),
         "vocab_size": spec.vocab_size,
         "shards": shards,

@@ -196,7 +196,7 @@ class Trainer:
         stats += torch.stack([
             losses["loss"].detach(), losses["mlm_loss"].detach(),
             losses["sentence_loss"].detach(), losses.get("sbo_loss", zero).detach(),
-            (b["sentence_label"] >= 0).sum(), torch.tensor(len(b["input_ids"]), device=self.device),
+            (b["sentence_label"] >= 0).sum(), b["instances"],
             b["real_tokens"], torch.ones((), device=self.device),
         ]).double()
 

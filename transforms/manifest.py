@@ -3,14 +3,17 @@
 `manifest.json` is what readers trust: it is written last, atomically, only after every
 shard file is in place, so a killed run leaves none and `verify` refuses the dir. Keys:
 
-- `format`, `schema_version`, `schema` (column -> Arrow type string);
+- `format`, `schema_version` (1, or 2 for `--packed` rows), `schema` (column -> Arrow type
+  string);
 - `config`: the job's output-defining fields (`core.config.output_fields`: no input paths,
   vocab dir or output dir) and `config_sha256` over it;
 - `vocab`: `file` (a copy of `vocab.txt` beside the shards, so the dir is self-contained for
   `inspect` and the trainer), `source` (the vocab dir used), `sha256`, `size`,
   `special_ids` (`pad unk cls sep mask`), `lowercase`, `zh_segmenter`;
-- `shards`: `[{file, rows, bytes, sha256, tokens, masked_tokens}]` in shard order;
-- `totals`: `shards`, `instances`, `tokens`, `masked_tokens` (summed over the shard files);
+- `shards`: `[{file, rows, bytes, sha256, tokens, masked_tokens}]` in shard order (packed
+  shards add `instances`: their sequences, while `rows` counts packed rows);
+- `totals`: `shards`, `instances`, `tokens`, `masked_tokens` (summed over the shard files;
+  packed dirs add `rows`);
 - `counters`: the summed stage counters in `summary.json` shape (documents read / kept /
   dropped by reason / rejected, and every other counter).
 """
@@ -21,7 +24,12 @@ import hashlib
 import json
 
 from core.special_tokens import SPECIAL_TOKENS
-from transforms.shard_schema import FORMAT_NAME, SCHEMA_VERSION, shard_schema
+from transforms.shard_schema import (
+    FORMAT_NAME,
+    PACKED_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    schema_for,
+)
 from transforms.stats import documents_summary
 
 MANIFEST_NAME = "manifest.json"
@@ -66,28 +74,42 @@ def config_sha256(config: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def totals(shards: list[dict]) -> dict:
-    return {
+def is_packed(config: dict) -> bool:
+    """True for a `--packed` run's config (schema v2 rows)."""
+    return bool(config.get("shard", {}).get("packed"))
+
+
+def shard_instances(info: dict) -> int:
+    """Instances in one shard's manifest entry (a packed row holds several)."""
+    return info.get("instances", info["rows"])
+
+
+def totals(shards: list[dict], packed: bool = False) -> dict:
+    out = {
         "shards": len(shards),
-        "instances": sum(s["rows"] for s in shards),
+        "instances": sum(shard_instances(s) for s in shards),
         "tokens": sum(s["tokens"] for s in shards),
         "masked_tokens": sum(s["masked_tokens"] for s in shards),
     }
+    if packed:
+        out["rows"] = sum(s["rows"] for s in shards)
+    return out
 
 
 def build_manifest(config: dict, vocab: dict, shards: list[dict], stats: dict) -> dict:
     """The manifest dict; `shards` in any order (sorted here by file name)."""
     shards = sorted(shards, key=lambda s: s["file"])
-    schema = shard_schema(vocab["size"])
+    packed = is_packed(config)
+    schema = schema_for(vocab["size"], packed)
     return {
         "format": FORMAT_NAME,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": PACKED_SCHEMA_VERSION if packed else SCHEMA_VERSION,
         "schema": {f.name: str(f.type) for f in schema},
         "config": config,
         "config_sha256": config_sha256(config),
         "vocab": {k: v for k, v in vocab.items() if k != "vocab_txt"},
         "shards": shards,
-        "totals": totals(shards),
+        "totals": totals(shards, packed),
         "counters": documents_summary(stats),
     }
 

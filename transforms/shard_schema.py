@@ -17,6 +17,10 @@ from transforms.records import Instance
 
 FORMAT_NAME = "bert-shards-arrow"
 SCHEMA_VERSION = 1
+PACKED_SCHEMA_VERSION = 2
+"""`--packed` rows: several complete instances per row (`packed_shard_schema`)."""
+PACKED_LIST_COLUMNS = ("seq_lens", "a_lens", "sentence_labels", "doc_ids", "pass_indexes")
+"""Per-row lists with one entry per sequence of a packed row, in row order."""
 MAX_BATCH_ROWS = 1024
 """Record batch size: ~1 MB at seq 512, the sweet spot for memory-mapped random access
 (research: anchors_loader_trainer.md §5.5)."""
@@ -49,6 +53,37 @@ def shard_schema(vocab_size: int) -> pa.Schema:
     )
 
 
+def packed_shard_schema(vocab_size: int) -> pa.Schema:
+    """Schema v2: one row holds complete instances back to back.
+
+    `input_ids`, `mlm_positions`, `mlm_labels`, `span_starts`, `span_ends` are as in v1 but
+    relative to the row; `seq_lens[k]`, `a_lens[k]` (relative to sequence k),
+    `sentence_labels[k]`, `doc_ids[k]` and `pass_indexes[k]` describe sequence k, which
+    starts at `sum(seq_lens[:k])`.
+    """
+    ids = pa.from_numpy_dtype(id_dtype(vocab_size))
+    pos = pa.uint16()
+    return pa.schema(
+        [
+            pa.field("input_ids", pa.list_(ids), nullable=False),
+            pa.field("seq_lens", pa.list_(pos), nullable=False),
+            pa.field("a_lens", pa.list_(pos), nullable=False),
+            pa.field("mlm_positions", pa.list_(pos), nullable=False),
+            pa.field("mlm_labels", pa.list_(ids), nullable=False),
+            pa.field("span_starts", pa.list_(pos), nullable=False),
+            pa.field("span_ends", pa.list_(pos), nullable=False),
+            pa.field("sentence_labels", pa.list_(pa.int8()), nullable=False),
+            pa.field("doc_ids", pa.list_(pa.uint64()), nullable=False),
+            pa.field("pass_indexes", pa.list_(pa.uint8()), nullable=False),
+        ],
+        metadata={"format": FORMAT_NAME, "schema_version": str(PACKED_SCHEMA_VERSION)},
+    )
+
+
+def schema_for(vocab_size: int, packed: bool) -> pa.Schema:
+    return packed_shard_schema(vocab_size) if packed else shard_schema(vocab_size)
+
+
 def _list_array(parts: Sequence[np.ndarray], dtype: np.dtype, limit: int,
                 name: str) -> pa.ListArray:
     """list<dtype> from per-row arrays; values must lie in [0, limit)."""
@@ -58,7 +93,7 @@ def _list_array(parts: Sequence[np.ndarray], dtype: np.dtype, limit: int,
     if offsets[-1] > np.iinfo(np.int32).max:
         raise ValueError(f"{name}: too many values for int32 offsets: {offsets[-1]}")
     values = np.concatenate(parts) if offsets[-1] else np.zeros(0, dtype)
-    if len(values) and (values.min() < 0 or values.max() >= limit):
+    if len(values) and limit and (values.min() < 0 or values.max() >= limit):
         raise ValueError(f"{name} value out of range [0, {limit}): {values.min()}..{values.max()}")
     return pa.ListArray.from_arrays(
         pa.array(offsets.astype(np.int32)), pa.array(values.astype(dtype, copy=False))
@@ -95,3 +130,37 @@ def instances_to_batch(instances: Sequence[Instance], vocab_size: int) -> pa.Rec
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
+
+
+def packed_rows_to_batch(instances: Sequence[Instance], rows: Sequence[Sequence[int]],
+                         vocab_size: int) -> pa.RecordBatch:
+    """Schema-v2 RecordBatch: row r holds `instances[i] for i in rows[r]`, back to back.
+
+    Positions and spans are shifted by the sequence's start in the row; ids, masks and
+    labels are otherwise the instances' own, unchanged.
+    """
+    ids_t = id_dtype(vocab_size)
+    pos_limit = 1 << 16
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in packed_shard_schema(1).names}
+    for row in rows:
+        seqs = [instances[i] for i in row]
+        lens = np.array([len(s.input_ids) for s in seqs], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        columns["input_ids"].append(np.concatenate([s.input_ids for s in seqs]))
+        columns["seq_lens"].append(lens)
+        columns["a_lens"].append(np.array([s.a_len for s in seqs], dtype=np.int64))
+        for name in ("mlm_positions", "span_starts", "span_ends"):
+            columns[name].append(np.concatenate(
+                [getattr(s, name).astype(np.int64) + at for s, at in zip(seqs, starts,
+                                                                          strict=True)]))
+        columns["mlm_labels"].append(np.concatenate([s.mlm_labels for s in seqs]))
+        columns["sentence_labels"].append(np.array([s.sentence_label for s in seqs], np.int8))
+        columns["doc_ids"].append(np.array([s.doc_id for s in seqs], dtype=np.uint64))
+        columns["pass_indexes"].append(np.array([s.pass_index for s in seqs], dtype=np.uint8))
+    kinds = {"input_ids": (ids_t, vocab_size), "mlm_labels": (ids_t, vocab_size),
+             "sentence_labels": (np.dtype(np.int8), 0), "doc_ids": (np.dtype(np.uint64), 0),
+             "pass_indexes": (np.dtype(np.uint8), 0)}
+    schema = packed_shard_schema(vocab_size)
+    arrays = [_list_array(columns[name], *kinds.get(name, (POSITION_DTYPE, pos_limit)), name)
+              for name in schema.names]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

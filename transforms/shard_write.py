@@ -23,7 +23,13 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import Instance
-from transforms.shard_schema import MAX_BATCH_ROWS, instances_to_batch, shard_schema
+from transforms.shard_schema import (
+    MAX_BATCH_ROWS,
+    instances_to_batch,
+    packed_rows_to_batch,
+    packed_shard_schema,
+    shard_schema,
+)
 
 
 def shard_file_name(shard: int, num_shards: int) -> str:
@@ -44,16 +50,32 @@ def encode_shard(instances: Sequence[Instance], vocab_size: int, compression: st
     return sink.getvalue()
 
 
-def shard_info(file: str, data: bytes, instances: Sequence[Instance]) -> dict:
-    """The manifest entry of one shard."""
-    return {
+def encode_packed_shard(instances: Sequence[Instance], rows: Sequence[Sequence[int]],
+                        vocab_size: int, compression: str) -> bytes:
+    """Arrow IPC file bytes of packed rows (schema v2; `rows` index into `instances`)."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, packed_shard_schema(vocab_size),
+                         options=ipc_options(compression)) as w:
+        for lo in range(0, len(rows), MAX_BATCH_ROWS):
+            w.write_batch(packed_rows_to_batch(instances, rows[lo:lo + MAX_BATCH_ROWS],
+                                               vocab_size))
+    return sink.getvalue()
+
+
+def shard_info(file: str, data: bytes, instances: Sequence[Instance],
+               rows: int | None = None) -> dict:
+    """The manifest entry of one shard; packed shards (`rows` given) also count instances."""
+    info = {
         "file": file,
-        "rows": len(instances),
+        "rows": len(instances) if rows is None else rows,
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "tokens": int(sum(len(inst.input_ids) for inst in instances)),
         "masked_tokens": int(sum(len(inst.mlm_positions) for inst in instances)),
     }
+    if rows is not None:
+        info["instances"] = len(instances)
+    return info
 
 
 def write_atomically(path: str, data: bytes) -> None:

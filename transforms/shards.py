@@ -10,6 +10,7 @@ instances cross one shuffle (the 32-byte keys a second one).
 
     instances ─► KeyBySortKey ─┬► KeyByBucket ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
                                └► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
+                                                   (--packed: pack each shard's rows first)
     BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► vocab.txt, manifest.json
 """
@@ -20,6 +21,7 @@ import bisect
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
@@ -28,6 +30,7 @@ from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
 from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder
+from transforms.pack_rows import pack_rows
 from transforms.records import Instance
 from transforms.shard_assign import (
     boundary_ranks,
@@ -40,6 +43,14 @@ from transforms.shard_assign import (
 
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 Keyed = tuple[bytes, Instance]
+
+
+@dataclass(frozen=True)
+class RowPacking:
+    """`--packed`: rows of up to `max_len` tokens holding up to `max_per_row` instances."""
+
+    max_len: int
+    max_per_row: int
 
 
 class KeyBySortKey(beam.DoFn):
@@ -93,10 +104,12 @@ class WriteShard(beam.DoFn):
     entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
     files."""
 
-    def __init__(self, output_dir: str, num_shards: int, compression: str) -> None:
+    def __init__(self, output_dir: str, num_shards: int, compression: str,
+                 packing: RowPacking | None = None) -> None:
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
+        self._packing = packing
         self.counters = Counters()
 
     def finish_bundle(self):
@@ -106,10 +119,17 @@ class WriteShard(beam.DoFn):
         shard, keyed = element
         instances = [inst for _, inst in sorted(keyed, key=lambda kv: kv[0])]
         name = shard_write.shard_file_name(shard, self._num_shards)
-        data = shard_write.encode_shard(instances, vocab["size"], self._compression)
+        rows = None
+        if self._packing is None:
+            data = shard_write.encode_shard(instances, vocab["size"], self._compression)
+        else:
+            rows = pack_rows([len(inst.input_ids) for inst in instances],
+                             self._packing.max_len, self._packing.max_per_row)
+            data = shard_write.encode_packed_shard(instances, rows, vocab["size"],
+                                                   self._compression)
         shard_write.write_atomically(beam.io.filesystems.FileSystems.join(self._output_dir, name),
                                      data)
-        yield shard_write.shard_info(name, data, instances)
+        yield shard_write.shard_info(name, data, instances, None if rows is None else len(rows))
         self.counters.inc(SHARDS)
 
 
@@ -147,17 +167,19 @@ class WriteShards(beam.PTransform):
     """PCollection[Instance] -> {"shards": one info dict per shard file, "stats": ...}.
 
     `vocab` is a single-element PCollection of `manifest.vocab_info(...)` (the id width
-    depends on the vocab size).
+    depends on the vocab size). With `packing`, each shard's instances (the same ones, in the
+    same balanced shards) are packed into schema-v2 rows (transforms/pack_rows.py).
     """
 
     def __init__(self, output_dir: str, num_shards: int, compression: str, seed: int,
-                 vocab: beam.PCollection) -> None:
+                 vocab: beam.PCollection, packing: RowPacking | None = None) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
         self._seed = seed
         self._vocab = vocab
+        self._packing = packing
 
     def expand(self, instances):
         keyed = instances | "KeyBySortKey" >> beam.ParDo(
@@ -171,7 +193,8 @@ class WriteShards(beam.PTransform):
             | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards),
                                            offsets=beam.pvalue.AsSingleton(offsets))
         )
-        writer = WriteShard(self._output_dir, self._num_shards, self._compression)
+        writer = WriteShard(self._output_dir, self._num_shards, self._compression,
+                            self._packing)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             keyed
