@@ -58,10 +58,10 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
     from transforms.tokenize import TokenizeDocuments
 
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
-        job.zh_segmenter == "jieba", artifacts=artifacts)
+        artifacts, zh_word_starts=job.zh_segmenter == "jieba")
     packed = tokenized["documents"] | "PackInstances" >> PackInstances(
         job.pack, specials["cls"], specials["sep"])
-    masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts=artifacts)
+    masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts)
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
     packing = (RowPacking(job.pack.max_seq_length, job.shard.max_sequences_per_row)
                if job.shard.packed else None)
