@@ -64,6 +64,12 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
 
 
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local runner: N worker processes (FnApiRunner multi_processing); "
+                   "default: 1, in the launching process")
+
+
 def _add_vocab(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vocabulary")
     g.add_argument("--vocab-size", type=int, default=VocabConfig.vocab_size)
@@ -127,22 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
     _add_read_clean(p)
+    _add_workers(p)
     p.add_argument("--num-shards", type=int, default=4,
                    help="documents-*.jsonl.zst files; each is built in one worker's memory")
 
     p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
     _add_read_clean(p)
+    _add_workers(p)
     _add_vocab(p)
     _add_case_and_segmenter(p)
 
     p = sub.add_parser("shards", help="tokenize, pack, mask and write Arrow shards")
     _add_read_clean(p)
+    _add_workers(p)
     _add_case_and_segmenter(p)
     _add_shards(p, vocab_required=True)
 
     p = sub.add_parser("all",
                        help="clean + vocab + shards in one pipeline (demo corpus by default)")
     _add_read_clean(p)
+    _add_workers(p)
     _add_vocab(p)
     _add_case_and_segmenter(p)
     _add_shards(p, vocab_required=False)
@@ -207,6 +217,10 @@ def run(argv: list[str]) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
     if args.command in ("verify", "inspect") and beam_args:
         raise UserError(f"{args.command}: unrecognized arguments: {' '.join(beam_args)}")
+    if args.command in ("clean", "vocab", "shards", "all"):
+        from pipeline.beam_options import worker_args
+
+        beam_args = beam_args + worker_args(args.workers, beam_args)
     if args.command == "clean":
         from pipeline.clean_pipeline import run_clean
 

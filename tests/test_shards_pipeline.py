@@ -94,9 +94,9 @@ def test_non_empty_output_is_refused_without_overwrite(tmp_path, capsys):
 
 
 def test_same_bytes_with_one_worker_and_two_processes(demo_all, tmp_path):
-    """`all` in two worker processes: every DoFn pickles, and vocab and shards are unchanged."""
-    _run(["all", "--output", str(tmp_path / "mp"), "--num-shards", "4",
-          "--direct_running_mode=multi_processing", "--direct_num_workers=2"])
+    """`all --workers 2` (two worker processes): every DoFn pickles, and vocab and shards are
+    unchanged."""
+    _run(["all", "--output", str(tmp_path / "mp"), "--num-shards", "4", "--workers", "2"])
     assert _digests(tmp_path / "mp" / "shards") == _digests(demo_all / "shards")
     vocab = "vocab/vocab.txt"
     assert (tmp_path / "mp" / vocab).read_bytes() == (demo_all / vocab).read_bytes()
