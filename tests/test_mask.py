@@ -113,7 +113,8 @@ def test_budget_formula_uses_bankers_rounding_and_excludes_specials():
     assert budget(10, cfg) == 2  # 1.5 -> 2
     assert budget(3, cfg) == 1  # round(0.45) = 0, floor of 1
     assert budget(0, cfg) == 0
-    assert budget(10_000, cfg) == 77  # max_predictions_per_seq
+    assert budget(10_000, cfg) == 1500  # no cap outside a job config
+    assert budget(10_000, MaskConfig(max_predictions_per_seq=77)) == 77
     assert budget(100, dataclasses.replace(cfg, masked_lm_prob=0.0)) == 0
 
 
