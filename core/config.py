@@ -237,6 +237,48 @@ DEMO_LIMIT_ALPHABET = 6000
 of 1,000 would turn the rarer ones into [UNK]."""
 
 
+def _for_corpus(vocab: VocabConfig, read: ReadConfig) -> VocabConfig:
+    """The bundled demo corpus (no inputs) with the default alphabet limit gets the demo's."""
+    if read.inputs or vocab.limit_alphabet != VocabConfig.limit_alphabet:
+        return vocab
+    return dataclasses.replace(vocab, limit_alphabet=DEMO_LIMIT_ALPHABET)
+
+
+@dataclass(frozen=True)
+class CleanJobConfig:
+    """Everything `clean` needs below the CLI."""
+
+    read: ReadConfig = field(default_factory=ReadConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    num_shards: int = 4
+    """`documents-*.jsonl.zst` files; each is built in one worker's memory."""
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "num_shards")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_shards <= 99999:
+            raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+
+
+@dataclass(frozen=True)
+class VocabJobConfig:
+    """Everything `vocab` needs below the CLI; the constructor applies the demo corpus's
+    alphabet limit as `ShardsJobConfig` does for `all`."""
+
+    read: ReadConfig = field(default_factory=ReadConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "vocab")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocab", _for_corpus(self.vocab, self.read))
+
+
 @dataclass(frozen=True)
 class ShardsJobConfig:
     """Everything `shards` (with `vocab_dir`) or `all` (with `vocab`) needs below the CLI.
@@ -278,8 +320,7 @@ class ShardsJobConfig:
                 max_predictions_per_seq=self.mask.max_predictions_per_seq
                 or default_max_predictions(self.pack.max_seq_length)),
         }
-        if (self.vocab is not None and not self.read.inputs
-                and self.vocab.limit_alphabet == VocabConfig.limit_alphabet):
-            derived["vocab"] = dataclasses.replace(self.vocab, limit_alphabet=DEMO_LIMIT_ALPHABET)
+        if self.vocab is not None:
+            derived["vocab"] = _for_corpus(self.vocab, self.read)
         for name, value in derived.items():
             object.__setattr__(self, name, value)

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from core.config import CleanConfig, ReadConfig
-from core.errors import UserError
+from core.config import CleanJobConfig
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
 from transforms.accounting import DOCUMENTS_KEPT
@@ -23,7 +22,6 @@ from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.write_jsonl import WriteJsonlShards
 
-DOCUMENT_SHARDS = 4
 REJECT_SHARDS = 1
 OWN_FILES = {"": ("documents-*-of-*.jsonl.zst", "rejects-*-of-*.jsonl.zst", SUMMARY_FILE)}
 """What `clean` writes (the output-dir policy adds temporary files)."""
@@ -37,10 +35,10 @@ def _reject_row(reject: Reject) -> tuple[str, dict]:
     return f"{reject.source}\x1f{reject.reason}\x1f{reject.raw}", reject.to_json_dict()
 
 
-def build_clean(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
-                num_shards: int = DOCUMENT_SHARDS) -> None:
+def build_clean(p: beam.Pipeline, job: CleanJobConfig) -> None:
     """Add the clean job to `p` (no file-system access while building)."""
-    corpus = p | "CleanCorpus" >> CleanCorpus(read_cfg, clean_cfg)
+    output, num_shards = job.output, job.num_shards
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
     docs = (
         corpus["documents"]
         | "DocumentRows" >> beam.Map(_document_row)
@@ -58,12 +56,7 @@ def build_clean(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig, 
     )
 
 
-def run_clean(read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
-              beam_args: list[str], num_shards: int = DOCUMENT_SHARDS,
-              overwrite: bool = False) -> None:
+def run_clean(job: CleanJobConfig, beam_args: list[str]) -> None:
     """The `clean` subcommand."""
-    if not 1 <= num_shards <= 99999:
-        raise UserError(f"--num-shards must be in [1, 99999]; got {num_shards}")
-    read_cfg = with_default_inputs(read_cfg)
-    launch(beam_args, read_cfg, output, overwrite, OWN_FILES,
-           lambda p: build_clean(p, read_cfg, clean_cfg, output, num_shards))
+    launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
+           lambda p: build_clean(p, job))

@@ -15,12 +15,14 @@ from core.config import (
     TASKS,
     ZH_SEGMENTERS,
     CleanConfig,
+    CleanJobConfig,
     MaskConfig,
     PackConfig,
     ReadConfig,
     ShardConfig,
     ShardsJobConfig,
     VocabConfig,
+    VocabJobConfig,
 )
 from core.errors import UserError
 
@@ -134,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
     _add_read_clean(p)
     _add_workers(p)
-    p.add_argument("--num-shards", type=int, default=4,
+    p.add_argument("--num-shards", type=int, default=CleanJobConfig.num_shards,
                    help="documents-*.jsonl.zst files; each is built in one worker's memory")
 
     p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
@@ -224,13 +226,13 @@ def run(argv: list[str]) -> int:
     if args.command == "clean":
         from pipeline.clean_pipeline import run_clean
 
-        run_clean(read_config(args), clean_config(args), args.output, beam_args,
-                  num_shards=args.num_shards, overwrite=args.overwrite)
+        run_clean(CleanJobConfig(read_config(args), clean_config(args), args.num_shards,
+                                 args.output, args.overwrite), beam_args)
     elif args.command == "vocab":
         from pipeline.vocab_pipeline import run_vocab
 
-        run_vocab(read_config(args), clean_config(args), vocab_config(args), args.output, beam_args,
-                  overwrite=args.overwrite)
+        run_vocab(VocabJobConfig(read_config(args), clean_config(args), vocab_config(args),
+                                 args.output, args.overwrite), beam_args)
     elif args.command == "shards":
         from pipeline.shards_pipeline import run_shards
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from core.config import CleanConfig, ReadConfig, VocabConfig
+from core.config import VocabJobConfig
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
 from transforms.stats import SumStats
@@ -22,11 +22,11 @@ OWN_FILES = {"": (*VOCAB_DIR_FILES, SUMMARY_FILE)}
 """What `vocab` writes (the output-dir policy adds temporary files)."""
 
 
-def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
-                vocab_cfg: VocabConfig, output: str) -> None:
-    """Add the vocab job to `p`; the vocab files and `summary.json` go to `output`."""
-    corpus = p | "CleanCorpus" >> CleanCorpus(read_cfg, clean_cfg)
-    vocab = corpus["documents"] | "BuildVocab" >> BuildVocab(vocab_cfg, output, count_kept=True)
+def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
+    """Add the vocab job to `p`; the vocab files and `summary.json` go to `job.output`."""
+    output = job.output
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
+    vocab = corpus["documents"] | "BuildVocab" >> BuildVocab(job.vocab, output, count_kept=True)
     (
         (corpus["stats"], vocab["stats"])
         | "SumStats" >> SumStats()
@@ -34,9 +34,7 @@ def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
     )
 
 
-def run_vocab(read_cfg: ReadConfig, clean_cfg: CleanConfig, vocab_cfg: VocabConfig,
-              output: str, beam_args: list[str], overwrite: bool = False) -> None:
+def run_vocab(job: VocabJobConfig, beam_args: list[str]) -> None:
     """The `vocab` subcommand."""
-    read_cfg = with_default_inputs(read_cfg)
-    launch(beam_args, read_cfg, output, overwrite, OWN_FILES,
-           lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output))
+    launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
+           lambda p: build_vocab(p, job))

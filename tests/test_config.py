@@ -10,14 +10,17 @@ import pytest
 from core.config import (
     DEMO_LIMIT_ALPHABET,
     CleanConfig,
+    CleanJobConfig,
     MaskConfig,
     PackConfig,
     ReadConfig,
     ShardConfig,
     ShardsJobConfig,
     VocabConfig,
+    VocabJobConfig,
     output_fields,
 )
+from core.errors import UserError
 from transforms.manifest import config_sha256
 
 PLACE_FIELDS = {"inputs", "id_root", "vocab_dir", "output", "overwrite", "seed"}
@@ -26,7 +29,7 @@ copies of the job's seed (hashed once, on the job)."""
 
 
 @pytest.mark.parametrize("cls", [ReadConfig, CleanConfig, VocabConfig, PackConfig, MaskConfig,
-                                 ShardConfig, ShardsJobConfig])
+                                 ShardConfig, ShardsJobConfig, CleanJobConfig, VocabJobConfig])
 def test_every_field_is_declared_output_or_place(cls):
     names = {f.name for f in dataclasses.fields(cls)}
     assert set(cls.OUTPUT_FIELDS) <= names
@@ -74,6 +77,9 @@ def test_max_predictions_per_seq_is_derived_unless_given():
 
 def test_demo_corpus_raises_the_default_alphabet_limit_only():
     assert _job(vocab=VocabConfig()).vocab.limit_alphabet == DEMO_LIMIT_ALPHABET
+    assert VocabJobConfig().vocab.limit_alphabet == DEMO_LIMIT_ALPHABET
+    on_corpus = VocabJobConfig(ReadConfig(inputs=("a.txt",)))
+    assert on_corpus.vocab.limit_alphabet == VocabConfig.limit_alphabet
     given = _job(vocab=VocabConfig(limit_alphabet=3000)).vocab.limit_alphabet
     corpus = _job(read=ReadConfig(inputs=("a.txt",)), vocab=VocabConfig()).vocab.limit_alphabet
     assert (given, corpus) == (3000, VocabConfig.limit_alphabet)
@@ -84,3 +90,8 @@ def test_rebuilding_a_job_keeps_its_derived_values():
     again = dataclasses.replace(job, read=ReadConfig(inputs=("demo.txt",)))
     assert (again.pack.seed, again.mask.max_predictions_per_seq, again.vocab.limit_alphabet) == (
         3, 19, DEMO_LIMIT_ALPHABET)
+
+
+def test_clean_job_checks_its_shard_count():
+    with pytest.raises(UserError, match="--num-shards"):
+        CleanJobConfig(num_shards=0)

@@ -15,13 +15,14 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from core.config import (
-    CleanConfig,
+    CleanJobConfig,
     MaskConfig,
     PackConfig,
     ReadConfig,
     ShardConfig,
     ShardsJobConfig,
     VocabConfig,
+    VocabJobConfig,
 )
 from pipeline import clean_pipeline, shards_pipeline, vocab_pipeline
 from pipeline.cli import main
@@ -95,7 +96,7 @@ def _job(vocab_dir: str, task: str, masking: str) -> ShardsJobConfig:
 
 def test_clean_builds_for_dataflow():
     out = f"{BUCKET}/clean"
-    stages = _dry_run(lambda p: clean_pipeline.build_clean(p, READ, CleanConfig(), out))
+    stages = _dry_run(lambda p: clean_pipeline.build_clean(p, CleanJobConfig(READ, output=out)))
     assert CLEAN_STAGES | {"WriteDocuments/WriteShard", "WriteRejects/WriteShard"} <= stages
     assert "WriteSummary" in stages
 
@@ -110,9 +111,8 @@ def test_clean_cli_dry_run_leaves_the_output_alone(capsys):
 
 def test_vocab_builds_for_dataflow():
     stages = _dry_run(
-        lambda p: vocab_pipeline.build_vocab(
-            p, READ, CleanConfig(), VocabConfig(zh_segmenter="jieba"), f"{BUCKET}/vocab"
-        )
+        lambda p: vocab_pipeline.build_vocab(p, VocabJobConfig(
+            READ, vocab=VocabConfig(zh_segmenter="jieba"), output=f"{BUCKET}/vocab"))
     )
     assert CLEAN_STAGES | VOCAB_STAGES | {"WriteSummary"} <= stages
 
