@@ -59,17 +59,20 @@ class ReadConfig:
     id_field: str | None = None
     max_line_bytes: int = 1 << 20
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
-    id_root: str | None = None
-    """Stripped from file paths in document ids, so ids do not depend on where files live."""
+    split_bytes: int = 64 << 20
+    """Uncompressed text/JSONL/WikiExtractor files are read in byte ranges of this size, in
+    parallel; the output is the same for every size."""
 
     OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("format", "text_field", "id_field",
                                                 "max_line_bytes")
-    """Not `inputs` and `id_root`: where the corpus lives is not what the output is."""
+    """Not `inputs` (where the corpus lives) nor `split_bytes` (how it is read in parallel)."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)
         if self.max_line_bytes < 1024:
             raise UserError(f"--max-line-bytes must be >= 1024; got {self.max_line_bytes!r}")
+        if self.split_bytes < 1:
+            raise UserError(f"--input-split-bytes must be >= 1; got {self.split_bytes!r}")
 
 
 @dataclass(frozen=True)

@@ -48,12 +48,27 @@ def delete_own_files(output: str, own_files: OwnFiles) -> None:
         FileSystems.delete(stale)
 
 
+def ensure_local_output(output: str) -> None:
+    """Create a local `--output` now, so an impossible path (e.g. under /proc, or a read-only
+    place) fails with one line before the pipeline starts instead of in a worker."""
+    if "://" in output:
+        return
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UserError(f"--output {output!r} exists and is not a directory")
+    try:
+        os.makedirs(output, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--output {output!r} cannot be created: {e.strerror or e}") from e
+    if not os.access(output, os.W_OK | os.X_OK):
+        raise UserError(f"--output {output!r} is not writable")
+
+
 def prepare_output_dir(output: str, overwrite: bool, own_files: OwnFiles) -> None:
-    """Refuse a non-empty `output` unless `overwrite`; with it, delete only `own_files`."""
+    """Refuse a non-empty `output` unless `overwrite`; with it, delete only `own_files`.
+    A local `output` is created (or refused in one line when it cannot be)."""
     if is_occupied(output):
         if not overwrite:
             raise UserError(f"--output {output!r} is not empty; pass --overwrite to replace "
                             "this subcommand's files in it")
         delete_own_files(output, own_files)
-    if not _is_remote(output):
-        os.makedirs(output, exist_ok=True)
+    ensure_local_output(output)

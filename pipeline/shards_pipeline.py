@@ -21,10 +21,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ShardsJobConfig, output_fields
 from core.special_tokens import SPECIAL_TOKEN_LIST
-from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.launch import launch
 from pipeline.output_dir import OwnFiles
 from pipeline.stages import CleanCorpus, with_default_inputs
+from pipeline.summary import warn_vocab_over_size
 from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
 from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE, WriteSummary
@@ -113,10 +113,11 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig) -> None:
 
 
 def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,
-         beam_args: list[str]) -> None:
-    launch(beam_args, job.read, job.output, job.overwrite, own_files, build)
-    if not is_dry_run(make_pipeline_options(beam_args)):
+         beam_args: list[str]) -> dict | None:
+    summary = launch(beam_args, job.read, job.output, job.overwrite, own_files, build)
+    if summary is not None:
         print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
+    return summary
 
 
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
@@ -129,5 +130,7 @@ def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
 def run_all(job: ShardsJobConfig, beam_args: list[str]) -> None:
     """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
     own = {"": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES}
-    _run(lambda p: build_all(p, job), job, own, FileSystems.join(job.output, SHARDS_SUBDIR),
-         beam_args)
+    summary = _run(lambda p: build_all(p, job), job, own,
+                   FileSystems.join(job.output, SHARDS_SUBDIR), beam_args)
+    if summary is not None:
+        warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)

@@ -13,6 +13,7 @@ import apache_beam as beam
 from core.config import VocabJobConfig
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
+from pipeline.summary import warn_vocab_over_size
 from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.vocab_build import BuildVocab
@@ -36,5 +37,7 @@ def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
 
 def run_vocab(job: VocabJobConfig, beam_args: list[str]) -> None:
     """The `vocab` subcommand."""
-    launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
-           lambda p: build_vocab(p, job))
+    summary = launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
+                     lambda p: build_vocab(p, job))
+    if summary is not None:
+        warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)
