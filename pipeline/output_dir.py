@@ -50,11 +50,10 @@ def delete_own_files(output: str, own_files: OwnFiles) -> None:
 
 def ensure_local_output(output: str) -> None:
     """Create a local `--output` now, so an impossible path (e.g. under /proc, or a read-only
-    place) fails with one line before the pipeline starts instead of in a worker."""
-    if "://" in output:
+    place) fails with one line before the pipeline starts instead of in a worker. Called
+    after `is_occupied`, which refuses a path that is not a directory."""
+    if _is_remote(output):
         return
-    if os.path.exists(output) and not os.path.isdir(output):
-        raise UserError(f"--output {output!r} exists and is not a directory")
     try:
         os.makedirs(output, exist_ok=True)
     except OSError as e:
