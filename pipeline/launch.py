@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import StandardOptions
 
 from core.config import ReadConfig
 from core.errors import UserError
-from pipeline.beam_options import is_dry_run, make_pipeline_options
+from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_options
 from pipeline.output_dir import OwnFiles, prepare_output_dir
+from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, with_default_inputs
 from pipeline.summary import print_summary
 
@@ -72,7 +74,9 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
         prepare_output_dir(output, overwrite, own_files)
     start = time.monotonic()
     try:
-        with _quiet_worker_errors(), beam.Pipeline(options=options) as p:
+        local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+        with (_quiet_worker_errors(), progress_lines() if local else contextlib.nullcontext(),
+              beam.Pipeline(options=options) as p):
             build(p)
     except Exception as e:
         if (path := no_space_path(e)) is not None:

@@ -127,6 +127,25 @@ def test_token_mode_fills_the_budget_exactly():
         assert len(result.mlm_positions) == budget(len(ids) - 3, cfg)
 
 
+def test_token_mode_is_whole_word_mode_with_every_token_a_word():
+    # mask_token is a shortcut of the unit path: on the same instance and seed it must give
+    # exactly what whole-word masking gives when every token starts a word (special ids
+    # inside the text included, at every budget regime).
+    vocab, rng = toy_vocab(), np.random.default_rng(5)
+    for case in range(600):
+        ids, _, a_len = crafted(rng, pair=case % 2 == 0, max_len=[16, 64, 512][case % 3])
+        ids[rng.random(len(ids)) < 0.03] = [PAD, CLS, SEP, MASK, UNK][case % 5]
+        cfg = MaskConfig(masked_lm_prob=[0.15, 0.5, 1.0, 0.0][case % 4],
+                         max_predictions_per_seq=[20, 3, 1000, 77][case % 4])
+        seed = int(rng.integers(1 << 30))
+        token = MASKERS["token"](ids, rng.random(len(ids)) < 0.5, a_len, cfg, vocab,
+                                 np.random.default_rng(seed))
+        words = MASKERS["wwm"](ids, np.ones(len(ids), bool), a_len, cfg, vocab,
+                               np.random.default_rng(seed))
+        for got, want in zip(token, words, strict=True):
+            assert got.dtype == want.dtype and got.tolist() == want.tolist(), case
+
+
 def test_special_ids_inside_text_are_never_masked_nor_crossed():
     ids = np.array([CLS, 10, 11, MASK, 12, PAD, 13, SEP], dtype=np.int32)
     ws = np.array([1, 1, 0, 1, 0, 1, 0, 1], dtype=bool)  # 12 and 13 continue words

@@ -111,31 +111,47 @@ def _mask_units(
     rng: np.random.Generator,
     cfg: MaskConfig,
     pmf: np.ndarray | None,
-    per_token: bool = False,
 ) -> MaskResult:
-    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask, per_token)
+    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
     first, end = mask_units.tile_units(words, pmf, rng)
     first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
     starts = words.starts[first]
     ends = words.ends[end - 1]  # exclusive
-    lengths = ends - starts
+    return _replace_units(input_ids, starts, ends - starts, vocab, rng)
+
+
+def _replace_units(input_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                   vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
+    """80/10/10 per chosen unit (ascending `starts`, `lengths` tokens each)."""
     positions = _expand(starts, lengths)
     labels = input_ids[positions].astype(np.int32)
-    action = np.repeat(rng.random(len(first)), lengths)
+    action = np.repeat(rng.random(len(starts)), lengths)
     masked = input_ids.astype(np.int32)  # a copy
     masked[positions[action < MASK_SHARE]] = vocab.mask_id
     randomised = positions[(action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)]
     picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised))
     masked[randomised] = vocab.replacement_ids[picks]
-    return MaskResult(
-        masked, positions, labels, starts.astype(np.int32), (ends - 1).astype(np.int32)
-    )
+    return MaskResult(masked, positions, labels, starts.astype(np.int32),
+                      (starts + lengths - 1).astype(np.int32))
 
 
 def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
                vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """BERT: single tokens uniformly at random."""
-    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None, per_token=True)
+    """BERT: single tokens uniformly at random.
+
+    The unit path (`mask_wwm` with every token a word start), shortened: each unit fits,
+    so `select_units` takes the first `budget` units of its random permutation in one step.
+    Same draws in the same order, hence the same result (tests compare the two paths).
+    """
+    blocked = vocab.never_mask[input_ids]
+    blocked[0] = blocked[len(input_ids) - 1] = True
+    if a_len < len(input_ids):
+        blocked[a_len - 1] = True
+    maskable = np.flatnonzero(~blocked)
+    order = rng.permutation(len(maskable))
+    starts = maskable[np.sort(order[:budget(len(maskable), cfg)])]
+    return _replace_units(input_ids, starts, np.ones(len(starts), dtype=starts.dtype), vocab,
+                          rng)
 
 
 def mask_wwm(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
