@@ -49,10 +49,10 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
                    help="JSONL/Parquet text field")
     g.add_argument("--id-field", default=None,
                    help="JSONL/Parquet id field (default: name:byte offset, see README)")
-    g.add_argument("--input-split-bytes", type=int, default=ReadConfig.split_bytes,
+    g.add_argument("--input-split-bytes", type=int, default=None,
                    metavar="N", help="read uncompressed text/JSONL/WikiExtractor files in "
                    "byte ranges of N, in parallel; output does not depend on N "
-                   "(default: 64 MiB)")
+                   "(default: 64 MiB; 4 MiB with --workers above 1)")
     g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
@@ -196,9 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WORKERS_SPLIT_BYTES = 4 << 20
+"""Default byte-range size with `--workers` > 1: a file under 64 MiB (the usual default) would
+otherwise be read and cleaned by one worker while the others wait."""
+
+
 def read_config(a: argparse.Namespace) -> ReadConfig:
+    split = a.input_split_bytes
+    if split is None:
+        many = (getattr(a, "workers", None) or 1) > 1
+        split = WORKERS_SPLIT_BYTES if many else ReadConfig.split_bytes
     return ReadConfig(inputs=tuple(a.input), format=a.format, text_field=a.text_field,
-                      id_field=a.id_field, split_bytes=a.input_split_bytes)
+                      id_field=a.id_field, split_bytes=split)
 
 
 def clean_config(a: argparse.Namespace) -> CleanConfig:
