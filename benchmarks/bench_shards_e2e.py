@@ -2,7 +2,7 @@
 
 The project's speed target: `shards` (read -> clean -> tokenize -> pack -> mask -> write)
 runs at least as fast per core as `tokenizers.Tokenizer.encode_batch` alone on the cleaned
-sentences (Google's create_pretraining_data.py reaches ~0.30x of it). Both run in this one
+sentences. Both run in this one
 process, one core each (TOKENIZERS_PARALLELISM=false, in-memory FnApiRunner, 1 worker), so
 the printed ratio is robust to a noisy machine; the 2-worker run gives the scaling figure.
 
@@ -109,7 +109,7 @@ def main() -> None:
     print(f"shards end to end (1 worker):               {t_one:7.2f} s  "
           f"{n_tokens / t_one / 1e3:8.0f}k tokens/s")
     print(f"ratio shards / tokenizer speed:             {t_tok / t_one:7.2f}x "
-          f"(target >= 1.0; Google's script ~0.30x)")
+          f"(target >= 1.0)")
     if args.workers_too:
         t_two = _timed(shards + ["--output", str(tmp / "two"), "--runner", "FnApiRunner",
                                  "--direct_running_mode=multi_processing",

@@ -30,6 +30,17 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserError(f"--{name} must be in [{lo}, {hi}]; got {value!r}")
 
 
+MAX_SEED = (1 << 63) - 1
+
+
+def _check_int(name: str, value: int, lo: int, hi: int | None = None) -> None:
+    """An integer flag in [lo, hi] (no upper bound when `hi` is None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (
+            hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise UserError(f"--{name} must be an integer {bound}; got {value!r}")
+
+
 def output_fields(config: object) -> dict:
     """The config as a JSON-able dict, for manifests and hashing."""
     return dataclasses.asdict(config)
@@ -90,6 +101,11 @@ class CleanConfig:
             raise UserError(
                 f"--min-words/--max-words out of order: {self.min_words}, {self.max_words}"
             )
+        for name in ("min_sentences", "min_line_words"):
+            _check_int(name.replace("_", "-"), getattr(self, name), 0)
+        if not 0.0 <= self.min_mean_word_length <= self.max_mean_word_length:
+            raise UserError(f"--min/max-mean-word-length must satisfy 0 <= min <= max; got "
+                            f"{self.min_mean_word_length}, {self.max_mean_word_length}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,9 @@ class VocabConfig:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")
+        _check_int("limit-alphabet", self.limit_alphabet, 0)
+        _check_int("num-unused", self.num_unused, 0)
+        _check_int("max-input-chars-per-word", self.max_input_chars_per_word, 1)
         if self.max_words_in_memory < 100:
             raise UserError(
                 f"--max-words-in-memory must be >= 100; got {self.max_words_in_memory}"
@@ -139,6 +158,7 @@ class PackConfig:
             raise UserError(f"--dupe-factor must be in [1, 255]; got {self.dupe_factor}")
         if self.nsp_pool_size < 2:
             raise UserError(f"--nsp-pool-size must be >= 2; got {self.nsp_pool_size}")
+        _check_int("seed", self.seed, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -165,6 +185,8 @@ class MaskConfig:
             raise UserError(
                 f"--span-max and --max-ngram must be >= 1; got {self.span_max}, {self.max_ngram}"
             )
+        _check_int("max-predictions-per-seq", self.max_predictions_per_seq, 1, 65535)
+        _check_int("seed", self.seed, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -184,6 +206,7 @@ class ShardConfig:
         _check_choice("compression", self.compression, COMPRESSIONS)
         if not 1 <= self.num_shards <= 99999:
             raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+        _check_int("seed", self.seed, 0, MAX_SEED)
         if not 1 <= self.max_sequences_per_row <= 255:
             raise UserError("--max-sequences-per-row must be in [1, 255]; "
                             f"got {self.max_sequences_per_row}")

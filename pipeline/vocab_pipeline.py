@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from core.config import CleanConfig, ReadConfig, VocabConfig
 from core.errors import UserError
@@ -33,8 +34,15 @@ def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
 
 
 def check_output_dir(output: str) -> None:
-    """A vocab dir is never overwritten: shards name their vocab by its sha256."""
+    """A vocab dir is never overwritten: shards name their vocab by its sha256.
+
+    Remote dirs (gs://, any Beam filesystem) are checked by listing them: a "directory" there
+    is a prefix, occupied when any object lies under it.
+    """
     if "://" in output:
+        occupied = FileSystems.match([FileSystems.join(output, "**")])[0].metadata_list
+        if occupied:
+            raise UserError(f"--output {output!r} is not empty")
         return
     if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
         raise UserError(f"--output {output!r} exists and is not an empty directory")

@@ -65,9 +65,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-checkpoints", type=int, default=2)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     args = p.parse_args(argv)
-    for name in ("max_steps", "batch_size", "grad_accum", "log_every"):
+    for name in ("max_steps", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("group_by_length", "num_workers", "seed", "save_every", "warmup_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if not 0.0 < args.lr < float("inf"):  # also refuses nan
+        raise UserError(f"--lr must be > 0 and finite, got {args.lr}")
+    if not 0.0 <= args.weight_decay < float("inf"):
+        raise UserError(f"--weight-decay must be >= 0 and finite, got {args.weight_decay}")
     return args
 
 
@@ -78,7 +86,10 @@ def read_vocab(vocab_dir: Path, manifest: dict) -> tuple[int, int]:
         raise UserError(f"no vocab.txt in --vocab {vocab_dir}")
     data = path.read_bytes()
     expected = (manifest.get("vocab") or {}).get("sha256")
-    if expected and hashlib.sha256(data).hexdigest() != expected:
+    if not expected:
+        raise UserError("the --shards manifest records no vocab sha256, so --vocab cannot be "
+                        "checked against it (not a shard dir written by `shards`)")
+    if hashlib.sha256(data).hexdigest() != expected:
         raise UserError(f"{path} is not the vocab the shards were built with (sha256 differs)")
     tokens = data.decode("utf-8").splitlines()
     pad = SPECIAL_TOKENS["pad"]
