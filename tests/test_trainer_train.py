@@ -15,9 +15,10 @@ from synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: 
 from transformers import BertForPreTraining, BertTokenizerFast  # noqa: E402
 
 from trainer.collate import CollateConfig, collate, expand, to_torch  # noqa: E402
+from trainer.loop import Trainer  # noqa: E402
 from trainer.model import BertPretrainer  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
-from trainer.train import Trainer, main, parse_args  # noqa: E402
+from trainer.train import main, parse_args  # noqa: E402
 
 VOCAB = 200
 
@@ -120,7 +121,8 @@ from pathlib import Path
 
 import torch
 
-from trainer.train import Trainer, parse_args
+from trainer.loop import Trainer
+from trainer.train import parse_args
 
 trainer = Trainer(parse_args(sys.argv[1:]))
 trainer.train()
