@@ -200,7 +200,6 @@ class MaskConfig:
             raise UserError(
                 f"--span-max and --max-ngram must be >= 1; got {self.span_max}, {self.max_ngram}"
             )
-        _check_int("max-predictions-per-seq", self.max_predictions_per_seq, 1, 65535)
         _check_int("seed", self.seed, 0, MAX_SEED)
 
 
