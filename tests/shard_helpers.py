@@ -71,13 +71,14 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
 
     config = output_fields(ShardsJobConfig(
         pack=PackConfig(dupe_factor=2, max_seq_length=64),
-        shard=ShardConfig(output=out, num_shards=num_shards, compression=compression, seed=seed)))
+        shard=ShardConfig(num_shards=num_shards, compression=compression), seed=seed,
+        output=out))
     with beam.Pipeline(options=make_pipeline_options(list(beam_args))) as p:
         vocab = p | "Vocab" >> beam.Create([toy_vocab()])
         stats = p | "Stats" >> beam.Create([{"documents_read": 1, "documents_kept": 1}])
         written = p | "Instances" >> beam.Create(instances) | WriteShards(
             out, num_shards, compression, seed, vocab)
-        written["shards"] | WriteManifest(out, config, out, vocab, stats)
+        written["shards"] | WriteManifest(out, config, vocab, stats)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
         return json.load(f)
 

@@ -140,7 +140,9 @@ def test_rerun_replaces_own_files_only(tmp_path):
     out.mkdir()
     (out / "documents-00009-of-00010.jsonl.zst").write_bytes(b"stale")
     (out / "notes.md").write_text("mine")
-    assert main(["clean", "--input", str(corpus / "a.txt"), "--output", str(out)]) == 0
+    argv = ["clean", "--input", str(corpus / "a.txt"), "--output", str(out)]
+    assert main(argv) == 2  # refused without --overwrite
+    assert main([*argv, "--overwrite"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert "documents-00009-of-00010.jsonl.zst" not in names and "notes.md" in names
 
