@@ -88,11 +88,10 @@ def job_config(spec: SyntheticSpec) -> ShardsJobConfig:
     """The `shards` config these dirs stand for (what their manifest records)."""
     return ShardsJobConfig(
         pack=PackConfig(task=spec.task, max_seq_length=spec.max_seq_length),
-        mask=MaskConfig(masking=spec.masking, seed=spec.seed,
-                        max_predictions_per_seq=max(1, round(0.15 * spec.max_seq_length))),
+        mask=MaskConfig(masking=spec.masking),
         shard=ShardConfig(num_shards=spec.num_shards, compression=spec.compression,
-                          seed=spec.seed, packed=spec.packed,
-                          max_sequences_per_row=spec.max_per_row))
+                          packed=spec.packed, max_sequences_per_row=spec.max_per_row),
+        seed=spec.seed)
 
 
 def make_instance(rng: np.random.Generator, spec: SyntheticSpec, index: int,

@@ -422,3 +422,14 @@ def test_damaged_dir_through_the_cli_process(copy_dir):
                           cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 2
     assert done.stderr == "error: verify: manifest.json: a JSON list, not an object\n"
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_the_trainer_tests_synthetic_dirs_pass_verify(tmp_path, packed):
+    """tests/synthetic.py writes what `shards` would: masks, order and manifest pass verify."""
+    from synthetic import SyntheticSpec
+    from synthetic import write_shard_dir as write_synthetic
+
+    write_synthetic(tmp_path, SyntheticSpec(rows=300, num_shards=3, masking="span",
+                                            task="sop", packed=packed))
+    assert verify_shard_dir(str(tmp_path))["totals"]["instances"] == 300

@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         from trainer.loop import NothingToTrain, Trainer
 
         Trainer(args).train()
-    except NothingToTrain as e:
-        print(e, file=sys.stderr)
-    except UserError as e:
+    except UserError as e:  # first: a bad flag is raised before NothingToTrain is imported
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except NothingToTrain as e:
+        print(e, file=sys.stderr)
     return 0
 
 
