@@ -112,6 +112,18 @@ class CleanConfig:
     """Paragraph lines with fewer words (CJK chars count) are dropped: headings, titles."""
     require_end_mark: bool = False
     """C4: drop paragraph lines not ending in . ! ? " (or a CJK end mark)."""
+    languages: tuple[str, ...] = ()
+    """ISO 639-1 codes of the languages to keep (`--languages en,zh`); empty keeps all."""
+    near_dedup: bool = True
+    """MinHash LSH near-duplicate removal (transforms/near_dedup.py)."""
+    near_dedup_threshold: float = 0.8
+    """Estimated Jaccard similarity of shingle sets at which two documents are near-duplicates."""
+    near_dedup_ngram: int = 5
+    """Shingle length in tokens (a word, or one CJK character): 5 as in Lee et al. 2022."""
+    near_dedup_bands: int = 16
+    """LSH bands; bands x rows MinHash permutations in all."""
+    near_dedup_rows: int = 8
+    """MinHash values per band: 8 as in datatrove (14 x 8 there, 16 x 8 here)."""
 
     OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = (
         "normalization", "min_words", "max_words", "min_mean_word_length", "max_mean_word_length",
@@ -135,6 +147,12 @@ class CleanConfig:
         if not 0.0 <= self.min_mean_word_length <= self.max_mean_word_length:
             raise UserError(f"--min/max-mean-word-length must satisfy 0 <= min <= max; got "
                             f"{self.min_mean_word_length}, {self.max_mean_word_length}")
+        for code in self.languages:
+            if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha() and code.islower()):
+                raise UserError(f"--languages takes ISO 639-1 codes such as en,zh; got {code!r}")
+        _check_range("near-dedup-threshold", self.near_dedup_threshold, 0.0, 1.0)
+        for name in ("near_dedup_ngram", "near_dedup_bands", "near_dedup_rows"):
+            _check_range(name.replace("_", "-"), getattr(self, name), 1, 256)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,19 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--require-end-mark", action="store_true",
                    help="C4 rule: drop paragraph lines not ending in . ! ? \" or a CJK end mark")
     g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
+    g.add_argument("--languages", default="", metavar="CODES",
+                   help="keep documents detected as these ISO 639-1 languages, e.g. en,zh "
+                   "(default: keep all)")
+    g.add_argument("--no-near-dedup", action="store_true",
+                   help="skip MinHash LSH near-duplicate removal")
+    g.add_argument("--near-dedup-threshold", type=float, default=CleanConfig.near_dedup_threshold,
+                   help="Jaccard similarity of word/CJK-character shingles (default: 0.8)")
+    g.add_argument("--near-dedup-ngram", type=int, default=CleanConfig.near_dedup_ngram,
+                   help="shingle length in words or CJK characters (default: 5)")
+    g.add_argument("--near-dedup-bands", type=int, default=CleanConfig.near_dedup_bands,
+                   help="LSH bands (default: 16)")
+    g.add_argument("--near-dedup-rows", type=int, default=CleanConfig.near_dedup_rows,
+                   help="MinHash values per LSH band (default: 8)")
 
 
 def _add_workers(p: argparse.ArgumentParser) -> None:
@@ -217,6 +230,10 @@ def clean_config(a: argparse.Namespace) -> CleanConfig:
         min_alpha_ratio=a.min_alpha_ratio, max_repeated_line_fraction=a.max_repeated_line_fraction,
         drop_code=a.drop_code, dedup=not a.no_dedup, min_line_words=a.min_line_words,
         require_end_mark=a.require_end_mark,
+        languages=tuple(code.strip() for code in a.languages.split(",") if code.strip()),
+        near_dedup=not a.no_near_dedup, near_dedup_threshold=a.near_dedup_threshold,
+        near_dedup_ngram=a.near_dedup_ngram, near_dedup_bands=a.near_dedup_bands,
+        near_dedup_rows=a.near_dedup_rows,
     )
 
 

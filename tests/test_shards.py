@@ -32,7 +32,8 @@ def test_layout_balance_order_and_manifest(tmp_path, instances):
     manifest = write_shard_dir(str(tmp_path), instances, num_shards=4, seed=7)
     names = sorted(os.listdir(tmp_path))
     assert names == ["manifest.json", "shard-00000-of-00004.arrow", "shard-00001-of-00004.arrow",
-                     "shard-00002-of-00004.arrow", "shard-00003-of-00004.arrow", "vocab.txt"]
+                     "shard-00002-of-00004.arrow", "shard-00003-of-00004.arrow", "summary.json",
+                     "vocab.txt"]
     assert [s["rows"] for s in manifest["shards"]] == [150, 150, 150, 150]
     keys = [(shard_hash(7, i.doc_id, i.pass_index, i.index), i.doc_id, i.pass_index, i.index)
             for i in instances]
