@@ -39,7 +39,8 @@ def test_shell_expanded_inputs_are_all_read_and_summary_reads_like_the_json(tmp_
     dropped and rejected reasons print as indented bare names under their totals, exactly
     the keys of summary.json."""
     (tmp_path / "a.txt").write_text(f"{WORDS}.\n\nshort doc.\n")
-    (tmp_path / "b.jsonl").write_text(json.dumps({"text": WORDS}) + "\n{not json\n")
+    other = " ".join(f"other{i} thing{i * 7}" for i in range(20))  # no (near-)duplicate
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": other}) + "\n{not json\n")
     done = _cli("clean", "--input", str(tmp_path / "a.txt"), str(tmp_path / "b.jsonl"),
                 "--output", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
