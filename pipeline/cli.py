@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print stats and decoded samples of a shard dir")
     p.add_argument("shard_dir", metavar="DIR")
     p.add_argument("--n", type=int, default=3, help="decoded samples to print")
+    p.add_argument("--report", metavar="FILE.html", default=None,
+                   help="also write a self-contained HTML report with plots (needs the "
+                   "`report` extra, matplotlib; default: no report)")
     _show_defaults(parser)
     return parser
 
@@ -273,6 +276,10 @@ def run(argv: list[str]) -> int:
         from pipeline.inspect_shards import inspect_shard_dir
 
         inspect_shard_dir(args.shard_dir, args.n)
+        if args.report:
+            from pipeline.report import write_report
+
+            write_report(args.shard_dir, args.report)
     return 0
 
 

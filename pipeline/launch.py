@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import StandardOptions
 
 from core.config import ReadConfig
 from core.errors import UserError
-from pipeline.beam_options import is_dry_run, make_pipeline_options
+from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_options
+from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, with_default_inputs
 from pipeline.summary import print_summary
 
@@ -105,7 +107,9 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, prepare_output: Callable[
         prepare_output()
     start = time.monotonic()
     try:
-        with _quiet_worker_errors(), beam.Pipeline(options=options) as p:
+        local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
+        with (_quiet_worker_errors(), progress_lines() if local else contextlib.nullcontext(),
+              beam.Pipeline(options=options) as p):
             build(p)
     except Exception as e:
         if (path := no_space_path(e)) is not None:

@@ -15,6 +15,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms.progress import PROCESS_PROGRESS
+
 NAMESPACE = "bert_shards"
 
 
@@ -112,7 +114,8 @@ class Counters:
     elements Beam moves (~10-40 us each), so `inc` only adds to a per-bundle tally and
     bumps the Beam metric; the DoFn emits the tally once at the end of the bundle with
     `yield from self.counters.flush()` in `finish_bundle`. Outputs are declared with
-    `.with_outputs(STATS_TAG, main=...)`.
+    `.with_outputs(STATS_TAG, main=...)`. Each count also feeds the local run's progress
+    lines (`transforms/progress.py`).
     """
 
     def __init__(self) -> None:
@@ -125,10 +128,12 @@ class Counters:
             metric = self._metrics[name] = counter(name)
         metric.inc(n)
         self._tally[name] = self._tally.get(name, 0) + n
+        PROCESS_PROGRESS.add(name, n)
 
     def flush(self) -> Iterator[beam.pvalue.TaggedOutput]:
         """The bundle's `(name, n)` stats as tagged, globally windowed outputs."""
         tally, self._tally = self._tally, {}
+        PROCESS_PROGRESS.flush()
         for name, n in sorted(tally.items()):
             yield beam.pvalue.TaggedOutput(
                 STATS_TAG, WindowedValue((name, n), 0, (GlobalWindow(),))

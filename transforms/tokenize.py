@@ -18,6 +18,7 @@ import numpy as np
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers the coder
+from transforms.progress import DOCUMENTS_TOKENIZED, PROCESS_PROGRESS
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
 from vocab.encoder import Encoder
@@ -63,6 +64,7 @@ class _TokenizeFn(beam.DoFn):
 
     def process(self, doc: Document, artifacts=None):
         tokenized = tokenize_document(doc, self._encoder_for(artifacts), self._zh_word_starts)
+        PROCESS_PROGRESS.add(DOCUMENTS_TOKENIZED, 1)
         if tokenized is None:
             self.counters.inc(DROPPED_PREFIX + DropReason.NO_TOKENS.value)
             return
