@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.errors import UserError
+from core.special_tokens import SPECIAL_TOKENS
 from pipeline.inspect_shards import _load
 from transforms.summary import SUMMARY_FILE
 
@@ -123,8 +124,8 @@ def build_report(path: str) -> str:
     sections.append(("Row length", _png(fig), f"mean {lens.mean():.1f}, fill {fill:.1%}"))
 
     ids = _flat(table, "input_ids")
-    special = np.isin(np.arange(len(tokens)),
-                      [i for i, t in enumerate(tokens) if t in ("[CLS]", "[SEP]", "[PAD]")])
+    layout = {SPECIAL_TOKENS[role] for role in ("cls", "sep", "pad")}
+    special = np.isin(np.arange(len(tokens)), [i for i, t in enumerate(tokens) if t in layout])
     row_of_token = np.repeat(np.arange(len(lens)), lens)
     ordinary = np.bincount(row_of_token, weights=~special[ids], minlength=len(lens))
     share = _lengths(table, "mlm_positions") / np.maximum(ordinary, 1)
@@ -167,7 +168,7 @@ def build_report(path: str) -> str:
                 f"sentence labels, task {config['pack']['task']}", "share of instances")
     sections.append(("Label balance", _png(fig), ""))
 
-    unk = tokens.index("[UNK]") if "[UNK]" in tokens else -1
+    unk = tokens.index(SPECIAL_TOKENS["unk"]) if SPECIAL_TOKENS["unk"] in tokens else -1
     unk_rate = float((ids == unk).sum()) / max(1, int((~special[ids]).sum()))
     masked_labels = _flat(table, "mlm_labels")
     sections.append(("[UNK] rate", "", f"{unk_rate:.3%} of non-special tokens are [UNK] "

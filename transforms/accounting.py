@@ -36,6 +36,8 @@ class DropReason(str, Enum):
     CODE = "code"
     TOO_FEW_SENTENCES = "too_few_sentences"
     DUPLICATE = "duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    LANGUAGE = "language"
     NO_TOKENS = "no_tokens"
     NO_INSTANCE = "no_instance"
 
@@ -45,6 +47,9 @@ DOCUMENTS_READ = "documents_read"
 DOCUMENTS_KEPT = "documents_kept"
 DOCUMENTS_REJECTED = "documents_rejected"
 DROPPED_PREFIX = "documents_dropped/"
+KEPT_BY_LANGUAGE_PREFIX = "documents_kept_by_language/"
+"""Documents the cleaning stages keep, per detected language (`summary.json` object
+`documents_kept_by_language`); equals `documents_kept` in total for `clean` and `vocab`."""
 REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
 """`documents_rejected/<reason>`, one counter per reject reason below."""
 FILES_READ = "files_read"

@@ -111,7 +111,7 @@ class _SplitFn(beam.DoFn):
         if len(sentences) < max(1, self._min_sentences):
             self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
             return
-        yield Document(id=doc.id, text=doc.text, sentences=sentences)
+        yield Document(id=doc.id, text=doc.text, sentences=sentences, lang=doc.lang)
 
 
 class SplitSentences(beam.PTransform):

@@ -38,7 +38,6 @@ from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_he
 from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.vocab_dir import load_vocab_dir
 
-_UNUSED = re.compile(r"\[unused\d+\]")
 _MAX_CACHE = 1 << 18
 """Pieces cached before the cache is dropped and refilled: ~30 MB per worker."""
 _JOIN = 256
@@ -92,13 +91,6 @@ class Encoder:
         tokenizer = Tokenizer.from_str(artifacts.files[TOKENIZER_JSON].decode("utf-8"))
         return cls(tokenizer, artifacts.files[VOCAB_TXT], lowercase=manifest["lowercase"],
                    zh_segmenter=manifest["zh_segmenter"], **kwargs)
-
-    def replacement_ids(self) -> np.ndarray:
-        """Ids a random replacement may take: everything but specials and `[unusedN]`."""
-        special = {self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id}
-        keep = [i for i, t in enumerate(self.id_to_token)
-                if i not in special and not _UNUSED.fullmatch(t)]
-        return np.asarray(keep, dtype=np.int32)
 
     def encode_document(self, sentences: list[str], zh_word_starts: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
