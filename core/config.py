@@ -130,7 +130,8 @@ class CleanConfig:
         "max_symbol_ratio", "min_alpha_ratio", "max_repeated_line_fraction",
         "max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_sentences",
         "drop_lorem_ipsum", "drop_code", "dedup", "strip_wiki_markup", "drop_boilerplate_lines",
-        "min_line_words", "require_end_mark",
+        "min_line_words", "require_end_mark", "languages", "near_dedup", "near_dedup_threshold",
+        "near_dedup_ngram", "near_dedup_bands", "near_dedup_rows",
     )
 
     def __post_init__(self) -> None:
