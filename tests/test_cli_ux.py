@@ -27,7 +27,7 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 def _one_error_line(done: subprocess.CompletedProcess, *fragments: str) -> str:
     assert done.returncode == 2, done.stderr
-    lines = [line for line in done.stderr.splitlines() if not line.startswith("progress: ")]
+    lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
@@ -39,8 +39,8 @@ def test_shell_expanded_inputs_are_all_read_and_summary_reads_like_the_json(tmp_
     dropped and rejected reasons print as indented bare names under their totals, exactly
     the keys of summary.json."""
     (tmp_path / "a.txt").write_text(f"{WORDS}.\n\nshort doc.\n")
-    other = " ".join(f"other{i} thing{i * 7}" for i in range(20))  # no (near-)duplicate
-    (tmp_path / "b.jsonl").write_text(json.dumps({"text": other}) + "\n{not json\n")
+    other_words = " ".join(f"term{i}" for i in range(30))  # not a near-duplicate of a.txt
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": other_words}) + "\n{not json\n")
     done = _cli("clean", "--input", str(tmp_path / "a.txt"), str(tmp_path / "b.jsonl"),
                 "--output", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
@@ -123,7 +123,7 @@ def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
     assert entries > 10
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
     assert warnings == [line for line in done.stderr.splitlines()
-                        if line.strip() and not line.startswith("progress: ")]
+                        if line.strip() and not line.startswith("progress:")]  # slow machines
     assert len(warnings) == 1 and f"has {entries:,} entries" in warnings[0]
     assert "--vocab-size 10:" in warnings[0]
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
@@ -131,33 +131,3 @@ def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
     done = _cli("vocab", "--input", str(tmp_path / "a.txt"), "--output", str(tmp_path / "v2"),
                 "--vocab-size", str(entries), "--min-frequency", "1")
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
-
-
-BLOCK_GCP = '''
-import sys
-BLOCKED = ("google.cloud", "google.auth", "google.api_core", "apitools")
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.startswith(BLOCKED):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-sys.meta_path.insert(0, _Block())
-'''
-
-
-def test_base_install_prints_no_warning_about_gcp_libraries(tmp_path):
-    """Without the gcp extra (simulated: its client libraries cannot be imported) a local
-    run prints no warning about them."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(BLOCK_GCP)
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{REPO}"}
-    (tmp_path / "a.txt").write_text(f"{WORDS}.\n")
-    done = subprocess.run([sys.executable, str(REPO / "beam_runner.py"), "clean", "--input",
-                           str(tmp_path / "a.txt"), "--output", str(tmp_path / "out")],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    probe = subprocess.run([sys.executable, "-c", "import apitools"], env=env,
-                           capture_output=True, text=True)
-    assert probe.returncode != 0, "the GCP libraries were not hidden"
-    noise = [line for line in done.stderr.splitlines() if not line.startswith("progress:")]
-    assert noise == [], noise
