@@ -30,9 +30,21 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserError(f"--{name} must be in [{lo}, {hi}]; got {value!r}")
 
 
+NOT_OUTPUT = {"defines_output": False}
+"""Field metadata: the field changes how a run works, never what it writes (kept out of
+manifests and their hash)."""
+
+
 def output_fields(config: object) -> dict:
     """The config as a JSON-able dict, for manifests and hashing."""
-    return dataclasses.asdict(config)
+    return {f.name: _output_value(getattr(config, f.name))
+            for f in dataclasses.fields(config) if f.metadata != NOT_OUTPUT}
+
+
+def _output_value(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return output_fields(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,13 +57,16 @@ class ReadConfig:
     id_field: str | None = None
     max_line_bytes: int = 1 << 20
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
-    id_root: str | None = None
-    """Stripped from file paths in document ids, so ids do not depend on where files live."""
+    split_bytes: int = field(default=64 << 20, metadata=NOT_OUTPUT)
+    """Uncompressed text/JSONL/WikiExtractor files are read in byte ranges of this size, in
+    parallel; the output is the same for every size."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)
         if self.max_line_bytes < 1024:
             raise UserError(f"--max-line-bytes must be >= 1024; got {self.max_line_bytes!r}")
+        if self.split_bytes < 1:
+            raise UserError(f"--input-split-bytes must be >= 1; got {self.split_bytes!r}")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
-"""Beam `PipelineOptions` from the CLI's leftover arguments.
+"""Beam `PipelineOptions` from the CLI's leftover arguments (and `--workers`).
 
 Local runs default to FnApiRunner: the DirectRunner's default would first try to download
 the Prism binary, which fails (or hangs) offline. Unknown flags are an error, not a
-warning, so a typo never silently changes a run.
+warning, so a typo never silently changes a run. `--workers N` is the local runner's
+`--direct_running_mode=multi_processing --direct_num_workers=N`: N worker processes, while
+the launching process holds the shuffles and moves every element between stages.
 """
 
 from __future__ import annotations
@@ -10,30 +12,76 @@ from __future__ import annotations
 import argparse
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.runner import create_runner
 
 from core.errors import UserError
 
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner")
+_WORKER_FLAGS = ("--direct_running_mode", "--direct_num_workers")
 
 
-def _known_beam_flags() -> set[str]:
-    parser = argparse.ArgumentParser(add_help=False)
+def _beam_parser() -> argparse.ArgumentParser:
+    """A parser that knows every Beam pipeline option (as Beam registers them)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     for cls in PipelineOptions.__subclasses__():
         cls._add_argparse_args(parser)  # noqa: SLF001 - Beam's own registration hook
-    return {opt for action in parser._actions for opt in action.option_strings}  # noqa: SLF001
+    return parser
+
+
+def _check_runner(name: str) -> None:
+    """An unknown `--runner` fails here with one line, not with Beam's traceback at run time."""
+    try:
+        create_runner(name)
+    except (ValueError, ImportError, AttributeError) as e:
+        known = ", ".join(StandardOptions.KNOWN_RUNNER_NAMES)
+        raise UserError(f"unknown --runner {name!r}; one of {known}, "
+                        "or the dotted path of a PipelineRunner class") from e
+
+
+def worker_args(workers: int | None, beam_args: list[str]) -> list[str]:
+    """The Beam flags for `--workers N` on the local runner (none for one in-process worker).
+
+    Refused with another runner (Dataflow sizes its pool with --max_num_workers) or next to
+    the raw --direct_* flags it stands for, so that no flag silently wins over another.
+    """
+    if workers is None:
+        return []
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1; got {workers}")
+    runner = PipelineOptions(beam_args).view_as(StandardOptions).runner
+    if runner and runner not in LOCAL_RUNNERS:
+        raise UserError(f"--workers is for the local runner, not {runner}; "
+                        "size a Dataflow job with --max_num_workers")
+    if any(arg.startswith(_WORKER_FLAGS) for arg in beam_args):
+        raise UserError("give either --workers or --direct_running_mode/--direct_num_workers")
+    if workers == 1:
+        return []
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
 
 
 def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:
-    """Validated Beam options; raises UserError naming the first unknown flag."""
-    known = _known_beam_flags()
+    """Validated Beam options; raises UserError naming the first unknown flag or stray value.
+
+    Beam itself only warns about arguments it cannot parse and drops them, so a stray
+    positional (e.g. the second file of an unquoted wildcard) would silently be ignored.
+    """
+    parser = _beam_parser()
+    known = {opt for action in parser._actions for opt in action.option_strings}  # noqa: SLF001
     for arg in beam_args:
-        if arg.startswith("--"):
-            flag = arg.split("=", 1)[0]
-            if flag not in known:
-                raise UserError(f"unrecognized argument {flag!r} (not a pipeline or Beam option)")
+        if arg.startswith("--") and arg.split("=", 1)[0] not in known:
+            raise UserError(f"unrecognized argument {arg.split('=', 1)[0]!r} "
+                            "(not a pipeline or Beam option)")
+    _, stray = parser.parse_known_args(beam_args)
+    if stray:
+        raise UserError(f"unexpected argument {stray[0]!r} (to read several inputs, give them "
+                        "all after one --input)")
     options = PipelineOptions(beam_args)
-    if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = DEFAULT_LOCAL_RUNNER
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = DEFAULT_LOCAL_RUNNER
+    elif isinstance(standard.runner, str):
+        _check_runner(standard.runner)
     return options
 
 

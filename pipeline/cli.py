@@ -6,6 +6,7 @@ The subcommand modules are imported lazily so that `--help` and bad-flag errors 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from core.config import (
@@ -34,16 +35,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     g = p.add_argument_group("input and cleaning")
-    g.add_argument("--input", action="append", default=[], metavar="GLOB",
-                   help="file pattern (local or gs://); repeatable; "
-                   "default: the bundled demo corpus")
+    g.add_argument("--input", action="extend", nargs="+", default=[], metavar="GLOB",
+                   help="one or more files or patterns (local or gs://; a shell-expanded "
+                   "wildcard reads every file); repeatable; default: the bundled demo corpus")
     g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
     g.add_argument("--format", default=ReadConfig.format, choices=FORMATS,
-                   help="input format; auto decides from the file name (default: auto)")
+                   help="input format; auto decides from the file name")
     g.add_argument("--text-field", default=ReadConfig.text_field,
-                   help="JSONL/Parquet text field (default: text)")
+                   help="JSONL/Parquet text field")
     g.add_argument("--id-field", default=None,
-                   help="JSONL/Parquet id field (default: path:ordinal)")
+                   help="JSONL/Parquet id field (default: name:byte offset, see README)")
+    g.add_argument("--input-split-bytes", type=int, default=ReadConfig.split_bytes,
+                   metavar="N", help="read uncompressed text/JSONL/WikiExtractor files in "
+                   "byte ranges of N, in parallel; output does not depend on N "
+                   "(default: 64 MiB)")
     g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
@@ -60,6 +65,12 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--require-end-mark", action="store_true",
                    help="C4 rule: drop paragraph lines not ending in . ! ? \" or a CJK end mark")
     g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
+
+
+def _add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local runner: N worker processes (FnApiRunner multi_processing); "
+                   "default: 1, in the launching process")
 
 
 def _add_vocab(p: argparse.ArgumentParser) -> None:
@@ -79,7 +90,8 @@ def _add_case_and_segmenter(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lowercase", dest="lowercase", action="store_true", default=None,
                    help="lowercase and strip accents "
                    "(default: on for vocab; from the vocab dir for shards)")
-    p.add_argument("--no-lowercase", dest="lowercase", action="store_false")
+    p.add_argument("--no-lowercase", dest="lowercase", action="store_false",
+                   help="keep case and accents (default: see --lowercase)")
     p.add_argument("--zh-segmenter", default=ShardsJobConfig.zh_segmenter, choices=ZH_SEGMENTERS,
                    help="jieba: segment Chinese into words "
                    "(vocab: word-level; shards: wwm boundaries)")
@@ -114,6 +126,24 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
 
 
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append `(default: …)` to every option's help that does not already state its default.
+
+    argparse's ArgumentDefaultsHelpFormatter skips options without help text, so `--help`
+    would hide some defaults; options whose default is None describe it in their help.
+    """
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public walk
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for subparser in action.choices.values():
+                _show_defaults(subparser)
+            continue
+        if (not action.option_strings or action.default in (None, argparse.SUPPRESS)
+                or "default" in (action.help or "")):
+            continue
+        shown = "%(default)s" if action.default != [] else "none"
+        action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="beam_runner.py",
@@ -126,22 +156,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
     _add_read_clean(p)
+    _add_workers(p)
     p.add_argument("--num-shards", type=int, default=4,
                    help="documents-*.jsonl.zst files; each is built in one worker's memory")
 
     p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
     _add_read_clean(p)
+    _add_workers(p)
     _add_vocab(p)
     _add_case_and_segmenter(p)
 
     p = sub.add_parser("shards", help="tokenize, pack, mask and write Arrow shards")
     _add_read_clean(p)
+    _add_workers(p)
     _add_case_and_segmenter(p)
     _add_shards(p, vocab_required=True)
 
     p = sub.add_parser("all",
                        help="clean + vocab + shards in one pipeline (demo corpus by default)")
     _add_read_clean(p)
+    _add_workers(p)
     _add_vocab(p)
     _add_case_and_segmenter(p)
     _add_shards(p, vocab_required=False)
@@ -151,13 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="print stats and decoded samples of a shard dir")
     p.add_argument("shard_dir", metavar="DIR")
-    p.add_argument("--n", type=int, default=3, help="decoded samples to print (default 3)")
+    p.add_argument("--n", type=int, default=3, help="decoded samples to print")
+    _show_defaults(parser)
     return parser
 
 
 def read_config(a: argparse.Namespace) -> ReadConfig:
     return ReadConfig(inputs=tuple(a.input), format=a.format, text_field=a.text_field,
-                      id_field=a.id_field)
+                      id_field=a.id_field, split_bytes=a.input_split_bytes)
 
 
 def clean_config(a: argparse.Namespace) -> CleanConfig:
@@ -205,6 +240,14 @@ def run(argv: list[str]) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
     if args.command in ("verify", "inspect") and beam_args:
         raise UserError(f"{args.command}: unrecognized arguments: {' '.join(beam_args)}")
+    if beam_args:  # a stray value or unknown runner fails before any file is read
+        from pipeline.beam_options import make_pipeline_options
+
+        make_pipeline_options(beam_args)
+    if args.command in ("clean", "vocab", "shards", "all"):
+        from pipeline.beam_options import worker_args
+
+        beam_args = beam_args + worker_args(args.workers, beam_args)
     if args.command == "clean":
         from pipeline.clean_pipeline import run_clean
 
@@ -238,6 +281,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(sys.argv[1:] if argv is None else argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `inspect DIR | head`: the reader is gone, which is not an error of this run. Point
+        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as e:  # the machine, not the code: disk full, permissions, a vanished file
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

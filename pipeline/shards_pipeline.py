@@ -23,9 +23,9 @@ from apache_beam.io.filesystems import FileSystems
 from core.config import ShardsJobConfig, VocabConfig, output_fields
 from core.errors import UserError
 from core.special_tokens import SPECIAL_TOKEN_LIST
-from pipeline.beam_options import is_dry_run, make_pipeline_options
 from pipeline.launch import delete_own_files, launch
 from pipeline.stages import CleanCorpus, with_default_inputs
+from pipeline.summary import warn_vocab_over_size
 from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_info, vocab_tokens
 from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE
@@ -146,12 +146,13 @@ def prepare_output(output: str, overwrite: bool, own_files: dict[str, tuple[str,
 
 
 def _run(build, job: ShardsJobConfig, own_files: dict[str, tuple[str, ...]], shard_dir: str,
-         beam_args: list[str]) -> None:
+         beam_args: list[str]) -> dict | None:
     output = job.shard.output
-    launch(beam_args, job.read, lambda: prepare_output(output, job.shard.overwrite, own_files),
-           build, output)
-    if not is_dry_run(make_pipeline_options(beam_args)):
+    summary = launch(beam_args, job.read,
+                     lambda: prepare_output(output, job.shard.overwrite, own_files), build, output)
+    if summary is not None:
         print(f"shards: {shard_dir}  (check with: beam_runner.py verify {shard_dir})")
+    return summary
 
 
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
@@ -173,5 +174,8 @@ def run_all(job: ShardsJobConfig, vocab_cfg: VocabConfig, beam_args: list[str]) 
     """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
     output = job.shard.output
     own = {"": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES}
-    _run(lambda p: build_all(p, job, vocab_cfg, output), job, own,
-         FileSystems.join(output, SHARDS_SUBDIR), beam_args)
+    summary = _run(lambda p: build_all(p, job, vocab_cfg, output), job, own,
+                   FileSystems.join(output, SHARDS_SUBDIR), beam_args)
+    if summary is not None:
+        used = demo_vocab_config(job, vocab_cfg)
+        warn_vocab_over_size(summary, used.vocab_size, used.limit_alphabet)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import glob
 import os
 from importlib import resources
@@ -32,18 +33,37 @@ def with_default_inputs(cfg: ReadConfig) -> ReadConfig:
     """
     if cfg.inputs:
         return cfg
-    root = str(resources.files("pipeline") / "demo_corpus")
-    return dataclasses.replace(cfg, inputs=demo_inputs(), format="auto", id_root=root)
+    return dataclasses.replace(cfg, inputs=demo_inputs(), format="auto")
 
 
 def check_local_inputs(cfg: ReadConfig) -> None:
-    """Pre-flight: every local pattern must match a file; remote ones are matched at run time."""
+    """Pre-flight: every local pattern must match a readable file; remote ones are matched at
+    run time. A broken link among several matches is left to the reader (a reject)."""
     for pattern in cfg.inputs:
         if "://" in pattern:
             continue
-        if not any(not os.path.isdir(path) for path in glob.glob(pattern)):
-            hint = " (a directory: give a pattern such as DIR/*)" if os.path.isdir(pattern) else ""
-            raise UserError(f"--input {pattern!r} matches no file{hint}")
+        matches = glob.glob(pattern, recursive=True)
+        if any(os.path.isfile(path) for path in matches):
+            continue
+        if os.path.isdir(pattern):
+            hint = " (a directory: give a pattern such as DIR/*)"
+        elif os.path.islink(pattern):
+            hint = f" (a symbolic link {_link_trouble(pattern)})"
+        elif any(os.path.islink(path) for path in matches):
+            hint = " (only broken symbolic links)"
+        else:
+            hint = ""
+        raise UserError(f"--input {pattern!r} matches no file{hint}")
+
+
+def _link_trouble(path: str) -> str:
+    """Why a symbolic link cannot be read: a loop, or where it points to nothing."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "in a loop"
+    return f"to {os.readlink(path)!r}, which does not exist"
 
 
 class CleanCorpus(beam.PTransform):

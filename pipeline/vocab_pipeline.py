@@ -15,6 +15,7 @@ from core.config import CleanConfig, ReadConfig, VocabConfig
 from core.errors import UserError
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
+from pipeline.summary import warn_vocab_over_size
 from transforms.stats import SumStats
 from transforms.summary import WriteSummary
 from transforms.vocab_build import BuildVocab
@@ -44,5 +45,7 @@ def run_vocab(read_cfg: ReadConfig, clean_cfg: CleanConfig, vocab_cfg: VocabConf
               output: str, beam_args: list[str]) -> None:
     """The `vocab` subcommand; refuses an occupied local output dir before any work."""
     read_cfg = with_default_inputs(read_cfg)
-    launch(beam_args, read_cfg, lambda: check_output_dir(output),
-           lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output), output)
+    summary = launch(beam_args, read_cfg, lambda: check_output_dir(output),
+                     lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output), output)
+    if summary is not None:
+        warn_vocab_over_size(summary, vocab_cfg.vocab_size, vocab_cfg.limit_alphabet)

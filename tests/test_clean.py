@@ -215,7 +215,8 @@ def _kept(records) -> tuple[int, int]:
 
 def _read(path: Path, fmt: str):
     with open(path, "rb") as fh:
-        return list(read_records(str(path), fh, ReadConfig(inputs=(str(path),), format=fmt)))
+        return list(read_records(path.name, str(path), fh,
+                                 ReadConfig(inputs=(str(path),), format=fmt)))
 
 
 @pytest.mark.parametrize("name", ["bert_sample/sample_text.txt", "zh/albert_zh_news_zh_1.txt"])

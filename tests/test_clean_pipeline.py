@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,8 @@ import zstandard
 
 from pipeline.cli import main
 from pipeline.stages import demo_inputs
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def read_jsonl_zst(path: Path) -> list[dict]:
@@ -41,7 +45,9 @@ def test_demo_corpus_survives_default_filters(tmp_path, capsys):
     docs = rows(out, "documents")
     assert len(docs) == 61 and len({d["id"] for d in docs}) == 61
     ids = {d["id"] for d in docs}
-    assert {"demo_en.txt:0", "demo_en.txt:30", "demo_zh.jsonl:0", "demo_zh.jsonl:29"} <= ids
+    # ids are the file's name below the input base and the record's byte offset
+    assert {"demo_en.txt:0", "demo_zh.jsonl:0"} <= ids
+    assert all(i.split(":")[0] in ("demo_en.txt", "demo_zh.jsonl") for i in ids)
     assert all(len(d["sentences"]) >= 5 for d in docs)
     assert sorted(p.name for p in out.iterdir()) == [
         *(f"documents-{i:05d}-of-00004.jsonl.zst" for i in range(4)),
@@ -52,7 +58,7 @@ def test_demo_corpus_survives_default_filters(tmp_path, capsys):
         ids = [d["id"] for d in read_jsonl_zst(shard)]
         assert ids == sorted(ids)
     printed = capsys.readouterr().out
-    assert "documents kept" in printed and "wall time" in printed
+    assert "documents_kept" in printed and "wall_time" in printed
     assert all(Path(p).exists() for p in demo_inputs())
 
 
@@ -111,8 +117,9 @@ def test_bad_data_is_counted_and_rejected_not_lost(tmp_path):
     cut = {i for i in kept if i.startswith("cut.jsonl.zst:")}
     assert {"good.txt:0", "dupes.jsonl:0", "utf8.txt:0", "huge.jsonl.gz:0"} == kept - cut
     assert len(cut) > 100 and s["documents_kept"] == len(kept)
-    # good.txt:1 and dupes.jsonl:0 have the same text; the smaller id survives.
-    assert "good.txt:1" not in kept
+    # good.txt's second document and dupes.jsonl:0 have the same text; the smaller id survives.
+    second = (corpus / "good.txt").read_text().index("\n\n") + 2
+    assert f"good.txt:{second}" not in kept
 
 
 def test_num_shards_sets_document_files(tmp_path):
@@ -175,3 +182,31 @@ def test_user_errors_are_one_line(tmp_path, capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_dangling_link_and_link_loop_as_input_are_one_line_errors(tmp_path):
+    """Pre-flight, no Beam: one `error:` line, exit 2, no traceback (issue 17 item 7)."""
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    (tmp_path / "loop.txt").symlink_to(tmp_path / "loop.txt")
+    for name, why in (("gone.txt", "missing.txt', which does not exist"),
+                      ("loop.txt", "a symbolic link in a loop")):
+        proc = subprocess.run(
+            [sys.executable, "beam_runner.py", "clean", "--input", str(tmp_path / name),
+             "--output", str(tmp_path / "out")],
+            cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith(f"error: --input '{tmp_path / name}' matches no file")
+        assert why in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_link_inside_a_glob_is_a_counted_reject(tmp_path):
+    corpus, out = tmp_path / "corpus", tmp_path / "out"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(" ".join(["word"] * 30) + ".\n")
+    (corpus / "b.txt").symlink_to(corpus / "missing.txt")
+    assert main(["clean", "--input", str(corpus / "*.txt"), "--output", str(out)]) == 0
+    s = summary(out)
+    assert (s["documents_read"], s["documents_kept"], s["documents_rejected"]) == (2, 1, 1)
+    assert [(r["source"], r["reason"]) for r in rows(out, "rejects")] == [
+        ("b.txt", "broken_link")]

@@ -358,3 +358,75 @@ def test_statistics_on_real_text(mode, english_instances):
         # Realised n-gram sizes: the law's 6:3:2 minus a little mass lost to segment-edge
         # truncation and budget back-off (measured ~0.554/0.270/0.176).
         np.testing.assert_allclose(hist, [6 / 11, 3 / 11, 2 / 11], atol=0.02)
+
+
+# The realised span law: what `mask_span` writes, not the sampler alone (issue 12 item 1).
+SPAN_CFG_ALL = MaskConfig(masking="span", masked_lm_prob=1.0, max_predictions_per_seq=1 << 30)
+
+
+def _long_single_segment(n_words: int, rng: np.random.Generator):
+    """`[CLS] X [SEP]` of `n_words` words of 1-3 pieces: one segment, so one edge unit only."""
+    pieces = rng.integers(1, 4, size=n_words)
+    ws = np.zeros(int(pieces.sum()) + 2, dtype=bool)
+    ws[0] = ws[-1] = True
+    ws[1 + np.concatenate([[0], np.cumsum(pieces)[:-1]])] = True
+    ids = rng.integers(5, 200, size=len(ws)).astype(np.int32)
+    ids[0], ids[-1] = CLS, SEP
+    return ids, ws
+
+
+def test_realised_span_lengths_follow_the_truncated_geometric():
+    """>= 100k spans written by `mask_span`, lengths in words, against P(k) ∝ p(1-p)^(k-1).
+
+    With the whole segment as budget every unit of the tiling is written, so the realised
+    lengths are the law's except the one edge unit. Tolerance per length k: 4.5 binomial sd
+    of the count, sqrt(N p_k (1 - p_k)) — each bin fails by chance with p < 7e-6, the ten
+    together < 1e-4. Uniform 1..10 (mean 5.5) or clipped geometric (mean 4.46) miss some bin
+    by hundreds of sd; the mean is checked to 4.5 standard errors as well.
+    """
+    rng = np.random.default_rng(2026)
+    ids, ws = _long_single_segment(600_000, rng)
+    result = MASKERS["span"](ids, ws, len(ids), SPAN_CFG_ALL, toy_vocab(), rng)
+    word_index = np.cumsum(ws) - 1  # word number of each token ([CLS] is word 0)
+    assert ws[result.span_starts].all(), "spans start on word starts"
+    ends_next = result.span_ends + 1
+    assert ws[ends_next].all(), "spans end on word ends"
+    lengths = word_index[ends_next] - word_index[result.span_starts]
+    n = len(lengths)
+    assert n >= 100_000
+    pmf = mask_units.truncated_geometric(0.2, 10)
+    counts = np.bincount(lengths, minlength=12)[1:]
+    assert counts[10:].sum() == 0 and counts.sum() == n
+    expected = n * pmf
+    sd = np.sqrt(n * pmf * (1 - pmf))
+    assert np.all(np.abs(counts[:10] - expected) <= 4.5 * sd), (counts[:10], expected.round())
+    law_mean = float((pmf * np.arange(1, 11)).sum())
+    law_sd = float(np.sqrt((pmf * (np.arange(1, 11) - law_mean) ** 2).sum()))
+    assert abs(lengths.mean() - law_mean) <= 4.5 * law_sd / np.sqrt(n)
+
+
+def test_realised_span_starts_are_uniform_over_word_starts():
+    """At the default 15% budget, spans start uniformly over the word starts of a segment.
+
+    The tiling is a stationary renewal process, so every word is a unit start with
+    probability 1/mean, and units are visited in random order, so where a unit lies does
+    not change its chance to be taken. Seven one-segment instances of 400k words (1-3
+    pieces) give > 100k realised starts; split into 100 equal ranges of words, each range's
+    count is within 4.5 binomial sd of total/100 (the 100 ranges together fail by chance
+    with p < 1e-3). Starts drawn from a sub-range, or over tokens instead of word starts
+    (checked directly), fail.
+    """
+    cfg = MaskConfig(masking="span", max_predictions_per_seq=1 << 30)
+    n_words, n_bins = 400_000, 100
+    counts = np.zeros(n_bins, dtype=np.int64)
+    for seed in range(7):
+        rng = np.random.default_rng(seed)
+        ids, ws = _long_single_segment(n_words, rng)
+        starts = MASKERS["span"](ids, ws, len(ids), cfg, toy_vocab(), rng).span_starts
+        assert ws[starts].all(), "spans start on word starts"
+        word = (np.cumsum(ws) - 2)[starts]  # 0-based word number within the segment
+        counts += np.bincount(word * n_bins // n_words, minlength=n_bins)
+    total = int(counts.sum())
+    assert total > 100_000
+    sd = np.sqrt(total * (1 / n_bins) * (1 - 1 / n_bins))
+    assert np.all(np.abs(counts - total / n_bins) <= 4.5 * sd), (counts.min(), counts.max(), sd)

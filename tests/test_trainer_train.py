@@ -14,10 +14,11 @@ torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trai
 from transformers import BertForPreTraining, BertTokenizerFast  # noqa: E402
 
 from trainer.collate import CollateConfig, collate, expand, to_torch  # noqa: E402
+from trainer.loop import Trainer  # noqa: E402
 from trainer.model import BertPretrainer  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
 from trainer.synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
-from trainer.train import Trainer, main, parse_args  # noqa: E402
+from trainer.train import main, parse_args  # noqa: E402
 
 VOCAB = 200
 

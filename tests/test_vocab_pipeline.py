@@ -65,7 +65,7 @@ def test_vocab_cli_on_demo_corpus(tmp_path, capsys, segmenter):
     encoder = Encoder.from_dir(str(out))
     assert encoder.zh_segmenter == segmenter
     assert encoder.vocab_size == manifest["vocab_size"] <= 3000
-    assert "documents kept" in capsys.readouterr().out
+    assert "documents_kept" in capsys.readouterr().out
     # A vocab dir is never overwritten.
     assert main(argv) == 2
 

@@ -1,9 +1,13 @@
 """ReadCorpus: file patterns -> TextDocument records, with rejects and counts.
 
-Patterns are matched when the pipeline runs (`fileio.MatchAll`), never while it is built,
-so a Dataflow job can be constructed without credentials and `gs://` paths work. Each
-file is streamed by one DoFn call through `FileSystems.open` (bounded lines, see
-read_streams), so memory does not grow with the file. Every record read is counted in
+Patterns are matched when the pipeline runs, never while it is built, so a Dataflow job
+can be constructed without credentials and `gs://` paths work. Each file gets a *name*:
+its path below the inputs' base (`input_names.py`), so ids do not depend on how a path
+was spelled. An uncompressed text, JSONL or WikiExtractor file larger than `split_bytes`
+is read as byte ranges by separate DoFn calls, spread over workers by a Reshuffle, as
+Beam's text source splits files: a record belongs to the range where it starts (a BERT-text
+document where its first line starts, a WikiExtractor record where its `<doc>` line
+starts). Compressed and Parquet files are read whole. Every record read is counted in
 `documents_read`; the undecodable or unparsable ones go to `rejects` and
 `documents_rejected` (plus `documents_rejected/<reason>`).
 """
@@ -11,17 +15,18 @@ read_streams), so memory does not grow with the file. Every record read is count
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import apache_beam as beam
-from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from core.config import ReadConfig
 from transforms import read_formats as fmt
 from transforms.accounting import (
+    BROKEN_LINK,
     DOCUMENTS_READ,
     DOCUMENTS_REJECTED,
     FILES_READ,
@@ -30,72 +35,176 @@ from transforms.accounting import (
     UNREADABLE,
     Counters,
 )
-from transforms.read_streams import Line, compression_of, iter_lines, open_stream, stream_damage
+from transforms.input_names import InputFile, match_inputs
+from transforms.read_streams import Line, compression_of, decoded_pieces, iter_lines
 from transforms.records import Reject, TextDocument
 
 REJECTS_TAG = "rejects"
+_WHITESPACE = b" \t\x0b\x0c"
+_LINE_ENDS = b"\r\n"
+_BOM = b"\xef\xbb\xbf"
 
 
-def id_path(path: str, cfg: ReadConfig) -> str:
-    """The path as it appears in ids and reject sources: relative to `id_root` if under it."""
-    root = cfg.id_root
-    if root and path.startswith(root):
-        return path[len(root):].lstrip("/")
-    return path
+@dataclass(frozen=True, order=True)
+class ByteRange:
+    """Part of one input file: records starting in [start, end) (end None: to the end)."""
+
+    name: str
+    path: str
+    start: int = 0
+    end: int | None = None
+    broken: bool = False
+    """A dangling symbolic link or a link loop found by a pattern: one `broken_link` reject."""
 
 
-def read_records(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
-    """All records of one opened file, in file order (pure: no Beam)."""
-    yield from _parse(id_path(path, cfg), path, fileobj, cfg)
+def splittable(path: str, cfg: ReadConfig) -> bool:
+    """Only uncompressed line formats can be read from the middle."""
+    file_format = fmt.detect_format(path, None) if cfg.format == "auto" else cfg.format
+    return compression_of(path) is None and file_format != "parquet"
 
 
-def _parse(name: str, path: str, fileobj: BinaryIO,
-           cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
-    """Records of `path`; `name` is what ids and reject sources call the file."""
-    file_format = cfg.format
-    if file_format == "auto" and fmt.detect_format(path, None) == "parquet":
-        file_format = "parquet"
+def byte_ranges(file: InputFile, cfg: ReadConfig) -> list[ByteRange]:
+    """The ranges `file` is read as: whole, or `cfg.split_bytes` each when it is splittable."""
+    if file.size <= cfg.split_bytes or not splittable(file.path, cfg):
+        return [ByteRange(file.name, file.path)]
+    starts = range(0, file.size, cfg.split_bytes)
+    return [ByteRange(file.name, file.path, s, s + cfg.split_bytes if s + cfg.split_bytes
+                      < file.size else None) for s in starts]
+
+
+def read_records(name: str, path: str, fileobj: BinaryIO, cfg: ReadConfig, start: int = 0,
+                 end: int | None = None) -> Iterator[TextDocument | Reject]:
+    """The records of `path` (opened as `fileobj`) that start in [start, end), in file order.
+
+    Pure (no Beam); `name` is what ids and reject sources call the file.
+    """
+    file_format = resolve_format(path, fileobj, cfg)
+    codec = compression_of(path)
     if file_format == "parquet":
-        if compression_of(path):
-            fileobj = io.BytesIO(open_stream(fileobj, path).read())
+        if codec:
+            fileobj = io.BytesIO(b"".join(p for p in decoded_pieces(fileobj, codec)
+                                          if isinstance(p, bytes)))
         yield from fmt.parse_parquet(name, fileobj, cfg)
         return
-    stream = open_stream(fileobj, path)
-    lines = iter_lines(stream, cfg.max_line_bytes, fmt.RAW_PREVIEW_CHARS * 4)
-    first = next(lines, None)
-    if first is None:
-        damage = stream_damage(stream)
-        if damage:
-            yield Reject(source=name, reason=damage, raw="")
-        return
-    if file_format == "auto":
-        file_format = fmt.detect_format(path, None if first.too_long else first.data)
-    all_lines = _chain(first, lines)
-
-    def damage() -> str | None:
-        return stream_damage(stream)
-
+    if codec and (start or end is not None):
+        raise ValueError(f"a compressed file is read whole: {path}")
+    begin = max(0, start - 1)
+    fileobj.seek(begin)
+    pieces = decoded_pieces(fileobj, codec)
+    lines = iter_lines(pieces, cfg.max_line_bytes, fmt.RAW_PREVIEW_CHARS * 4, start=begin)
     if file_format == "jsonl":
-        records = fmt.parse_jsonl(name, all_lines, damage, cfg)
+        owned = _owned_lines(lines, start, end, lambda line, _: not fmt.is_blank(line))
+        yield from fmt.parse_jsonl(name, owned, cfg)
     elif file_format == "wikiextractor":
-        records = fmt.parse_wikiextractor(name, all_lines, damage, cfg)
+        owned = _owned_lines(lines, start, end, lambda line, _: fmt.is_wiki_open(line))
+        yield from fmt.parse_wikiextractor(name, owned, cfg)
     else:
-        records = fmt.parse_text(name, all_lines, damage)
-    reported = False
-    for record in records:
-        reported = reported or (isinstance(record, Reject) and record.reason == damage())
-        yield record
-    if damage() and not reported:
-        yield Reject(source=name, reason=damage(), raw="")
+        owned = _owned_lines(lines, start, end,
+                             lambda line, blank_before: blank_before and not fmt.is_blank(line),
+                             lambda p: _line_before_is_blank(fileobj, p, cfg.max_line_bytes))
+        yield from fmt.parse_text(name, owned)
 
 
-def _chain(first: Line, rest: Iterator[Line]) -> Iterator[Line]:
-    yield first
-    yield from rest
+def resolve_format(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> str:
+    """`--format`, or for `auto` the format the name and the file's first line say."""
+    if cfg.format != "auto":
+        return cfg.format
+    by_name = fmt.detect_format(path, None)
+    if by_name != "text":
+        return by_name
+    fileobj.seek(0)
+    pieces = decoded_pieces(fileobj, compression_of(path))
+    first = next(iter_lines(pieces, cfg.max_line_bytes, fmt.RAW_PREVIEW_CHARS * 4), None)
+    fileobj.seek(0)
+    if first is None or first.too_long or first.damage:
+        return by_name
+    return fmt.detect_format(path, first.data)
 
 
-class _ReadFileFn(beam.DoFn):
-    """path -> TextDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
+def _owned_lines(lines: Iterator[Line], start: int, end: int | None,
+                 starts_record: Callable[[Line, bool], bool],
+                 blank_before: Callable[[int], bool] | None = None) -> Iterator[Line]:
+    """The lines of the records that start in [start, end).
+
+    `starts_record(line, previous_line_blank)` says whether a line begins a record. Reading
+    began one byte before `start`, so the first line kept is the first that starts at or
+    after `start`, and whether the line before it was blank is asked of `blank_before`.
+    """
+    owning = start == 0
+    previous_blank: bool | None = True if start == 0 else None
+    for line in lines:
+        if line.offset < start:
+            continue
+        if previous_blank is None:
+            previous_blank = blank_before(line.offset) if blank_before else True
+        begins = starts_record(line, previous_blank)
+        previous_blank = fmt.is_blank(line)
+        if end is not None and line.offset >= end and (begins or not owning):
+            return  # the next range's record, or no record of this range starts here
+        owning = owning or begins
+        if owning:
+            yield line
+
+
+def _line_before_is_blank(fileobj: BinaryIO, offset: int, max_line_bytes: int) -> bool:
+    """Is the line that ends just before `offset` (a line start) blank?
+
+    Reads backwards from `offset` only as far as the decision needs (over the whitespace of
+    that line), then puts the file position back for the forward reader.
+    """
+    if offset == 0:
+        return True
+    resume = fileobj.tell()
+    end = offset - 1  # the last byte of the line end
+    window_start = max(0, end - 1)
+    fileobj.seek(window_start)
+    two = fileobj.read(end + 1 - window_start)
+    if two.endswith(b"\r\n"):
+        end -= 1
+    pos = end - 1  # the last byte of the line's content, if any
+    run = 0
+    blank = True
+    while pos >= 0:
+        window_start = pos // 4096 * 4096  # aligned: a BOM at 0 is never cut
+        fileobj.seek(window_start)
+        window = fileobj.read(pos + 1 - window_start)
+        stripped = window.rstrip(_WHITESPACE)
+        run += len(window) - len(stripped)
+        if stripped:
+            last = stripped[-1:]
+            at_bom = window_start == 0 and stripped == _BOM
+            blank = last in (b"\r", b"\n") or at_bom
+            break
+        pos = window_start - 1
+    fileobj.seek(resume)
+    return blank and run <= max_line_bytes
+
+
+class _MatchFn(beam.DoFn):
+    """pattern -> InputFile for each file it matches (at run time)."""
+
+    def __init__(self, cfg: ReadConfig) -> None:
+        self._cfg = cfg
+
+    def process(self, pattern: str):
+        yield from match_inputs(pattern, self._cfg.inputs)
+
+
+class _SplitFn(beam.DoFn):
+    """InputFile -> the ByteRanges it is read as."""
+
+    def __init__(self, cfg: ReadConfig) -> None:
+        self._cfg = cfg
+
+    def process(self, file: InputFile):
+        if file.broken:
+            yield ByteRange(file.name, file.path, broken=True)
+            return
+        yield from byte_ranges(file, self._cfg)
+
+
+class _ReadRangeFn(beam.DoFn):
+    """ByteRange -> TextDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
@@ -104,29 +213,42 @@ class _ReadFileFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, path: str):
+    def process(self, part: ByteRange):
         read = 0
         rejected: dict[str, int] = {}
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-                for record in read_records(path, fh, self._cfg):
-                    read += 1
-                    if isinstance(record, Reject):
-                        rejected[record.reason] = rejected.get(record.reason, 0) + 1
-                        yield beam.pvalue.TaggedOutput(REJECTS_TAG, record)
-                    else:
-                        yield record
+            for record in self._records(part):
+                read += 1
+                if isinstance(record, Reject):
+                    rejected[record.reason] = rejected.get(record.reason, 0) + 1
+                    yield beam.pvalue.TaggedOutput(REJECTS_TAG, record)
+                else:
+                    yield record
         except OSError as e:
             read += 1
             rejected[UNREADABLE] = rejected.get(UNREADABLE, 0) + 1
-            reject = Reject(source=id_path(path, self._cfg), reason=UNREADABLE,
-                            raw=fmt.preview(str(e)))
+            reject = Reject(source=part.name, reason=UNREADABLE, raw=fmt.preview(str(e)))
             yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
-        self.counters.inc(FILES_READ)
+        if part.start == 0:
+            self.counters.inc(FILES_READ)
         self.counters.inc(DOCUMENTS_READ, read)
         self.counters.inc(DOCUMENTS_REJECTED, sum(rejected.values()))
         for reason, n in sorted(rejected.items()):
             self.counters.inc(REJECTED_PREFIX + reason, n)
+
+    def _records(self, part: ByteRange) -> Iterator[TextDocument | Reject]:
+        if part.broken:
+            yield Reject(source=part.name, reason=BROKEN_LINK,
+                         raw=f"{part.path}: a symbolic link to nothing, or a loop")
+            return
+        with FileSystems.open(part.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            yield from read_records(part.name, part.path, fh, self._cfg, part.start, part.end)
+
+
+def _one_per_name(named) -> InputFile:
+    """A file matched by two patterns (or two spellings of one) is read once."""
+    _, files = named
+    return min(files)
 
 
 class ReadCorpus(beam.PTransform):
@@ -139,18 +261,18 @@ class ReadCorpus(beam.PTransform):
     def expand(self, pbegin):
         outputs = (
             pbegin
-            | "Patterns" >> beam.Create(list(self._cfg.inputs))
-            | "MatchFiles" >> fileio.MatchAll(fileio.EmptyMatchTreatment.DISALLOW)
-            | "FilePaths" >> beam.Map(_metadata_path)
-            # A file matched by two patterns is read once; the grouping also spreads the
-            # files over workers (fusion would otherwise read them all in one).
-            | "DistinctFiles" >> beam.Distinct()
-            | "ReadFiles" >> beam.ParDo(_ReadFileFn(self._cfg)).with_outputs(
+            | "Patterns" >> beam.Create(sorted(set(self._cfg.inputs)))
+            | "MatchFiles" >> beam.ParDo(_MatchFn(self._cfg))
+            | "ByName" >> beam.Map(lambda f: (f.name, f))
+            # The grouping also spreads the files over workers.
+            | "DistinctFiles" >> beam.GroupByKey()
+            | "OnePerName" >> beam.Map(_one_per_name)
+            | "ByteRanges" >> beam.ParDo(_SplitFn(self._cfg))
+            # Ranges of one large file are read by different workers.
+            | "SpreadRanges" >> beam.Reshuffle()
+            | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._cfg)).with_outputs(
                 REJECTS_TAG, STATS_TAG, main="documents")
         )
         return {"documents": outputs.documents, "rejects": outputs[REJECTS_TAG],
                 "stats": outputs[STATS_TAG]}
 
-
-def _metadata_path(metadata: FileMetadata) -> str:
-    return metadata.path

@@ -1,17 +1,21 @@
-"""Record parsers per input format: bounded lines in, TextDocument or Reject out.
+"""Record parsers per input format: lines in, TextDocument or Reject out.
 
 A *record* is what one format calls a document: a blank-line-separated block (BERT text),
-a line (JSONL), a `<doc>` block (WikiExtractor) or a row (Parquet). Its id is
-`<path>:<ordinal>` (ordinal = 0-based record index in the file, rejects included) unless
-an id field is configured. A record that cannot be decoded or parsed becomes one Reject
-with the first reason found; every other record of the file is still read.
+a line (JSONL), a `<doc>` block (WikiExtractor) or a row (Parquet). Its locator is
+`<name>:<offset>`: `name` is the file's path below the input base (see `read.py`) and
+`offset` the byte offset in the (decoded) file where the record's first line starts — for
+Parquet, the row number. Offsets do not depend on how the file is split into byte ranges,
+so the locator is the document id unless an id field is configured. A record that cannot be
+decoded or parsed becomes one Reject with the first reason found; every other record of the
+file is still read. A damaged compressed stretch is one Reject: the record it cut, or the
+stretch alone when it fell between records.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from core.config import ReadConfig
@@ -24,15 +28,13 @@ from transforms.accounting import (
     MISSING_FIELD,
     OUTSIDE_DOC,
     UNTERMINATED_DOC,
+    WRONG_TYPE,
 )
-from transforms.read_streams import Line, strip_compression_suffix
+from transforms.read_streams import Damage, Line, strip_compression_suffix
 from transforms.records import Reject, TextDocument
 
 RAW_PREVIEW_CHARS = 2000
 """How much of a rejected record's raw text is kept in `rejects-*.jsonl.zst`."""
-
-Damage = Callable[[], str | None]
-"""Asked after each line: why the decompressed stream ended early, if it did (read_streams)."""
 
 _JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 _DOC_OPEN = re.compile(rb"^<doc(\s[^>]*)?>\s*$")
@@ -71,61 +73,90 @@ def line_problem(line: Line) -> str | None:
     return None
 
 
-class _Block:
-    """The lines of one multi-line record and the first problem seen in them."""
+def is_wiki_open(line: Line) -> bool:
+    """Does `line` open a WikiExtractor `<doc>` block (and so start a record)?"""
+    return not line.too_long and _DOC_OPEN.match(line.data.strip()) is not None
 
-    def __init__(self) -> None:
+
+def is_blank(line: Line) -> bool:
+    """A blank line separates BERT-text documents (a too-long line never counts as blank)."""
+    return not line.too_long and not line.data.strip()
+
+
+class _Block:
+    """The lines of one multi-line record, where it starts and the first problem seen."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
         self.lines: list[bytes] = []
         self.problem: str | None = None
 
-    def add(self, line: Line, damage: str | None) -> None:
+    def add(self, line: Line) -> None:
         self.lines.append(line.data)
-        if self.problem is None:
-            self.problem = damage if line.partial else line_problem(line)
+        if self.problem is None and line.damage is None:
+            self.problem = line_problem(line)
 
     def raw(self) -> bytes:
         return b"\n".join(self.lines)[: RAW_PREVIEW_CHARS * 4]
 
-    def text(self) -> str:
-        return b"\n".join(self.lines).decode("utf-8")
+    def finish(self, name: str, presplit: bool, doc_id: str | None = None
+               ) -> TextDocument | Reject:
+        locator = f"{name}:{self.offset}"
+        if self.problem:
+            return Reject(source=locator, reason=self.problem, raw=preview(self.raw()))
+        text = b"\n".join(self.lines).decode("utf-8")
+        return TextDocument(id=doc_id or locator, text=text, source=name, presplit=presplit)
+
+    def damaged(self, name: str, damage: Damage) -> Reject:
+        return Reject(source=f"{name}:{self.offset}", reason=damage.reason,
+                      raw=preview(self.raw()), detail=damage.describe())
 
 
-def parse_text(path: str, lines: Iterable[Line], damage: Damage) -> Iterator[TextDocument | Reject]:
+def _damage_reject(name: str, line: Line) -> Reject:
+    """The Reject for a damaged stretch that cut no multi-line record."""
+    assert line.damage is not None
+    return Reject(source=f"{name}:{line.offset}", reason=line.damage.reason,
+                  raw=preview(line.data), detail=line.damage.describe())
+
+
+def parse_text(name: str, lines: Iterable[Line]) -> Iterator[TextDocument | Reject]:
     """BERT text format: one sentence per line, blank line between documents."""
-    ordinal = 0
-    block = _Block()
+    block: _Block | None = None
     for line in lines:
-        if line.data.strip() or line.too_long:
-            block.add(line, damage())
-            continue
-        if block.lines:
-            yield _finish(path, ordinal, block, presplit=True)
-            ordinal += 1
-            block = _Block()
-    if block.lines:
-        if damage() and block.problem is None:
-            block.problem = damage()
-        yield _finish(path, ordinal, block, presplit=True)
+        if line.damage is not None:
+            if line.damage.boundary:
+                # The stream ended cleanly before the damage: the open document is whole.
+                if block is not None:
+                    yield block.finish(name, presplit=True)
+                yield _damage_reject(name, line)
+            elif block is None:
+                yield _damage_reject(name, line)
+            else:
+                block.add(line)
+                yield block.damaged(name, line.damage)
+            block = None
+        elif not is_blank(line):
+            if block is None:
+                block = _Block(line.offset)
+            block.add(line)
+        elif block is not None:
+            yield block.finish(name, presplit=True)
+            block = None
+    if block is not None:
+        yield block.finish(name, presplit=True)
 
 
-def _finish(path: str, ordinal: int, block: _Block, presplit: bool,
-            doc_id: str | None = None) -> TextDocument | Reject:
-    locator = f"{path}:{ordinal}"
-    if block.problem:
-        return Reject(source=locator, reason=block.problem, raw=preview(block.raw()))
-    return TextDocument(id=doc_id or locator, text=block.text(), source=path, presplit=presplit)
-
-
-def parse_jsonl(path: str, lines: Iterable[Line], damage: Damage,
-                cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
+def parse_jsonl(name: str, lines: Iterable[Line], cfg: ReadConfig
+                ) -> Iterator[TextDocument | Reject]:
     """JSON lines; the text (and optional id) come from configured fields."""
-    ordinal = -1
     for line in lines:
-        if not line.data.strip() and not line.too_long:
+        if line.damage is not None:
+            yield _damage_reject(name, line)
             continue
-        ordinal += 1
-        locator = f"{path}:{ordinal}"
-        problem = damage() if line.partial else line_problem(line)
+        if is_blank(line):
+            continue
+        locator = f"{name}:{line.offset}"
+        problem = line_problem(line)
         if problem is None:
             try:
                 obj = json.loads(line.data)
@@ -134,59 +165,67 @@ def parse_jsonl(path: str, lines: Iterable[Line], damage: Damage,
         if problem is not None:
             yield Reject(source=locator, reason=problem, raw=preview(line.data))
             continue
-        yield _json_record(obj, locator, path, cfg, line.data)
+        yield _json_record(obj, locator, name, cfg, line.data)
 
 
-def _json_record(obj: object, locator: str, path: str, cfg: ReadConfig,
+def _json_record(obj: object, locator: str, name: str, cfg: ReadConfig,
                  raw: bytes | str) -> TextDocument | Reject:
-    text = obj.get(cfg.text_field) if isinstance(obj, dict) else None
+    record = obj if isinstance(obj, dict) else {}
+    text = record.get(cfg.text_field)
     doc_id = locator
     if cfg.id_field is not None:
-        value = obj.get(cfg.id_field) if isinstance(obj, dict) else None
+        value = record.get(cfg.id_field)
         doc_id = None if value is None else str(value)
-    if not isinstance(text, str) or doc_id is None:
+    if text is None or doc_id is None:
         return Reject(source=locator, reason=MISSING_FIELD, raw=preview(raw))
-    return TextDocument(id=doc_id, text=text, source=path, presplit=False)
+    if not isinstance(text, str):
+        return Reject(source=locator, reason=WRONG_TYPE, raw=preview(raw))
+    return TextDocument(id=doc_id, text=text, source=name, presplit=False)
 
 
-def parse_wikiextractor(path: str, lines: Iterable[Line], damage: Damage,
-                        cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
+def parse_wikiextractor(name: str, lines: Iterable[Line], cfg: ReadConfig
+                        ) -> Iterator[TextDocument | Reject]:
     """`<doc id= url= title=>` blocks, one paragraph per line.
 
     The first line of a block repeats the title; it is dropped, because a bare title is
     neither a sentence nor part of the article's prose. Text between blocks becomes an
-    `outside_doc` reject per line; a block still open at the end is `unterminated_doc`
-    (or the stream's damage reason).
+    `outside_doc` reject per line; a block still open at the end (or when the next opens)
+    is `unterminated_doc`, or the stream's damage reason when damage cut it.
     """
-    ordinal = 0
     block: _Block | None = None
     attrs: dict[str, str] = {}
     for line in lines:
+        if line.damage is not None:
+            if block is None:
+                yield _damage_reject(name, line)
+            else:
+                block.add(line)
+                yield block.damaged(name, line.damage)
+            block = None
+            continue
         stripped = line.data.strip()
-        if not line.too_long and _DOC_OPEN.match(stripped):
+        if is_wiki_open(line):
             if block is not None:
                 block.problem = block.problem or UNTERMINATED_DOC
-                yield _finish(path, ordinal, block, presplit=False)
-                ordinal += 1
-            block = _Block()
+                yield block.finish(name, presplit=False)
+            block = _Block(line.offset)
             attrs = dict(_ATTR.findall(stripped.decode("utf-8", errors="replace")))
             continue
         if block is None:
             if stripped or line.too_long:
-                yield Reject(source=f"{path}:{ordinal}", reason=OUTSIDE_DOC, raw=preview(line.data))
-                ordinal += 1
+                yield Reject(source=f"{name}:{line.offset}", reason=OUTSIDE_DOC,
+                             raw=preview(line.data))
             continue
         if not line.too_long and _DOC_CLOSE.match(stripped):
             _drop_title(block, attrs.get("title"))
             doc_id = attrs.get(cfg.id_field) if cfg.id_field else None
-            yield _finish(path, ordinal, block, presplit=False, doc_id=doc_id)
-            ordinal += 1
+            yield block.finish(name, presplit=False, doc_id=doc_id)
             block = None
             continue
-        block.add(line, damage())
+        block.add(line)
     if block is not None:
-        block.problem = block.problem or damage() or UNTERMINATED_DOC
-        yield _finish(path, ordinal, block, presplit=False)
+        block.problem = block.problem or UNTERMINATED_DOC
+        yield block.finish(name, presplit=False)
 
 
 def _drop_title(block: _Block, title: str | None) -> None:
@@ -198,7 +237,8 @@ def _drop_title(block: _Block, title: str | None) -> None:
             return
 
 
-def parse_parquet(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[TextDocument | Reject]:
+def parse_parquet(name: str, fileobj: BinaryIO, cfg: ReadConfig
+                  ) -> Iterator[TextDocument | Reject]:
     """Rows of a Parquet file, read a record batch at a time."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -214,12 +254,12 @@ def parse_parquet(path: str, fileobj: BinaryIO, cfg: ReadConfig) -> Iterator[Tex
         for batch in batches:
             rows = batch.to_pylist()
             for row in rows:
-                locator = f"{path}:{ordinal}"
+                locator = f"{name}:{ordinal}"
                 ordinal += 1
                 text = row.get(cfg.text_field)
                 if isinstance(text, str) and len(text) > cfg.max_line_bytes:
                     yield Reject(source=locator, reason=LINE_TOO_LONG, raw=preview(text))
                     continue
-                yield _json_record(row, locator, path, cfg, json.dumps(row, default=str))
+                yield _json_record(row, locator, name, cfg, json.dumps(row, default=str))
     except (pa.ArrowException, OSError, ValueError) as e:
-        yield Reject(source=path, reason=INVALID_PARQUET, raw=preview(str(e)))
+        yield Reject(source=name, reason=INVALID_PARQUET, raw=preview(str(e)))

@@ -46,9 +46,14 @@ class Reject:
     source: str
     reason: str
     raw: str = ""
+    detail: str = ""
+    """Where a damaged compressed stream failed and resumed (compressed byte offsets)."""
 
     def to_json_dict(self) -> dict:
-        return {"source": self.source, "reason": self.reason, "raw": self.raw}
+        row = {"source": self.source, "reason": self.reason, "raw": self.raw}
+        if self.detail:
+            row["detail"] = self.detail
+        return row
 
 
 @dataclass

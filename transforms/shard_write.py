@@ -13,8 +13,11 @@ saves ~40% of disk for archives or network storage.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import io
+import os
 import uuid
 from collections.abc import Sequence
 
@@ -82,9 +85,17 @@ def write_atomically(path: str, data: bytes) -> None:
     """Write `data` to `path` (local or any Beam filesystem) via a temp name and a rename."""
     directory, name = FileSystems.split(path)
     temp = FileSystems.join(directory, f".{name}.tmp-{uuid.uuid4().hex}")
-    with FileSystems.create(temp, mime_type="application/octet-stream",
-                            compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        f.write(data)
+    try:
+        with FileSystems.create(temp, mime_type="application/octet-stream",
+                                compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            f.write(data)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        with contextlib.suppress(Exception):  # free what the partial file took
+            FileSystems.delete([temp])
+        # Named after the final path, so the launcher can say which file did not fit.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path) from e
     FileSystems.rename([temp], [path])
 
 

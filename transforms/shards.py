@@ -6,10 +6,12 @@ row position follow from its own stable sort key (transforms/shard_assign.py): t
 are grouped by hash bucket and ranked to find the shard boundary keys; each instance then
 bisects them, and the instances are grouped by shard, sorted and written by our own DoFn.
 The bytes are therefore the same on any runner, bundling and worker count, and the
-instances cross one shuffle (the 32-byte keys a second one).
+instances cross one shuffle (the 32-byte keys a second one). Both shuffles carry a few
+large `bytes` batches per bundle, not one Python object per instance (transforms/shard_rows.py:
+~3 bytes per token in the local runner's RAM instead of ~10).
 
-    instances ─► KeyBySortKey ─┬► KeyByBucket ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
-                               └► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
+    instances ─► KeyBySortKey ─┬► key batches ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
+                               └► rows ─► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
                                                    (--packed: pack each shard's rows first)
     BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► manifest.json
@@ -18,18 +20,16 @@ instances cross one shuffle (the 32-byte keys a second one).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apache_beam as beam
-import numpy as np
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
-from transforms.coders import InstanceCoder  # noqa: F401 - registers the coder
 from transforms.pack_rows import pack_rows
 from transforms.records import Instance
 from transforms.shard_assign import (
@@ -40,10 +40,44 @@ from transforms.shard_assign import (
     shard_sizes,
     sort_key,
 )
+from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
 from transforms.summary import SUMMARY_FILE, summary_bytes
 
-_NO_WORD_STARTS = np.zeros(0, dtype=bool)
-Keyed = tuple[bytes, Instance]
+Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
+Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
+BATCH_BYTES = 16 << 20
+"""Rows and keys a DoFn collects per bundle before it emits them as batches (bounds its RAM)."""
+
+
+class _Batcher:
+    """Per-key lists of bytes, emitted as (key, joined bytes) batches: a few large elements
+    per bundle cross each shuffle instead of one per instance (runners decode every
+    shuffled element, and FnApiRunner holds them decoded in RAM). Emits everything once
+    `limit` bytes are held, and at the end of the bundle."""
+
+    def __init__(self, join) -> None:
+        self._join = join
+        self._limit = BATCH_BYTES
+        self._parts: dict[int, list[bytes]] = {}
+        self._size = 0
+
+    def add(self, key: int, data: bytes) -> list[tuple[int, bytes]]:
+        self._parts.setdefault(key, []).append(data)
+        self._size += len(data)
+        return self.flush() if self._size >= self._limit else []
+
+    def flush(self) -> list[tuple[int, bytes]]:
+        out = [(key, self._join(parts)) for key, parts in sorted(self._parts.items())]
+        self._parts, self._size = {}, 0
+        return out
+
+
+def _in_global_window(batches: list[tuple[int, bytes]]):
+    return [GlobalWindows.windowed_value(batch) for batch in batches]
+
+
+def _split_keys(keys: bytes) -> list[bytes]:
+    return [keys[i:i + KEY_SIZE] for i in range(0, len(keys), KEY_SIZE)]
 
 
 @dataclass(frozen=True)
@@ -55,31 +89,42 @@ class RowPacking:
 
 
 class KeyBySortKey(beam.DoFn):
-    """Instance -> (sort key, instance); `word_starts` is not stored in shards, so it is
-    dropped (on a copy) before the shuffle."""
+    """Instance -> its shard row (`shard_rows.encode_row`: sort key + compact fields); also,
+    per bundle, (bucket, concatenated sort keys) batches to the `keys` output."""
+
+    KEYS = "keys"
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
 
+    def start_bundle(self) -> None:
+        self._keys = _Batcher(b"".join)
+
     def process(self, inst: Instance):
         key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
-        yield key, dataclasses.replace(inst, word_starts=_NO_WORD_STARTS)
+        yield encode_row(key, inst)
+        for batch in self._keys.add(bucket_of_key(key), key):
+            yield beam.pvalue.TaggedOutput(self.KEYS, batch)
+
+    def finish_bundle(self):
+        for batch in _in_global_window(self._keys.flush()):
+            yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
 
 class BoundaryKeys(beam.DoFn):
-    """A bucket's sort keys -> (shard, key) for each shard whose first rank falls in it."""
+    """A bucket's sort-key batches -> (shard, key) for each shard whose first rank falls in it."""
 
     def __init__(self, num_shards: int) -> None:
         self._num_shards = num_shards
         self._ranks: tuple[int, list[int]] = (-1, [])  # (total, boundary_ranks(total, k))
 
     def process(self, element, offsets: tuple[dict[int, int], int]):
-        bucket, keys = element
+        bucket, batches = element
         first, total = offsets
         if self._ranks[0] != total:
             self._ranks = total, boundary_ranks(total, self._num_shards)
         ranks = self._ranks[1]
-        keys = sorted(keys)
+        keys = sorted(key for batch in batches for key in _split_keys(batch))
         start = first[bucket]
         for i in range(bisect.bisect_left(ranks, start),
                        bisect.bisect_left(ranks, start + len(keys))):
@@ -87,21 +132,28 @@ class BoundaryKeys(beam.DoFn):
 
 
 class AssignShard(beam.DoFn):
-    """(sort key, instance) -> (shard, (sort key, instance)) by bisecting the boundary keys."""
+    """Shard row -> (shard, batch of rows) by bisecting the boundary keys; rows are batched
+    per shard within a bundle (`_Batcher`)."""
 
     def setup(self) -> None:
         self._seen = None
         self._boundaries: list[bytes] = []
 
-    def process(self, keyed: Keyed, boundaries: list[tuple[int, bytes]]):
+    def start_bundle(self) -> None:
+        self._rows = _Batcher(join_rows)
+
+    def process(self, row: bytes, boundaries: list[tuple[int, bytes]]):
         if boundaries is not self._seen:  # the side input, sorted once per new view
             self._seen = boundaries
             self._boundaries = [key for _, key in sorted(boundaries)]
-        yield shard_of_key(keyed[0], self._boundaries), keyed
+        yield from self._rows.add(shard_of_key(row[:KEY_SIZE], self._boundaries), row)
+
+    def finish_bundle(self):
+        yield from _in_global_window(self._rows.flush())
 
 
 class WriteShard(beam.DoFn):
-    """(shard, keyed instances) -> the shard file, written atomically; yields its manifest
+    """(shard, row batches) -> the shard file, written atomically; yields its manifest
     entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
     files."""
 
@@ -117,8 +169,10 @@ class WriteShard(beam.DoFn):
         yield from self.counters.flush()
 
     def process(self, element, vocab: dict):
-        shard, keyed = element
-        instances = [inst for _, inst in sorted(keyed, key=lambda kv: kv[0])]
+        shard, batches = element
+        shard_rows = sorted(row for batch in batches for row in split_rows(batch))  # by key
+        instances = [decode_row(row) for row in shard_rows]
+        del shard_rows
         name = shard_write.shard_file_name(shard, self._num_shards)
         rows = None
         if self._packing is None:
@@ -135,13 +189,13 @@ class WriteShard(beam.DoFn):
 
 
 class _BucketOffsetsFn(beam.CombineFn):
-    """(bucket, key) pairs -> `bucket_offsets` of the per-bucket counts, in one combine."""
+    """(bucket, keys) batches -> `bucket_offsets` of the per-bucket counts, in one combine."""
 
     def create_accumulator(self) -> Counter:
         return Counter()
 
-    def add_input(self, counts: Counter, bucketed: tuple[int, bytes]) -> Counter:
-        counts[bucketed[0]] += 1
+    def add_input(self, counts: Counter, bucketed: Bucketed) -> Counter:
+        counts[bucketed[0]] += len(bucketed[1]) // KEY_SIZE
         return counts
 
     def merge_accumulators(self, accumulators) -> Counter:
@@ -152,10 +206,6 @@ class _BucketOffsetsFn(beam.CombineFn):
 
     def extract_output(self, counts: Counter) -> tuple[dict[int, int], int]:
         return bucket_offsets(counts)
-
-
-def _bucket_and_key(keyed: Keyed) -> tuple[int, bytes]:
-    return bucket_of_key(keyed[0]), keyed[0]
 
 
 def _empty_shards(offsets: tuple[dict[int, int], int], num_shards: int):
@@ -184,9 +234,9 @@ class WriteShards(beam.PTransform):
 
     def expand(self, instances):
         keyed = instances | "KeyBySortKey" >> beam.ParDo(
-            KeyBySortKey(self._seed)).with_output_types(Keyed)
-        bucketed = keyed | "KeyByBucket" >> beam.Map(_bucket_and_key).with_output_types(
-            tuple[int, bytes])
+            KeyBySortKey(self._seed)).with_output_types(bytes).with_outputs(KeyBySortKey.KEYS,
+                                                                            main="rows")
+        rows, bucketed = keyed.rows, keyed[KeyBySortKey.KEYS]
         offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
         boundaries = (
             bucketed
@@ -198,9 +248,9 @@ class WriteShards(beam.PTransform):
                             self._packing)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
-            keyed
+            rows
             | "AssignShard" >> beam.ParDo(AssignShard(), beam.pvalue.AsList(boundaries))
-            .with_output_types(tuple[int, Keyed])
+            .with_output_types(Assigned)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
                                                                           main="shards")

@@ -38,26 +38,38 @@ class SumStats(beam.PTransform):
         )
 
 
+BY_REASON = "_by_reason"
+"""Suffix of the object that breaks a total count down by reason (`documents_rejected` stays
+the count DESIGN.md asks for; `documents_rejected_by_reason` lists its reasons)."""
+
+
 def documents_summary(stats: dict) -> dict:
-    """The DESIGN.md `summary.json` shape from flat counter names."""
+    """The DESIGN.md `summary.json` shape from flat counter names.
+
+    Every breakdown `group/name` becomes an object `{name: n}` under `group` (e.g.
+    `documents_dropped`, `lines_dropped`, `instances_label`); a breakdown of a count that
+    is itself a total (`documents_rejected`) goes to `<group>_by_reason`. So the reasons of
+    dropped and rejected documents are both objects of bare reason names.
+    """
     from transforms.accounting import (
         DOCUMENTS_KEPT,
         DOCUMENTS_READ,
         DOCUMENTS_REJECTED,
-        DROPPED_PREFIX,
     )
 
-    dropped = {
-        name[len(DROPPED_PREFIX):]: n for name, n in sorted(stats.items())
-        if name.startswith(DROPPED_PREFIX)
-    }
-    summary = {
+    summary: dict = {
         "documents_read": stats.get(DOCUMENTS_READ, 0),
         "documents_kept": stats.get(DOCUMENTS_KEPT, 0),
-        "documents_dropped": dropped,
+        "documents_dropped": {},
         "documents_rejected": stats.get(DOCUMENTS_REJECTED, 0),
+        DOCUMENTS_REJECTED + BY_REASON: {},
     }
     for name, n in sorted(stats.items()):
-        if not name.startswith(DROPPED_PREFIX) and name not in summary:
-            summary[name] = n
+        group, _, reason = name.partition("/")
+        if not reason:
+            summary.setdefault(name, n)
+            continue
+        if isinstance(summary.get(group), int) or group in stats:
+            group += BY_REASON
+        summary.setdefault(group, {})[reason] = n
     return summary

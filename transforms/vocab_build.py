@@ -22,11 +22,13 @@ from transforms.accounting import (
     DOCUMENTS_KEPT,
     STATS_TAG,
     VOCAB_DISTINCT_WORDS,
+    VOCAB_ENTRIES,
     VOCAB_PRUNED_WORDS,
     Counters,
 )
+from transforms.manifest import vocab_tokens
 from transforms.records import Document
-from vocab.artifacts import VocabArtifacts, make_artifacts, write_artifacts
+from vocab.artifacts import VOCAB_TXT, VocabArtifacts, make_artifacts, write_artifacts
 from vocab.pretokenize import BertWordSplitter
 from vocab.train import build_tokenizer, count_words, prune_counts, train_wordpiece
 
@@ -121,6 +123,7 @@ class _TrainVocabFn(beam.DoFn):
             write_artifacts(artifacts, self._output_dir)
         self.counters.inc(VOCAB_DISTINCT_WORDS, len(wc.counts))
         self.counters.inc(VOCAB_PRUNED_WORDS, wc.pruned_entries)
+        self.counters.inc(VOCAB_ENTRIES, len(vocab_tokens(artifacts.files[VOCAB_TXT])))
         yield artifacts
 
 

@@ -40,14 +40,13 @@ from vocab.vocab_dir import load_vocab_dir
 
 _UNUSED = re.compile(r"\[unused\d+\]")
 _MAX_CACHE = 1 << 18
-"""Pieces cached before the cache is dropped and refilled: ~60 MB per worker."""
+"""Pieces cached before the cache is dropped and refilled: ~30 MB per worker."""
 _JOIN = 256
 """Unseen pieces encoded per joined string when filling the cache."""
 _CHUNKS = re.compile("[^ ]+")
 _CHUNKS_AND_CJK = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
 
-Cached = tuple[list[int], list[bool]]
-Encoded = tuple[list[int], list[bool], list[int]]
+Encoded = tuple[list[int] | np.ndarray, list[bool] | np.ndarray, list[int] | np.ndarray]
 """Flat ids, flat word starts, and the token count of each text."""
 
 
@@ -74,7 +73,7 @@ class Encoder:
         self.pad_id, self.unk_id = ids[SPECIAL_TOKENS["pad"]], ids[SPECIAL_TOKENS["unk"]]
         self.cls_id, self.sep_id = ids[SPECIAL_TOKENS["cls"]], ids[SPECIAL_TOKENS["sep"]]
         self.mask_id = ids[SPECIAL_TOKENS["mask"]]
-        self._cache: dict[str, Cached] = {"": ([], [])}
+        self._cache = _PieceCache()
         self._pieces = _CHUNKS_AND_CJK if zh_segmenter == "none" else _CHUNKS
 
     @classmethod
@@ -128,57 +127,107 @@ class Encoder:
         return ids, starts, lengths
 
     def _encode_cached(self, texts: list[str], zh_word_starts: bool) -> Encoded:
+        if len(self._cache) > _MAX_CACHE:
+            self._cache = _PieceCache()
         cache = self._cache
-        if len(cache) > _MAX_CACHE:
-            cache.clear()
-            cache[""] = ([], [])
         # ASCII has no CJK: a plain split (its empty strings hit the "" entry) is faster.
         pieces = [text.split(" ") if text.isascii() else self._pieces.findall(text)
                   for text in texts]
-        unseen = list(dict.fromkeys(p for ps in pieces for p in ps if p not in cache))
-        if unseen:
+        flat = [p for ps in pieces for p in ps]
+        slots = cache.slots(flat)
+        if slots is None:
+            unseen = list(dict.fromkeys(p for p in flat if p not in cache.index))
             self._fill(cache, unseen)
-        ids: list[int] = []
-        starts: list[bool] = []
-        lengths: list[int] = []
-        for text, text_pieces in zip(texts, pieces, strict=True):
-            before = len(ids)
-            if zh_word_starts and self._pieces is _CHUNKS_AND_CJK and not text.isascii():
+            slots = cache.slots(flat)
+        ids, starts, piece_offsets = cache.gather(slots)
+        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(ps) for ps in pieces], out=bounds[1:])
+        text_offsets = piece_offsets[bounds]
+        if zh_word_starts and self._pieces is _CHUNKS_AND_CJK:
+            for t, text in enumerate(texts):
+                if text.isascii():
+                    continue
                 jieba_starts = word_start_chars(text)
-                for m in self._pieces.finditer(text):
-                    piece_ids, piece_starts = cache[m.group()]
-                    ids += piece_ids
+                for j, m in enumerate(self._pieces.finditer(text), start=int(bounds[t])):
                     if is_bert_chinese_char(m.group()[0]):  # one CJK character: one token
-                        starts += [m.start() in jieba_starts] * len(piece_ids)
-                    else:
-                        starts += piece_starts
-            else:
-                for piece in text_pieces:
-                    piece_ids, piece_starts = cache[piece]
-                    ids += piece_ids
-                    starts += piece_starts
-            lengths.append(len(ids) - before)
-        return ids, starts, lengths
+                        starts[piece_offsets[j]:piece_offsets[j + 1]] = m.start() in jieba_starts
+        return ids, starts, np.diff(text_offsets)
 
-    def _fill(self, cache: dict[str, Cached], unseen: list[str]) -> None:
+    def _fill(self, cache: _PieceCache, unseen: list[str]) -> None:
         """Encode unseen pieces, `_JOIN` at a time joined by spaces (one `Encoding` per group
         instead of per piece), and split the tokens back by their character offsets."""
         groups = [unseen[i:i + _JOIN] for i in range(0, len(unseen), _JOIN)]
         joined = [" ".join(group) for group in groups]
         encodings = self.tokenizer.encode_batch(joined, add_special_tokens=False)
         for group, text, enc in zip(groups, joined, encodings, strict=True):
-            ids, starts = enc.ids, _word_starts(text, enc, zh_word_starts=False)
-            ends = []  # token index where each piece's tokens end
-            next_chunk_at = len(group[0]) + 1  # character where the next piece begins
-            for i, (lo, _) in enumerate(enc.offsets):
-                while lo >= next_chunk_at:
-                    ends.append(i)
-                    next_chunk_at += len(group[len(ends)]) + 1
-            ends += [len(ids)] * (len(group) - len(ends))
-            lo = 0
-            for piece, hi in zip(group, ends, strict=True):
-                cache[piece] = (ids[lo:hi], starts[lo:hi])
-                lo = hi
+            # Piece k starts at character piece_at[k]; a token belongs to the last piece
+            # starting at or before its first character.
+            piece_at = np.zeros(len(group), dtype=np.int64)
+            np.cumsum([len(p) + 1 for p in group[:-1]], out=piece_at[1:])
+            token_at = np.fromiter((lo for lo, _ in enc.offsets), dtype=np.int64,
+                                   count=len(enc.offsets))
+            owner = np.searchsorted(piece_at, token_at, side="right") - 1
+            counts = np.bincount(owner, minlength=len(group))
+            cache.add(group, counts, np.asarray(enc.ids, dtype=np.int32),
+                      np.asarray(_word_starts(text, enc, zh_word_starts=False), dtype=bool))
+
+
+class _PieceCache:
+    """piece -> slot, and each slot's tokens in two flat arrays (ids, word starts).
+
+    Slot values are plain ints and the tokens numpy arrays, so a full cache holds no
+    per-token Python objects for the garbage collector to walk, and a document's tokens are
+    one numpy gather by slot instead of a Python loop over lists.
+    """
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}
+        self._first = np.zeros(1024, dtype=np.int64)  # slot -> first token in the store
+        self._count = np.zeros(1024, dtype=np.int64)  # slot -> number of tokens
+        self._ids = np.zeros(4096, dtype=np.int32)
+        self._starts = np.zeros(4096, dtype=bool)
+        self._used = 0  # tokens in the store
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def slots(self, pieces: list[str]) -> np.ndarray | None:
+        """The slot of each piece, or None if some piece is not cached."""
+        try:
+            return np.fromiter(map(self.index.__getitem__, pieces), dtype=np.int64,
+                               count=len(pieces))
+        except KeyError:
+            return None
+
+    def add(self, pieces: list[str], counts: np.ndarray, ids: np.ndarray,
+            starts: np.ndarray) -> None:
+        """Cache `pieces`, piece k being the next `counts[k]` tokens of `ids`/`starts`."""
+        first_slot = len(self.index)
+        n_slots = first_slot + len(pieces)
+        if n_slots > len(self._first):
+            size = max(n_slots, 2 * len(self._first))
+            self._first = np.resize(self._first, size)
+            self._count = np.resize(self._count, size)
+        used = self._used + len(ids)
+        if used > len(self._ids):
+            size = max(used, 2 * len(self._ids))
+            self._ids = np.resize(self._ids, size)
+            self._starts = np.resize(self._starts, size)
+        self._ids[self._used:used] = ids
+        self._starts[self._used:used] = starts
+        self._count[first_slot:n_slots] = counts
+        self._first[first_slot:n_slots] = self._used + np.cumsum(counts) - counts
+        self._used = used
+        self.index.update(zip(pieces, range(first_slot, n_slots), strict=True))
+
+    def gather(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, word starts, piece offsets): piece k's tokens are [offsets[k], offsets[k+1])."""
+        counts = self._count[slots]
+        offsets = np.zeros(len(slots) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        positions = np.repeat(self._first[slots] - offsets[:-1], counts)
+        positions += np.arange(offsets[-1], dtype=np.int64)
+        return self._ids[positions], self._starts[positions], offsets
 
 
 def _word_starts(text: str, enc: Encoding, zh_word_starts: bool) -> list[bool]:

@@ -1,0 +1,148 @@
+"""How `shards` scales with the corpus: wall time, MB/s and peak memory at 1x / 4x / 12x.
+
+A bigger corpus is made of *distinct* documents, not copies (copies would hit the encoder's
+piece cache and be dropped by dedup): `variant_corpus.write_corpus("en", ...)` respells the
+rare words and rotates the paragraphs of the English documents of ../shared/corpora per
+variant. `1x` is `--base-mb` MB of JSONL (default 4, so 12x is 48 MB).
+
+Each size runs `beam_runner.py shards` (nsp, span masking, seq 512, FnApiRunner) in a child
+process, best of `--runs`; the child's peak RSS comes from `wait4` (with `--workers` it is
+the launcher's, the worker processes are counted apart). Printed per size: input MB, wall s,
+MB/s, output tokens, peak RSS, RSS bytes per output token; then the ratios the targets are
+about: time 12x / 4x (linear: 3.0, target <= 3.3), MB/s at 12x (target >= 1.36), and the
+growth of peak RSS per extra output token between 1x and 12x (target <= 12 bytes).
+
+    python benchmarks/bench_scale.py [--sizes 1 4 12] [--runs 2] [--plot scale.png]
+        [--workers N]   # also each size with `--workers N`, and the speed-up
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from variant_corpus import SHARED, write_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+VOCAB = SHARED / "vocab/bert_base_uncased"
+
+
+@dataclass
+class Run:
+    wall: float
+    peak_rss: int  # bytes
+    tokens: int
+
+
+def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> Run:
+    """One `shards` run of the checkout `code` in a child process: wall time, the child's
+    peak RSS, output tokens."""
+    argv = [sys.executable, str(code / "beam_runner.py"), "shards", "--input", str(corpus),
+            "--format", "jsonl", "--vocab", str(VOCAB), "--lowercase", "--task", "nsp",
+            "--masking", "span", "--max-seq-length", "512", "--output", str(out),
+            "--overwrite", *extra]
+    env = {**os.environ, "PYTHONPATH": str(code), "TOKENIZERS_PARALLELISM": "false"}
+    start = time.perf_counter()
+    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"failed ({status}): {' '.join(argv)}\n{child.stderr.read().decode()[-3000:]}")
+    child.stderr.close()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return Run(wall, usage.ru_maxrss * 1024, int(manifest["totals"]["tokens"]))
+
+
+def plot(path: Path, rows: list[tuple[int, float, Run]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mb = [r[1] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    ax1.plot(mb, [r[2].wall for r in rows], "o-")
+    ax1.set_xlabel("input JSONL (MB)")
+    ax1.set_ylabel("wall time (s), 1 worker")
+    ax1.grid(alpha=0.3)
+    ax2.plot(mb, [r[2].peak_rss / 1e9 for r in rows], "o-", color="C1")
+    ax2.set_xlabel("input JSONL (MB)")
+    ax2.set_ylabel("peak RSS (GB)")
+    ax2.grid(alpha=0.3)
+    fig.suptitle("bert-shards `shards` (nsp, span, 512) on distinct English documents")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 12])
+    parser.add_argument("--base-mb", type=float, default=4.0, help="size of 1x")
+    parser.add_argument("--runs", type=int, default=2, help="best of N per size")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also run every size with --workers N")
+    parser.add_argument("--baseline", type=Path,
+                        help="also run every size with the checkout at this path (1 worker)")
+    parser.add_argument("--plot", type=Path, help="write the time/RSS plot (PNG) here")
+    args = parser.parse_args()
+    if not VOCAB.exists():
+        sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    configs = [("1 worker", [], ROOT)]
+    if args.baseline:
+        configs.append((f"baseline {args.baseline}", [], args.baseline.resolve()))
+    if args.workers:
+        configs.append((f"--workers {args.workers}", ["--workers", str(args.workers)], ROOT))
+    results: dict[str, list[tuple[int, float, Run]]] = {}
+    corpora = {size: write_corpus("en", size * args.base_mb, tmp) for size in args.sizes}
+    for label, extra, code in configs:
+        rows = []
+        for size in args.sizes:
+            corpus = corpora[size]
+            mb = corpus.stat().st_size / 1e6
+            runs = [run_shards(corpus, tmp / "out", extra, code) for _ in range(args.runs)]
+            best = Run(min(r.wall for r in runs), min(r.peak_rss for r in runs), runs[0].tokens)
+            rows.append((size, mb, best))
+        results[label] = rows
+    print(f"\n`shards` (nsp, span, seq 512) on distinct English documents, best of {args.runs}; "
+          f"1x = {args.base_mb:g} MB of JSONL")
+    for label, rows in results.items():
+        print(f"\n{label}:")
+        print(f"{'size':>5} {'MB':>7} {'wall s':>8} {'MB/s':>6} {'tokens':>11} {'peak RSS MB':>12} "
+              f"{'RSS B/token':>12}")
+        for size, mb, r in rows:
+            print(f"{size:>4}x {mb:7.1f} {r.wall:8.2f} {mb / r.wall:6.2f} {r.tokens:>11,} "
+                  f"{r.peak_rss / 1e6:12.0f} {r.peak_rss / r.tokens:12.1f}")
+        by_size = {size: (mb, r) for size, mb, r in rows}
+        if 4 in by_size and 12 in by_size:
+            print(f"time 12x / 4x: {by_size[12][1].wall / by_size[4][1].wall:.2f} "
+                  "(linear: 3.0; target <= 3.3)")
+        if 12 in by_size:
+            mb, r = by_size[12]
+            print(f"throughput at 12x: {mb / r.wall:.2f} MB/s (target >= 1.36)")
+        if 1 in by_size and 12 in by_size:
+            (_, r1), (_, r12) = by_size[1], by_size[12]
+            growth = (r12.peak_rss - r1.peak_rss) / (r12.tokens - r1.tokens)
+            print(f"peak RSS growth 1x -> 12x: {growth:.1f} bytes per extra output token "
+                  "(target <= 12)")
+    one = results["1 worker"]
+    for label, rows in results.items():
+        if label == "1 worker":
+            continue
+        for (size, _, r1), (_, _, r) in zip(one, rows, strict=True):
+            print(f"{size}x: {label}: wall {r.wall / r1.wall:.2f}x of 1 worker's "
+                  f"(speed-up {r1.wall / r.wall:.2f}x), peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
+    if args.plot:
+        plot(args.plot, results["1 worker"])
+        print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""`--workers N` and the Beam flags it stands for."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import UserError
+from pipeline.beam_options import make_pipeline_options, worker_args
+from pipeline.cli import main
+
+
+def test_workers_is_the_local_runners_multi_processing():
+    assert worker_args(None, []) == []
+    assert worker_args(1, []) == []
+    assert worker_args(3, ["--runner", "FnApiRunner"]) == [
+        "--direct_running_mode=multi_processing", "--direct_num_workers=3"]
+    options = make_pipeline_options(worker_args(2, [])).get_all_options()
+    assert (options["direct_running_mode"], options["direct_num_workers"]) == (
+        "multi_processing", 2)
+
+
+@pytest.mark.parametrize("workers, beam_args, message", [
+    (0, [], "--workers must be >= 1"),
+    (2, ["--runner", "DataflowRunner"], "not DataflowRunner"),
+    (2, ["--direct_num_workers=2"], "either --workers or"),
+    (1, ["--direct_running_mode", "multi_processing"], "either --workers or"),
+])
+def test_contradictory_worker_flags_are_refused(workers, beam_args, message):
+    with pytest.raises(UserError, match=message):
+        worker_args(workers, beam_args)
+
+
+def test_the_cli_refuses_them_in_one_line(tmp_path, capsys):
+    argv = ["clean", "--output", str(tmp_path / "out"), "--workers", "2", "--runner",
+            "DataflowRunner"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --workers is for the local runner") and err.count("\n") == 1

@@ -1,0 +1,74 @@
+"""The bytes form of instances in the shard shuffle: exact round trip, key order, batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shard_helpers import make_instances
+
+from transforms.records import Instance
+from transforms.shard_assign import sort_key
+from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
+
+FIELDS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
+
+
+def _key(inst: Instance) -> bytes:
+    return sort_key(3, inst.doc_id, inst.pass_index, inst.index)
+
+
+def _assert_same(decoded: Instance, inst: Instance) -> None:
+    assert (decoded.doc_id, decoded.pass_index, decoded.index, decoded.a_len,
+            decoded.sentence_label) == (inst.doc_id, inst.pass_index, inst.index, inst.a_len,
+                                        inst.sentence_label)
+    for name in FIELDS:
+        got, want = getattr(decoded, name), getattr(inst, name)
+        assert got.tolist() == want.tolist(), name
+    assert len(decoded.word_starts) == 0  # not stored in shards, not carried
+
+
+def test_rows_round_trip_every_field():
+    for inst in make_instances(200):
+        _assert_same(decode_row(encode_row(_key(inst), inst)), inst)
+
+
+def test_ids_beyond_uint16_and_negative_values_keep_their_width():
+    inst = make_instances(1)[0]
+    inst.input_ids = inst.input_ids.copy()
+    inst.input_ids[1] = 70_000  # a vocab of > 65,536 ids
+    inst.mlm_labels = np.array([-1, 5], np.int32)
+    row = encode_row(_key(inst), inst)
+    decoded = decode_row(row)
+    _assert_same(decoded, inst)
+    assert decoded.input_ids.dtype == np.int32
+    assert decoded.mlm_positions.dtype == np.uint16
+
+
+def test_rows_are_compact():
+    inst = make_instances(1)[0]
+    arrays = sum(getattr(inst, name).size for name in FIELDS)
+    assert len(encode_row(_key(inst), inst)) <= KEY_SIZE + 40 + 5 * 8 + 2 * arrays
+
+
+def test_row_bytes_sort_in_sort_key_order():
+    instances = make_instances(500)
+    rows = [encode_row(_key(inst), inst) for inst in instances]
+    by_key = sorted(range(len(instances)), key=lambda i: _key(instances[i]))
+    assert sorted(rows) == [rows[i] for i in by_key]
+
+
+def test_batches_round_trip_and_reject_truncation():
+    rows = [encode_row(_key(inst), inst) for inst in make_instances(30)]
+    batch = join_rows(rows)
+    assert list(split_rows(batch)) == rows
+    assert list(split_rows(join_rows([]))) == []
+    with pytest.raises(ValueError, match="truncated"):
+        list(split_rows(batch[:-1]))
+
+
+def test_a_wrong_key_or_a_damaged_row_is_refused():
+    inst = make_instances(1)[0]
+    with pytest.raises(ValueError, match="32 bytes"):
+        encode_row(b"short", inst)
+    with pytest.raises(ValueError, match="holds"):
+        decode_row(encode_row(_key(inst), inst) + b"x")

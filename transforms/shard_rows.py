@@ -1,0 +1,96 @@
+"""The compact bytes form in which instances cross the shard shuffle, and batches of them.
+
+Local runners hold a whole shuffle in RAM: FnApiRunner keeps every grouped value *decoded*
+until the group is read, so a shuffle of `Instance` objects costs ~1 KB of Python and numpy
+headers per instance on top of int32 arrays. What crosses the shard `GroupByKey` is therefore
+one `bytes` per batch of rows, each row its 32-byte sort key followed by the instance in the
+narrowest integer type that holds its values (uint16 for any vocab of <= 65,536 ids, the
+shard file's own width), which is ~3 bytes per token instead of ~10.
+
+    row   = sort key (32 B) | header | 5 x (dtype code, count) | 5 raw arrays
+    batch = 4-byte little-endian row length | row, repeated
+
+Rows sort by their bytes in sort-key order (the key leads and is unique per instance), so
+the writer needs no decoding to order a shard. `word_starts` is not stored in shards and is
+not carried.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from transforms.records import Instance
+
+KEY_SIZE = 32
+_HEADER = struct.Struct("<Qqqqq")  # doc_id, pass_index, index, a_len, sentence_label
+_ARRAY = struct.Struct("<4sI")  # numpy dtype.str, element count
+_LENGTH = struct.Struct("<I")
+_ARRAYS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
+_NO_WORD_STARTS = np.zeros(0, dtype=bool)
+_UINT16_MAX = np.iinfo(np.uint16).max
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """`values` as uint16 when every value fits (exactly), else unchanged."""
+    if values.size == 0 or (values.min() >= 0 and values.max() <= _UINT16_MAX):
+        return values.astype(np.uint16, copy=False)
+    return values
+
+
+def encode_row(key: bytes, inst: Instance) -> bytes:
+    """`key` (a `shard_assign.sort_key`) followed by the instance's shard fields."""
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"sort keys are {KEY_SIZE} bytes, got {len(key)}")
+    parts = [key, _HEADER.pack(inst.doc_id, inst.pass_index, inst.index, inst.a_len,
+                               inst.sentence_label)]
+    arrays = [_narrow(np.asarray(getattr(inst, name))) for name in _ARRAYS]
+    for array in arrays:
+        if array.ndim != 1:
+            raise ValueError(f"instance arrays are 1-D, got shape {array.shape}")
+        parts.append(_ARRAY.pack(array.dtype.str.encode("ascii"), len(array)))
+    parts.extend(array.tobytes() for array in arrays)
+    return b"".join(parts)
+
+
+def decode_row(row: bytes) -> Instance:
+    """The instance of an `encode_row` row (arrays are read-only views of `row`)."""
+    doc_id, pass_index, index, a_len, label = _HEADER.unpack_from(row, KEY_SIZE)
+    pos = KEY_SIZE + _HEADER.size
+    specs = []
+    for _ in _ARRAYS:
+        code, count = _ARRAY.unpack_from(row, pos)
+        specs.append((np.dtype(code.rstrip(b"\0").decode("ascii")), count))
+        pos += _ARRAY.size
+    arrays = []
+    for dtype, count in specs:
+        arrays.append(np.frombuffer(row, dtype, count, pos))
+        pos += count * dtype.itemsize
+    if pos != len(row):
+        raise ValueError(f"row of {len(row)} bytes holds {pos} bytes of fields")
+    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
+    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
+                    mlm_positions, mlm_labels, span_starts, span_ends)
+
+
+def join_rows(rows: Iterable[bytes]) -> bytes:
+    """One batch of rows: each prefixed with its length."""
+    parts = []
+    for row in rows:
+        parts.append(_LENGTH.pack(len(row)))
+        parts.append(row)
+    return b"".join(parts)
+
+
+def split_rows(batch: bytes) -> Iterator[bytes]:
+    """The rows of a `join_rows` batch, in order."""
+    pos, end = 0, len(batch)
+    while pos < end:
+        (n,) = _LENGTH.unpack_from(batch, pos)
+        pos += _LENGTH.size
+        if pos + n > end:
+            raise ValueError("truncated row batch")
+        yield batch[pos:pos + n]
+        pos += n
