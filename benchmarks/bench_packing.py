@@ -141,13 +141,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="*", default=["en", "zh"], choices=sorted(INPUTS))
     p.add_argument("--lengths", nargs="*", type=int, default=[128, 512])
-    p.add_argument("--steps", type=int, default=15)
+    p.add_argument("--steps", type=int, default=15, help="trainer steps; 0 skips the trainer")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for corpus in args.corpora:
             for max_len in args.lengths:
                 bench_fill(corpus, max_len, Path(tmp))
-        bench_trainer(args.steps, Path(tmp))
+        if args.steps:
+            bench_trainer(args.steps, Path(tmp))
 
 
 if __name__ == "__main__":
