@@ -53,7 +53,8 @@ def main() -> None:
         BertWordPieceTokenizer(lowercase=True).train([corpus], show_progress=False, **size)
 
     def vocab() -> None:
-        _cli("vocab", *read, "--output", str(tmp / "vocab"), "--overwrite")
+        out = tempfile.mkdtemp(dir=tmp, prefix="vocab_")  # `vocab` never overwrites
+        _cli("vocab", *read, "--output", out)
 
     def everything() -> None:
         _cli("all", *read, *shard_args, "--output", str(tmp / "all"), "--overwrite")

@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.config import MaskConfig  # noqa: E402
+from transforms.manifest import vocab_tokens  # noqa: E402
 from transforms.mask import MASKERS, MaskVocab, mask_instance  # noqa: E402
 from transforms.records import Instance  # noqa: E402
-from vocab.encoder import Encoder  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -70,13 +70,13 @@ def main() -> None:
             a_len=256, sentence_label=0))
     # Tokenisation time for exactly the text that fills these instances.
     tok_per_inst = tok_s * (509 * len(instances) / len(ids))
-    vocab = MaskVocab.from_encoder(Encoder.from_dir(str(args.vocab.parent), lowercase=True))
+    vocab = MaskVocab.from_tokens(vocab_tokens(args.vocab.read_bytes()))
     print(f"corpus {args.corpus.name}: {len(ids):,} tokens, {len(instances)} instances of 512")
     print(f"tokenisation (encode_batch, 1 core): {len(ids) / tok_s / 1e6:.2f} M tokens/s = "
           f"{len(instances) / tok_per_inst:,.0f} instances/s")
     print(f"{'mode':<6} {'instances/s':>12} {'us/inst':>8} {'mask/tokenise':>14}")
     for mode in MASKERS:
-        cfg = MaskConfig(masking=mode)
+        cfg = MaskConfig(masking=mode, max_predictions_per_seq=77)
         copies = [dataclasses.replace(i) for i in instances]
         secs = best_of(args.repeat, lambda cfg=cfg, copies=copies: [
             mask_instance(dataclasses.replace(i), cfg, vocab) for i in copies])

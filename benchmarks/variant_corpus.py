@@ -107,7 +107,7 @@ def variant(docs: list[list[str]], n: int, joiner: str, k: int, rare: set[str]) 
 
 
 def write_corpus(language: str, size_mb: float, out_dir: Path) -> Path:
-    """`out_dir/<language>-<size>mb.jsonl` of at least `size_mb` MB (UTF-8), variants in order."""
+    """`out_dir/<language>-<size>mb.jsonl`: variants in order until `size_mb` MB are written."""
     documents, joiner = SOURCES[language]
     docs = documents()
     counts = Counter(w for parts in docs for part in parts for w in _LATIN_WORD.findall(part))
@@ -122,6 +122,8 @@ def write_corpus(language: str, size_mb: float, out_dir: Path) -> Path:
                 line = json.dumps(record, ensure_ascii=False) + "\n"
                 f.write(line)
                 written += len(line.encode("utf-8"))
+                if written >= target:
+                    break
             k += 1
     return out
 

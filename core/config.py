@@ -1,14 +1,18 @@
 """One frozen config dataclass per stage; `beam_runner.py` builds them from the CLI.
 
 Each `__post_init__` rejects bad values with a `UserError` that quotes the value, so no
-Namespace or dict goes below the CLI. `output_fields()` lists the fields that define the
-output; they are written to manifests and hashed.
+Namespace or dict goes below the CLI. A job config (`ShardsJobConfig`) holds its stage configs,
+the one `seed`, and where output goes; its constructor derives the defaults that depend on
+other fields. Each class names the fields that define the output in `OUTPUT_FIELDS`
+(`output_fields()` collects them for manifests and `config_sha256`); the others only say
+where input comes from or output goes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from core.errors import UserError
 from core.special_tokens import SPECIAL_TOKEN_LIST
@@ -30,21 +34,19 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserError(f"--{name} must be in [{lo}, {hi}]; got {value!r}")
 
 
-NOT_OUTPUT = {"defines_output": False}
-"""Field metadata: the field changes how a run works, never what it writes (kept out of
-manifests and their hash)."""
-
-
 def output_fields(config: object) -> dict:
-    """The config as a JSON-able dict, for manifests and hashing."""
-    return {f.name: _output_value(getattr(config, f.name))
-            for f in dataclasses.fields(config) if f.metadata != NOT_OUTPUT}
+    """The fields of `config` that define the output (its `OUTPUT_FIELDS`), nested configs
+    likewise, as a JSON-able dict: what manifests record and `config_sha256` hashes."""
+    out = {}
+    for name in type(config).OUTPUT_FIELDS:
+        value = getattr(config, name)
+        out[name] = output_fields(value) if hasattr(type(value), "OUTPUT_FIELDS") else value
+    return out
 
 
-def _output_value(value: object) -> object:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return output_fields(value)
-    return value
+def default_max_predictions(max_seq_length: int) -> int:
+    """Google's ratio: 20 predictions for 128 tokens, 77 for 512 (round(0.15 * length))."""
+    return max(1, round(0.15 * max_seq_length))
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,13 @@ class ReadConfig:
     id_field: str | None = None
     max_line_bytes: int = 1 << 20
     """Longer records are rejected as `line_too_long` instead of being held in memory."""
-    split_bytes: int = field(default=64 << 20, metadata=NOT_OUTPUT)
+    split_bytes: int = 64 << 20
     """Uncompressed text/JSONL/WikiExtractor files are read in byte ranges of this size, in
     parallel; the output is the same for every size."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("format", "text_field", "id_field",
+                                                "max_line_bytes")
+    """Not `inputs` (where the corpus lives) nor `split_bytes` (how it is read in parallel)."""
 
     def __post_init__(self) -> None:
         _check_choice("format", self.format, FORMATS)
@@ -95,6 +101,26 @@ class CleanConfig:
     """Paragraph lines with fewer words (CJK chars count) are dropped: headings, titles."""
     require_end_mark: bool = False
     """C4: drop paragraph lines not ending in . ! ? " (or a CJK end mark)."""
+    languages: tuple[str, ...] = ()
+    """ISO 639-1 codes of the languages to keep (`--languages en,zh`); empty keeps all."""
+    near_dedup: bool = True
+    """MinHash LSH near-duplicate removal (transforms/near_dedup.py)."""
+    near_dedup_threshold: float = 0.8
+    """Estimated Jaccard similarity of shingle sets at which two documents are near-duplicates."""
+    near_dedup_ngram: int = 5
+    """Shingle length in tokens (a word, or one CJK character): 5 as in Lee et al. 2022."""
+    near_dedup_bands: int = 16
+    """LSH bands; bands x rows MinHash permutations in all."""
+    near_dedup_rows: int = 8
+    """MinHash values per band: 8 as in datatrove (14 x 8 there, 16 x 8 here)."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "normalization", "min_words", "max_words", "min_mean_word_length", "max_mean_word_length",
+        "max_symbol_ratio", "min_alpha_ratio", "max_repeated_line_fraction",
+        "max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_sentences",
+        "drop_lorem_ipsum", "drop_code", "dedup", "strip_wiki_markup", "drop_boilerplate_lines",
+        "min_line_words", "require_end_mark",
+    )
 
     def __post_init__(self) -> None:
         _check_choice("normalization", self.normalization, ("NFC", "NFKC"))
@@ -105,6 +131,12 @@ class CleanConfig:
             raise UserError(
                 f"--min-words/--max-words out of order: {self.min_words}, {self.max_words}"
             )
+        for code in self.languages:
+            if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha() and code.islower()):
+                raise UserError(f"--languages takes ISO 639-1 codes such as en,zh; got {code!r}")
+        _check_range("near-dedup-threshold", self.near_dedup_threshold, 0.0, 1.0)
+        for name in ("near_dedup_ngram", "near_dedup_bands", "near_dedup_rows"):
+            _check_range(name.replace("_", "-"), getattr(self, name), 1, 256)
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,11 @@ class VocabConfig:
     max_input_chars_per_word: int = 100
     max_words_in_memory: int = 5_000_000
     """Distinct words kept by the counting combiner; rarer ones are pruned and counted."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "vocab_size", "min_frequency", "limit_alphabet", "lowercase", "zh_segmenter",
+        "num_unused", "max_input_chars_per_word", "max_words_in_memory",
+    )
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
@@ -142,8 +179,13 @@ class PackConfig:
     short_seq_prob: float = 0.1
     dupe_factor: int = 1
     seed: int = 12345
+    """Set from the job's `seed` by `ShardsJobConfig`; here for the pure packer alone."""
     nsp_pool_size: int = 1000
     """Documents per NSP negative pool; pools are random over the whole corpus."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("task", "max_seq_length", "short_seq_prob",
+                                                "dupe_factor", "nsp_pool_size")
+    """`seed` is the job's, hashed once there."""
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
@@ -162,17 +204,24 @@ class MaskConfig:
 
     masking: str = "token"
     masked_lm_prob: float = 0.15
-    max_predictions_per_seq: int = 77
+    max_predictions_per_seq: int | None = None
+    """Cap on masked tokens per row; None: no cap beyond `masked_lm_prob`. `ShardsJobConfig`
+    derives `default_max_predictions(max_seq_length)` when it is not given."""
     span_p: float = 0.2
     span_max: int = 10
     max_ngram: int = 3
     seed: int = 12345
+    """Set from the job's `seed` by `ShardsJobConfig`; here for the pure masker alone."""
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("masking", "masked_lm_prob",
+                                                "max_predictions_per_seq", "span_p", "span_max",
+                                                "max_ngram")
 
     def __post_init__(self) -> None:
         _check_choice("masking", self.masking, MASKINGS)
         _check_range("masked-lm-prob", self.masked_lm_prob, 0.0, 1.0)
         _check_range("span-p", self.span_p, 1e-6, 1.0)
-        if self.max_predictions_per_seq < 1:
+        if self.max_predictions_per_seq is not None and self.max_predictions_per_seq < 1:
             raise UserError(
                 f"--max-predictions-per-seq must be >= 1; got {self.max_predictions_per_seq}"
             )
@@ -186,14 +235,14 @@ class MaskConfig:
 class ShardConfig:
     """Arrow shard output (DESIGN.md Shard dir)."""
 
-    output: str = ""
     num_shards: int = 16
     compression: str = "none"
-    overwrite: bool = False
-    seed: int = 12345
     packed: bool = False
     """Rows of up to max_seq_length tokens holding several complete instances (schema v2)."""
     max_sequences_per_row: int = 3
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("num_shards", "compression", "packed",
+                                                "max_sequences_per_row")
 
     def __post_init__(self) -> None:
         _check_choice("compression", self.compression, COMPRESSIONS)
@@ -204,20 +253,95 @@ class ShardConfig:
                             f"got {self.max_sequences_per_row}")
 
 
+DEMO_LIMIT_ALPHABET = 6000
+"""The demo corpus mixes English and ~1,100 distinct Chinese characters; the default alphabet
+of 1,000 would turn the rarer ones into [UNK]."""
+
+
+def _for_corpus(vocab: VocabConfig, read: ReadConfig) -> VocabConfig:
+    """The bundled demo corpus (no inputs) with the default alphabet limit gets the demo's."""
+    if read.inputs or vocab.limit_alphabet != VocabConfig.limit_alphabet:
+        return vocab
+    return dataclasses.replace(vocab, limit_alphabet=DEMO_LIMIT_ALPHABET)
+
+
+@dataclass(frozen=True)
+class CleanJobConfig:
+    """Everything `clean` needs below the CLI."""
+
+    read: ReadConfig = field(default_factory=ReadConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    num_shards: int = 4
+    """`documents-*.jsonl.zst` files; each is built in one worker's memory."""
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "num_shards")
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_shards <= 99999:
+            raise UserError(f"--num-shards must be in [1, 99999]; got {self.num_shards}")
+
+
+@dataclass(frozen=True)
+class VocabJobConfig:
+    """Everything `vocab` needs below the CLI; the constructor applies the demo corpus's
+    alphabet limit as `ShardsJobConfig` does for `all`."""
+
+    read: ReadConfig = field(default_factory=ReadConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "vocab")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocab", _for_corpus(self.vocab, self.read))
+
+
 @dataclass(frozen=True)
 class ShardsJobConfig:
-    """Everything `shards` needs below the CLI."""
+    """Everything `shards` (with `vocab_dir`) or `all` (with `vocab`) needs below the CLI.
+
+    The constructor derives what depends on other fields: the stage configs' `seed` is the
+    job's; `max_predictions_per_seq` not given is `default_max_predictions(max_seq_length)`;
+    `all` on the bundled demo corpus (no inputs) with the default alphabet limit gets
+    `DEMO_LIMIT_ALPHABET`.
+    """
 
     read: ReadConfig = field(default_factory=ReadConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     pack: PackConfig = field(default_factory=PackConfig)
     mask: MaskConfig = field(default_factory=MaskConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
+    seed: int = 12345
+    """The one seed of the job: packing, masking and shard order all derive from it."""
+    vocab: VocabConfig | None = None
+    """`all`: the vocab is trained in the same pipeline with these options."""
     vocab_dir: str = ""
+    """`shards`: the vocab dir to read."""
     lowercase: bool | None = None
     """Only for a vocab dir holding just `vocab.txt`; otherwise the vocab manifest decides."""
     zh_segmenter: str = "none"
     """`jieba`: whole-word boundaries over CJK tokens come from jieba words."""
+    output: str = ""
+    overwrite: bool = False
+
+    OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("read", "clean", "pack", "mask", "shard", "seed",
+                                                "vocab", "lowercase", "zh_segmenter")
+    """Not `vocab_dir` (the vocab itself is in the manifest, by sha256), `output`, `overwrite`."""
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
+        derived = {
+            "pack": dataclasses.replace(self.pack, seed=self.seed),
+            "mask": dataclasses.replace(
+                self.mask, seed=self.seed,
+                max_predictions_per_seq=self.mask.max_predictions_per_seq
+                or default_max_predictions(self.pack.max_seq_length)),
+        }
+        if self.vocab is not None:
+            derived["vocab"] = _for_corpus(self.vocab, self.read)
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)

@@ -5,19 +5,16 @@ Output dir (local or gs://):
   by id, shard = stable hash of id;
 - `rejects-00000-of-00001.jsonl.zst`: `{"source", "reason", "raw"}` per line;
 - `summary.json`.
-Re-running into the same dir replaces these files (stale shards of an earlier run with a
-different shard count are deleted first); any other file there is left alone.
+A non-empty dir is refused unless `--overwrite`, which deletes only these files (stale shards
+of an earlier run with a different shard count included) and leaves any other file alone.
 """
 
 from __future__ import annotations
 
-import os
-
 import apache_beam as beam
 
-from core.config import CleanConfig, ReadConfig
-from core.errors import UserError
-from pipeline.launch import delete_own_files, launch
+from core.config import CleanJobConfig
+from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
 from transforms.accounting import DOCUMENTS_KEPT
 from transforms.records import Document, Reject
@@ -25,11 +22,9 @@ from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.write_jsonl import WriteJsonlShards
 
-DOCUMENT_SHARDS = 4
 REJECT_SHARDS = 1
-OWN_FILE_PATTERNS = ("documents-*-of-*.jsonl.zst", "rejects-*-of-*.jsonl.zst", SUMMARY_FILE,
-                     ".*.tmp-*")
-"""What `clean` writes, temporary files of an interrupted write included."""
+OWN_FILES = {"": ("documents-*-of-*.jsonl.zst", "rejects-*-of-*.jsonl.zst", SUMMARY_FILE)}
+"""What `clean` writes (the output-dir policy adds temporary files)."""
 
 
 def _document_row(doc: Document) -> tuple[str, dict]:
@@ -40,10 +35,10 @@ def _reject_row(reject: Reject) -> tuple[str, dict]:
     return f"{reject.source}\x1f{reject.reason}\x1f{reject.raw}", reject.to_json_dict()
 
 
-def build_clean(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
-                num_shards: int = DOCUMENT_SHARDS) -> None:
+def build_clean(p: beam.Pipeline, job: CleanJobConfig) -> None:
     """Add the clean job to `p` (no file-system access while building)."""
-    corpus = p | "CleanCorpus" >> CleanCorpus(read_cfg, clean_cfg)
+    output, num_shards = job.output, job.num_shards
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
     docs = (
         corpus["documents"]
         | "DocumentRows" >> beam.Map(_document_row)
@@ -61,20 +56,7 @@ def build_clean(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig, 
     )
 
 
-def prepare_output_dir(output: str) -> None:
-    """Create the dir and delete this subcommand's own files from an earlier run."""
-    if "://" not in output:
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise UserError(f"--output {output!r} exists and is not a directory")
-        os.makedirs(output, exist_ok=True)
-    delete_own_files(output, {"": OWN_FILE_PATTERNS})
-
-
-def run_clean(read_cfg: ReadConfig, clean_cfg: CleanConfig, output: str,
-              beam_args: list[str], num_shards: int = DOCUMENT_SHARDS) -> None:
-    """The `clean` subcommand; re-running into the same dir replaces the earlier outputs."""
-    if not 1 <= num_shards <= 99999:
-        raise UserError(f"--num-shards must be in [1, 99999]; got {num_shards}")
-    read_cfg = with_default_inputs(read_cfg)
-    launch(beam_args, read_cfg, lambda: prepare_output_dir(output),
-           lambda p: build_clean(p, read_cfg, clean_cfg, output, num_shards), output)
+def run_clean(job: CleanJobConfig, beam_args: list[str]) -> None:
+    """The `clean` subcommand."""
+    launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
+           lambda p: build_clean(p, job))

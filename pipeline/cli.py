@@ -16,12 +16,14 @@ from core.config import (
     TASKS,
     ZH_SEGMENTERS,
     CleanConfig,
+    CleanJobConfig,
     MaskConfig,
     PackConfig,
     ReadConfig,
     ShardConfig,
     ShardsJobConfig,
     VocabConfig,
+    VocabJobConfig,
 )
 from core.errors import UserError
 
@@ -39,16 +41,18 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
                    help="one or more files or patterns (local or gs://; a shell-expanded "
                    "wildcard reads every file); repeatable; default: the bundled demo corpus")
     g.add_argument("--output", required=output_required, metavar="DIR", help="output directory")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace this subcommand's own files in a non-empty --output")
     g.add_argument("--format", default=ReadConfig.format, choices=FORMATS,
                    help="input format; auto decides from the file name")
     g.add_argument("--text-field", default=ReadConfig.text_field,
                    help="JSONL/Parquet text field")
     g.add_argument("--id-field", default=None,
                    help="JSONL/Parquet id field (default: name:byte offset, see README)")
-    g.add_argument("--input-split-bytes", type=int, default=ReadConfig.split_bytes,
+    g.add_argument("--input-split-bytes", type=int, default=None,
                    metavar="N", help="read uncompressed text/JSONL/WikiExtractor files in "
                    "byte ranges of N, in parallel; output does not depend on N "
-                   "(default: 64 MiB)")
+                   "(default: 64 MiB; 4 MiB with --workers above 1)")
     g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")
@@ -65,6 +69,19 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--require-end-mark", action="store_true",
                    help="C4 rule: drop paragraph lines not ending in . ! ? \" or a CJK end mark")
     g.add_argument("--no-dedup", action="store_true", help="skip exact document deduplication")
+    g.add_argument("--languages", default="", metavar="CODES",
+                   help="keep documents detected as these ISO 639-1 languages, e.g. en,zh "
+                   "(default: keep all)")
+    g.add_argument("--no-near-dedup", action="store_true",
+                   help="skip MinHash LSH near-duplicate removal")
+    g.add_argument("--near-dedup-threshold", type=float, default=CleanConfig.near_dedup_threshold,
+                   help="Jaccard similarity of word/CJK-character shingles (default: 0.8)")
+    g.add_argument("--near-dedup-ngram", type=int, default=CleanConfig.near_dedup_ngram,
+                   help="shingle length in words or CJK characters (default: 5)")
+    g.add_argument("--near-dedup-bands", type=int, default=CleanConfig.near_dedup_bands,
+                   help="LSH bands (default: 16)")
+    g.add_argument("--near-dedup-rows", type=int, default=CleanConfig.near_dedup_rows,
+                   help="MinHash values per LSH band (default: 8)")
 
 
 def _add_workers(p: argparse.ArgumentParser) -> None:
@@ -117,13 +134,12 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
                    help="documents per corpus-wide NSP negative pool")
     g.add_argument("--num-shards", type=int, default=ShardConfig.num_shards)
     g.add_argument("--compression", default=ShardConfig.compression, choices=COMPRESSIONS)
-    g.add_argument("--seed", type=int, default=PackConfig.seed)
+    g.add_argument("--seed", type=int, default=ShardsJobConfig.seed)
     g.add_argument("--packed", action="store_true",
                    help="pack several complete instances per row (schema v2, less padding)")
     g.add_argument("--max-sequences-per-row", type=int,
                    default=ShardConfig.max_sequences_per_row,
                    help="with --packed: instances per row at most (default 3)")
-    g.add_argument("--overwrite", action="store_true", help="replace an existing shard dir")
 
 
 def _show_defaults(parser: argparse.ArgumentParser) -> None:
@@ -157,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean", help="read, clean, dedup and sentence-split a corpus")
     _add_read_clean(p)
     _add_workers(p)
-    p.add_argument("--num-shards", type=int, default=4,
+    p.add_argument("--num-shards", type=int, default=CleanJobConfig.num_shards,
                    help="documents-*.jsonl.zst files; each is built in one worker's memory")
 
     p = sub.add_parser("vocab", help="train a WordPiece vocabulary dir")
@@ -186,13 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="print stats and decoded samples of a shard dir")
     p.add_argument("shard_dir", metavar="DIR")
     p.add_argument("--n", type=int, default=3, help="decoded samples to print")
+    p.add_argument("--report", metavar="FILE.html", default=None,
+                   help="also write a self-contained HTML report with plots (needs the "
+                   "`report` extra, matplotlib; default: no report)")
     _show_defaults(parser)
     return parser
 
 
+WORKERS_SPLIT_BYTES = 4 << 20
+"""Default byte-range size with `--workers` > 1: a file under 64 MiB (the usual default) would
+otherwise be read and cleaned by one worker while the others wait."""
+
+
 def read_config(a: argparse.Namespace) -> ReadConfig:
+    split = a.input_split_bytes
+    if split is None:
+        many = (getattr(a, "workers", None) or 1) > 1
+        split = WORKERS_SPLIT_BYTES if many else ReadConfig.split_bytes
     return ReadConfig(inputs=tuple(a.input), format=a.format, text_field=a.text_field,
-                      id_field=a.id_field, split_bytes=a.input_split_bytes)
+                      id_field=a.id_field, split_bytes=split)
 
 
 def clean_config(a: argparse.Namespace) -> CleanConfig:
@@ -202,6 +230,10 @@ def clean_config(a: argparse.Namespace) -> CleanConfig:
         min_alpha_ratio=a.min_alpha_ratio, max_repeated_line_fraction=a.max_repeated_line_fraction,
         drop_code=a.drop_code, dedup=not a.no_dedup, min_line_words=a.min_line_words,
         require_end_mark=a.require_end_mark,
+        languages=tuple(code.strip() for code in a.languages.split(",") if code.strip()),
+        near_dedup=not a.no_near_dedup, near_dedup_threshold=a.near_dedup_threshold,
+        near_dedup_ngram=a.near_dedup_ngram, near_dedup_bands=a.near_dedup_bands,
+        near_dedup_rows=a.near_dedup_rows,
     )
 
 
@@ -214,25 +246,26 @@ def vocab_config(a: argparse.Namespace) -> VocabConfig:
     )
 
 
-def shards_config(a: argparse.Namespace, output: str, vocab_dir: str) -> ShardsJobConfig:
-    max_preds = a.max_predictions_per_seq
-    if max_preds is None:
-        max_preds = max(1, round(0.15 * a.max_seq_length))
+def shards_config(a: argparse.Namespace, vocab: VocabConfig | None = None,
+                  vocab_dir: str = "") -> ShardsJobConfig:
     return ShardsJobConfig(
         read=read_config(a),
         clean=clean_config(a),
         pack=PackConfig(task=a.task, max_seq_length=a.max_seq_length,
-                        short_seq_prob=a.short_seq_prob, dupe_factor=a.dupe_factor, seed=a.seed,
+                        short_seq_prob=a.short_seq_prob, dupe_factor=a.dupe_factor,
                         nsp_pool_size=a.nsp_pool_size),
         mask=MaskConfig(masking=a.masking, masked_lm_prob=a.masked_lm_prob,
-                        max_predictions_per_seq=max_preds, span_p=a.span_p, span_max=a.span_max,
-                        max_ngram=a.max_ngram, seed=a.seed),
-        shard=ShardConfig(output=output, num_shards=a.num_shards, compression=a.compression,
-                          overwrite=a.overwrite, seed=a.seed, packed=a.packed,
+                        max_predictions_per_seq=a.max_predictions_per_seq, span_p=a.span_p,
+                        span_max=a.span_max, max_ngram=a.max_ngram),
+        shard=ShardConfig(num_shards=a.num_shards, compression=a.compression, packed=a.packed,
                           max_sequences_per_row=a.max_sequences_per_row),
+        seed=a.seed,
+        vocab=vocab,
         vocab_dir=vocab_dir,
         lowercase=a.lowercase,
         zh_segmenter=a.zh_segmenter,
+        output=a.output,
+        overwrite=a.overwrite,
     )
 
 
@@ -251,20 +284,21 @@ def run(argv: list[str]) -> int:
     if args.command == "clean":
         from pipeline.clean_pipeline import run_clean
 
-        run_clean(read_config(args), clean_config(args), args.output, beam_args,
-                  num_shards=args.num_shards)
+        run_clean(CleanJobConfig(read_config(args), clean_config(args), args.num_shards,
+                                 args.output, args.overwrite), beam_args)
     elif args.command == "vocab":
         from pipeline.vocab_pipeline import run_vocab
 
-        run_vocab(read_config(args), clean_config(args), vocab_config(args), args.output, beam_args)
+        run_vocab(VocabJobConfig(read_config(args), clean_config(args), vocab_config(args),
+                                 args.output, args.overwrite), beam_args)
     elif args.command == "shards":
         from pipeline.shards_pipeline import run_shards
 
-        run_shards(shards_config(args, args.output, args.vocab), beam_args)
+        run_shards(shards_config(args, vocab_dir=args.vocab), beam_args)
     elif args.command == "all":
         from pipeline.shards_pipeline import run_all
 
-        run_all(shards_config(args, args.output, ""), vocab_config(args), beam_args)
+        run_all(shards_config(args, vocab=vocab_config(args)), beam_args)
     elif args.command == "verify":
         from pipeline.verify import verify_shard_dir
 
@@ -273,6 +307,10 @@ def run(argv: list[str]) -> int:
         from pipeline.inspect_shards import inspect_shard_dir
 
         inspect_shard_dir(args.shard_dir, args.n)
+        if args.report:
+            from pipeline.report import write_report
+
+            write_report(args.shard_dir, args.report)
     return 0
 
 

@@ -14,6 +14,8 @@ from core.config import CleanConfig, ReadConfig
 from core.errors import UserError
 from transforms.clean import CleanDocuments
 from transforms.dedup import DeduplicateDocuments
+from transforms.language import CountLanguages, IdentifyLanguage
+from transforms.near_dedup import NearDeduplicate
 from transforms.read import ReadCorpus
 from transforms.sentences import SplitSentences
 
@@ -69,7 +71,8 @@ def _link_trouble(path: str) -> str:
 class CleanCorpus(beam.PTransform):
     """PBegin -> {"documents": Document, "rejects": Reject, "stats": (name, n)}.
 
-    read -> clean -> dedup (unless disabled) -> split sentences, as in DESIGN.md.
+    read -> clean -> language (detect; filter with `languages`) -> exact dedup -> near
+    dedup (each unless disabled) -> split sentences -> count per language, as in DESIGN.md.
     `documents_kept` is left to the consumer of the documents.
     """
 
@@ -81,16 +84,23 @@ class CleanCorpus(beam.PTransform):
     def expand(self, pbegin):
         read = pbegin | "Read" >> ReadCorpus(self._read_cfg)
         cleaned = read["documents"] | "CleanDocuments" >> CleanDocuments(self._clean_cfg)
-        stats = [read["stats"], cleaned["stats"]]
-        docs = cleaned["documents"]
+        language = cleaned["documents"] | "IdentifyLanguage" >> IdentifyLanguage(
+            self._clean_cfg.languages)
+        stats = [read["stats"], cleaned["stats"], language["stats"]]
+        docs = language["documents"]
         if self._clean_cfg.dedup:
             deduped = docs | "Deduplicate" >> DeduplicateDocuments()
             docs = deduped["documents"]
             stats.append(deduped["stats"])
+        if self._clean_cfg.near_dedup:
+            near = docs | "NearDeduplicate" >> NearDeduplicate(self._clean_cfg)
+            docs = near["documents"]
+            stats.append(near["stats"])
         split = docs | "SplitSentences" >> SplitSentences(self._clean_cfg)
-        stats.append(split["stats"])
+        counted = split["documents"] | "CountLanguages" >> CountLanguages()
+        stats += [split["stats"], counted["stats"]]
         return {
-            "documents": split["documents"],
+            "documents": counted["documents"],
             "rejects": read["rejects"],
             "stats": tuple(stats) | "FlattenCleanStats" >> beam.Flatten(),
         }

@@ -1,31 +1,33 @@
 """`vocab` subcommand: read -> clean -> count words -> train WordPiece -> vocab dir.
 
 `build_vocab` only adds transforms (nothing touches storage while the graph is built);
-`run_vocab` does the local pre-flight checks, runs the pipeline and prints the
-`summary.json` the pipeline itself wrote (the vocab dir holds it beside the vocab files).
+`run_vocab` does the pre-flight checks, runs the pipeline and prints the `summary.json` the
+pipeline itself wrote (the vocab dir holds it beside the vocab files). Shards name their
+vocab by sha256, so `--overwrite` of a vocab dir never goes unnoticed by a shard dir.
 """
 
 from __future__ import annotations
 
-import os
-
 import apache_beam as beam
 
-from core.config import CleanConfig, ReadConfig, VocabConfig
-from core.errors import UserError
+from core.config import VocabJobConfig
 from pipeline.launch import launch
 from pipeline.stages import CleanCorpus, with_default_inputs
 from pipeline.summary import warn_vocab_over_size
 from transforms.stats import SumStats
-from transforms.summary import WriteSummary
+from transforms.summary import SUMMARY_FILE, WriteSummary
 from transforms.vocab_build import BuildVocab
+from vocab.artifacts import VOCAB_DIR_FILES
+
+OWN_FILES = {"": (*VOCAB_DIR_FILES, SUMMARY_FILE)}
+"""What `vocab` writes (the output-dir policy adds temporary files)."""
 
 
-def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
-                vocab_cfg: VocabConfig, output: str) -> None:
-    """Add the vocab job to `p`; the vocab files and `summary.json` go to `output`."""
-    corpus = p | "CleanCorpus" >> CleanCorpus(read_cfg, clean_cfg)
-    vocab = corpus["documents"] | "BuildVocab" >> BuildVocab(vocab_cfg, output, count_kept=True)
+def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
+    """Add the vocab job to `p`; the vocab files and `summary.json` go to `job.output`."""
+    output = job.output
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
+    vocab = corpus["documents"] | "BuildVocab" >> BuildVocab(job.vocab, output, count_kept=True)
     (
         (corpus["stats"], vocab["stats"])
         | "SumStats" >> SumStats()
@@ -33,19 +35,9 @@ def build_vocab(p: beam.Pipeline, read_cfg: ReadConfig, clean_cfg: CleanConfig,
     )
 
 
-def check_output_dir(output: str) -> None:
-    """A vocab dir is never overwritten: shards name their vocab by its sha256."""
-    if "://" in output:
-        return
-    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
-        raise UserError(f"--output {output!r} exists and is not an empty directory")
-
-
-def run_vocab(read_cfg: ReadConfig, clean_cfg: CleanConfig, vocab_cfg: VocabConfig,
-              output: str, beam_args: list[str]) -> None:
-    """The `vocab` subcommand; refuses an occupied local output dir before any work."""
-    read_cfg = with_default_inputs(read_cfg)
-    summary = launch(beam_args, read_cfg, lambda: check_output_dir(output),
-                     lambda p: build_vocab(p, read_cfg, clean_cfg, vocab_cfg, output), output)
+def run_vocab(job: VocabJobConfig, beam_args: list[str]) -> None:
+    """The `vocab` subcommand."""
+    summary = launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
+                     lambda p: build_vocab(p, job))
     if summary is not None:
-        warn_vocab_over_size(summary, vocab_cfg.vocab_size, vocab_cfg.limit_alphabet)
+        warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)

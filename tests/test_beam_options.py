@@ -36,3 +36,17 @@ def test_the_cli_refuses_them_in_one_line(tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --workers is for the local runner") and err.count("\n") == 1
+
+
+def test_workers_read_one_file_in_ranges_unless_told_otherwise():
+    from core.config import ReadConfig
+    from pipeline.cli import WORKERS_SPLIT_BYTES, build_parser, read_config
+
+    def split(*argv: str) -> int:
+        args, _ = build_parser().parse_known_args(["shards", "--output", "o", "--vocab", "v",
+                                                   *argv])
+        return read_config(args).split_bytes
+
+    assert split() == split("--workers", "1") == ReadConfig.split_bytes
+    assert split("--workers", "2") == WORKERS_SPLIT_BYTES < ReadConfig.split_bytes
+    assert split("--workers", "2", "--input-split-bytes", "999") == 999

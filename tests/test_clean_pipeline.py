@@ -99,7 +99,9 @@ def write_bad_corpus(root: Path) -> None:
 def test_bad_data_is_counted_and_rejected_not_lost(tmp_path):
     corpus, out = tmp_path / "corpus", tmp_path / "out"
     write_bad_corpus(corpus)
-    assert main(["clean", "--input", str(corpus / "*"), "--output", str(out)]) == 0
+    # The corpus repeats one sentence on purpose (near-duplicates): that is test_near_dedup's job.
+    assert main(["clean", "--input", str(corpus / "*"), "--output", str(out),
+                 "--no-near-dedup"]) == 0
     s = summary(out)
     assert_accounting(s)
     rejects = rows(out, "rejects")
@@ -140,7 +142,9 @@ def test_rerun_replaces_own_files_only(tmp_path):
     out.mkdir()
     (out / "documents-00009-of-00010.jsonl.zst").write_bytes(b"stale")
     (out / "notes.md").write_text("mine")
-    assert main(["clean", "--input", str(corpus / "a.txt"), "--output", str(out)]) == 0
+    argv = ["clean", "--input", str(corpus / "a.txt"), "--output", str(out)]
+    assert main(argv) == 2  # refused without --overwrite
+    assert main([*argv, "--overwrite"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert "documents-00009-of-00010.jsonl.zst" not in names and "notes.md" in names
 

@@ -59,6 +59,20 @@ def test_round_trip_is_exact_and_deterministic(value, coder):
     assert coder.is_deterministic()
 
 
+@pytest.mark.parametrize("value, coder", [
+    (_instance(), InstanceCoder()),
+    (_instance(masked=False), InstanceCoder()),
+    (_tokenized(), TokenizedDocumentCoder()),
+])
+def test_estimate_size_is_the_encoded_size_without_encoding(value, coder, monkeypatch):
+    size = len(coder.encode(value))
+    monkeypatch.setattr(coder, "encode", lambda _: pytest.fail("estimate_size encoded"))
+    assert coder.estimate_size(value) == size
+    inst = _instance()
+    inst.input_ids = np.arange(12, dtype=np.int32)[::2]  # a strided view: its own bytes only
+    assert InstanceCoder().estimate_size(inst) == len(InstanceCoder().encode(inst))
+
+
 def test_strided_arrays_are_written_in_order():
     inst = _instance()
     inst.input_ids = np.arange(12, dtype=np.int32)[::2]

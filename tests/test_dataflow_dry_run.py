@@ -7,6 +7,7 @@ proves that no transform touches the file system while the pipeline is being bui
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import apache_beam as beam
@@ -14,13 +15,14 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from core.config import (
-    CleanConfig,
+    CleanJobConfig,
     MaskConfig,
     PackConfig,
     ReadConfig,
     ShardConfig,
     ShardsJobConfig,
     VocabConfig,
+    VocabJobConfig,
 )
 from pipeline import clean_pipeline, shards_pipeline, vocab_pipeline
 from pipeline.cli import main
@@ -85,15 +87,16 @@ def _job(vocab_dir: str, task: str, masking: str) -> ShardsJobConfig:
         read=READ,
         pack=PackConfig(task=task, max_seq_length=128),
         mask=MaskConfig(masking=masking, max_predictions_per_seq=19),
-        shard=ShardConfig(output=f"{BUCKET}/shards", num_shards=64),
+        shard=ShardConfig(num_shards=64),
         vocab_dir=vocab_dir,
         lowercase=True,
+        output=f"{BUCKET}/shards",
     )
 
 
 def test_clean_builds_for_dataflow():
     out = f"{BUCKET}/clean"
-    stages = _dry_run(lambda p: clean_pipeline.build_clean(p, READ, CleanConfig(), out))
+    stages = _dry_run(lambda p: clean_pipeline.build_clean(p, CleanJobConfig(READ, output=out)))
     assert CLEAN_STAGES | {"WriteDocuments/WriteShard", "WriteRejects/WriteShard"} <= stages
     assert "WriteSummary" in stages
 
@@ -108,9 +111,8 @@ def test_clean_cli_dry_run_leaves_the_output_alone(capsys):
 
 def test_vocab_builds_for_dataflow():
     stages = _dry_run(
-        lambda p: vocab_pipeline.build_vocab(
-            p, READ, CleanConfig(), VocabConfig(zh_segmenter="jieba"), f"{BUCKET}/vocab"
-        )
+        lambda p: vocab_pipeline.build_vocab(p, VocabJobConfig(
+            READ, vocab=VocabConfig(zh_segmenter="jieba"), output=f"{BUCKET}/vocab"))
     )
     assert CLEAN_STAGES | VOCAB_STAGES | {"WriteSummary"} <= stages
 
@@ -118,7 +120,7 @@ def test_vocab_builds_for_dataflow():
 @pytest.mark.parametrize("task,masking", [("nsp", "token"), ("none", "span")])
 def test_shards_builds_for_dataflow(local_vocab_dir, task, masking):
     job = _job(local_vocab_dir, task, masking)
-    stages = _dry_run(lambda p: shards_pipeline.build_shards(p, job, f"{BUCKET}/shards"))
+    stages = _dry_run(lambda p: shards_pipeline.build_shards(p, job))
     assert stages >= CLEAN_STAGES | SHARD_STAGES
     assert not VOCAB_STAGES & stages
     assert ("PackInstances/GroupByPool" in stages) == (task == "nsp")
@@ -127,9 +129,9 @@ def test_shards_builds_for_dataflow(local_vocab_dir, task, masking):
 def test_all_builds_for_dataflow_with_setup_file(local_vocab_dir):
     """The `all` job, packaged the way Dataflow installs it (`--setup_file ./pyproject.toml`)."""
     pytest.importorskip("build", reason="--setup_file needs the `build` module (gcp extra)")
-    job = _job("", "sop", "wwm")
+    job = dataclasses.replace(_job("", "sop", "wwm"), vocab=VocabConfig(), output=f"{BUCKET}/out")
     stages = _dry_run(
-        lambda p: shards_pipeline.build_all(p, job, VocabConfig(), f"{BUCKET}/out"),
+        lambda p: shards_pipeline.build_all(p, job),
         extra_args=(f"--setup_file={REPO / 'pyproject.toml'}",),
     )
     assert stages >= CLEAN_STAGES | VOCAB_STAGES | SHARD_STAGES

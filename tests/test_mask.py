@@ -13,9 +13,11 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import MaskConfig
 from transforms import mask_units
+from transforms.manifest import vocab_tokens
 from transforms.mask import MASKERS, MaskVocab, budget, mask_instance
 from transforms.mask_beam import ApplyMasks
 from transforms.records import Instance
+from vocab.artifacts import VOCAB_TXT, VocabArtifacts
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPORA = SHARED / "corpora"
@@ -111,7 +113,8 @@ def test_budget_formula_uses_bankers_rounding_and_excludes_specials():
     assert budget(10, cfg) == 2  # 1.5 -> 2
     assert budget(3, cfg) == 1  # round(0.45) = 0, floor of 1
     assert budget(0, cfg) == 0
-    assert budget(10_000, cfg) == 77  # max_predictions_per_seq
+    assert budget(10_000, cfg) == 1500  # no cap outside a job config
+    assert budget(10_000, MaskConfig(max_predictions_per_seq=77)) == 77
     assert budget(100, dataclasses.replace(cfg, masked_lm_prob=0.0)) == 0
 
 
@@ -122,6 +125,25 @@ def test_token_mode_fills_the_budget_exactly():
         cfg = MaskConfig(masking="token")
         result = MASKERS["token"](ids, ws, a_len, cfg, vocab, np.random.default_rng(seed))
         assert len(result.mlm_positions) == budget(len(ids) - 3, cfg)
+
+
+def test_token_mode_is_whole_word_mode_with_every_token_a_word():
+    # mask_token is a shortcut of the unit path: on the same instance and seed it must give
+    # exactly what whole-word masking gives when every token starts a word (special ids
+    # inside the text included, at every budget regime).
+    vocab, rng = toy_vocab(), np.random.default_rng(5)
+    for case in range(600):
+        ids, _, a_len = crafted(rng, pair=case % 2 == 0, max_len=[16, 64, 512][case % 3])
+        ids[rng.random(len(ids)) < 0.03] = [PAD, CLS, SEP, MASK, UNK][case % 5]
+        cfg = MaskConfig(masked_lm_prob=[0.15, 0.5, 1.0, 0.0][case % 4],
+                         max_predictions_per_seq=[20, 3, 1000, 77][case % 4])
+        seed = int(rng.integers(1 << 30))
+        token = MASKERS["token"](ids, rng.random(len(ids)) < 0.5, a_len, cfg, vocab,
+                                 np.random.default_rng(seed))
+        words = MASKERS["wwm"](ids, np.ones(len(ids), bool), a_len, cfg, vocab,
+                               np.random.default_rng(seed))
+        for got, want in zip(token, words, strict=True):
+            assert got.dtype == want.dtype and got.tolist() == want.tolist(), case
 
 
 def test_special_ids_inside_text_are_never_masked_nor_crossed():
@@ -242,36 +264,43 @@ def test_mask_instance_is_deterministic_and_differs_per_instance_index():
     np.testing.assert_array_equal(first.mlm_labels, ids[first.mlm_positions])
 
 
-def run_apply_masks(instances, cfg, expected, artifacts=None, **source):
+def run_apply_masks(instances, cfg, expected, vocab_txt: bytes):
     def key(inst):
         return (inst.index, inst.input_ids.tolist(), inst.mlm_positions.tolist(),
                 inst.mlm_labels.tolist(), inst.span_starts.tolist(), inst.span_ends.tolist())
 
+    artifacts = VocabArtifacts({VOCAB_TXT: vocab_txt}, {})
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        if artifacts is not None:
-            source["artifacts"] = p | "Vocab" >> beam.Create([artifacts])
-        out = p | beam.Create(instances) | ApplyMasks(cfg, **source)
+        vocab = p | "Vocab" >> beam.Create([artifacts])
+        out = p | beam.Create(instances) | ApplyMasks(cfg, vocab)
         assert_that(out["instances"] | beam.Map(key), equal_to([key(e) for e in expected]))
         total = out["stats"] | beam.CombinePerKey(sum)
         n_masked = sum(len(e.mlm_positions) for e in expected)
         assert_that(total, equal_to([("masked_tokens", n_masked)]), label="Stats")
 
 
+def toy_vocab_txt(size: int = 200) -> bytes:
+    """A vocab.txt whose MaskVocab is `toy_vocab(size)`."""
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *(f"w{i}" for i in range(5, size))]
+    return "".join(t + "\n" for t in tokens).encode()
+
+
 def test_apply_masks_transform():
-    rng, vocab, cfg = np.random.default_rng(5), toy_vocab(), MaskConfig(masking="wwm")
+    rng, cfg = np.random.default_rng(5), MaskConfig(masking="wwm")
+    vocab = MaskVocab.from_tokens(vocab_tokens(toy_vocab_txt()))
+    np.testing.assert_array_equal(vocab.never_mask, toy_vocab().never_mask)
+    np.testing.assert_array_equal(vocab.replacement_ids, toy_vocab().replacement_ids)
     instances = [make_instance(*crafted(rng, pair=True, max_len=128), index=i) for i in range(6)]
     expected = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
-    run_apply_masks(instances, cfg, expected, vocab=vocab)
+    run_apply_masks(instances, cfg, expected, toy_vocab_txt())
 
 
-def test_apply_masks_reads_the_vocab_from_a_dir_or_a_side_input():
+def test_apply_masks_on_a_real_vocab_matches_its_bracket_rule():
     vocab_dir = CORPORA / "vocab" / "minilm_l6_v2_uncased"
-    if not (vocab_dir / "tokenizer.json").exists():
+    if not (vocab_dir / "vocab.txt").exists():
         pytest.skip(f"{vocab_dir} absent (../shared beside the checkout)")
-    from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts
-    from vocab.encoder import Encoder
-
-    vocab = MaskVocab.from_encoder(Encoder.from_dir(str(vocab_dir), lowercase=True))
+    vocab_txt = (vocab_dir / "vocab.txt").read_bytes()
+    vocab = MaskVocab.from_tokens(vocab_tokens(vocab_txt))
     by_file = vocab_from_file(vocab_dir / "vocab.txt")
     assert vocab.mask_id == by_file.mask_id == 103
     np.testing.assert_array_equal(vocab.never_mask, by_file.never_mask)
@@ -283,17 +312,7 @@ def test_apply_masks_reads_the_vocab_from_a_dir_or_a_side_input():
         ids = np.where(ids == CLS, 101, np.where(ids == SEP, 102, ids + 2000)).astype(np.int32)
         instances.append(make_instance(ids, ws, a_len, index=i))
     expected = [mask_instance(dataclasses.replace(i), cfg, vocab) for i in instances]
-    run_apply_masks(instances, cfg, expected, vocab_dir=str(vocab_dir), lowercase=True)
-    files = {name: (vocab_dir / name).read_bytes() for name in (VOCAB_TXT, TOKENIZER_JSON)}
-    artifacts = VocabArtifacts(files, {"lowercase": True, "zh_segmenter": "none"})
-    run_apply_masks(instances, cfg, expected, artifacts=artifacts)
-
-
-def test_apply_masks_needs_exactly_one_vocab_source():
-    with pytest.raises(ValueError):
-        ApplyMasks(MaskConfig())
-    with pytest.raises(ValueError):
-        ApplyMasks(MaskConfig(), vocab=toy_vocab(), vocab_dir="somewhere")
+    run_apply_masks(instances, cfg, expected, vocab_txt)
 
 
 @pytest.fixture(scope="module")

@@ -93,16 +93,6 @@ def test_non_empty_output_is_refused_without_overwrite(tmp_path, capsys):
     assert "is not empty; pass --overwrite" in capsys.readouterr().err
 
 
-def test_overwrite_deletes_only_our_old_files(tmp_path):
-    from pipeline.shards_pipeline import SHARD_DIR_FILES, prepare_output
-
-    (tmp_path / "shard-00007-of-00099.arrow").write_bytes(b"old")
-    (tmp_path / "manifest.json").write_text("{}")
-    (tmp_path / "notes.txt").write_text("mine")
-    prepare_output(str(tmp_path), True, {"": SHARD_DIR_FILES})
-    assert os.listdir(tmp_path) == ["notes.txt"]
-
-
 def test_same_bytes_with_one_worker_and_two_processes(demo_all, tmp_path):
     """`all --workers 2` (two worker processes): every DoFn pickles, and vocab and shards are
     unchanged."""

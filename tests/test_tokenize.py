@@ -66,24 +66,15 @@ def _rows(docs):
             for d in docs]
 
 
-@pytest.mark.parametrize("source", ["vocab_dir", "artifacts"])
-def test_tokenize_documents_transform(vocab_dir, source):
+def test_tokenize_documents_transform(vocab_dir):
     enc = Encoder.from_dir(vocab_dir, lowercase=True)
     expected = _rows([tokenize_document(DOCS[0], enc), tokenize_document(DOCS[2], enc)])
     with TestPipeline(runner="FnApiRunner") as p:
         docs = p | "Docs" >> beam.Create(DOCS)
-        if source == "vocab_dir":
-            out = docs | TokenizeDocuments(vocab_dir=vocab_dir, lowercase=True)
-        else:
-            vocab = p | "Vocab" >> beam.Create([artifacts()])
-            out = docs | TokenizeDocuments(artifacts=vocab)
+        vocab = p | "Vocab" >> beam.Create([artifacts()])
+        out = docs | TokenizeDocuments(vocab)
         assert_that(out["documents"] | beam.Map(lambda d: _rows([d])[0]), equal_to(expected))
         assert_that(out["stats"], equal_to([(NO_TOKENS, 1)]), label="Stats")
-
-
-def test_tokenize_documents_needs_one_vocab_source():
-    with pytest.raises(ValueError, match="exactly one"):
-        TokenizeDocuments()
 
 
 def test_zh_word_starts_reach_the_tokenized_document(tmp_path):

@@ -14,6 +14,7 @@ from transformers import BertTokenizerFast
 from core.config import VocabConfig
 from tests.vocab_helpers import generated_lines, thucnews_articles
 from transforms.accounting import DOCUMENTS_KEPT, VOCAB_DISTINCT_WORDS, VOCAB_PRUNED_WORDS
+from transforms.mask import MaskVocab
 from transforms.records import Document
 from transforms.vocab_build import (
     BuildVocab,
@@ -139,7 +140,8 @@ def test_unused_tokens_follow_specials_and_are_never_replacements():
     encoder = Encoder.from_artifacts(artifacts)
     assert encoder.id_to_token[:8] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
                                        "[unused0]", "[unused1]", "[unused2]"]
-    assert encoder.replacement_ids().tolist() == list(range(8, encoder.vocab_size))
+    replacements = MaskVocab.from_tokens(encoder.id_to_token).replacement_ids
+    assert replacements.tolist() == list(range(8, encoder.vocab_size))
     assert encoder.encode_document(["hello help"])[0].tolist() == [
         encoder.id_to_token.index("hello"), encoder.id_to_token.index("help")]
 

@@ -11,6 +11,7 @@ import pytest
 from core.errors import UserError
 from tests.corpora import corpus_path
 from tests.vocab_helpers import enwiki_lines, thucnews_articles, write_toy_vocab
+from transforms.mask import MaskVocab
 from vocab.encoder import Encoder
 
 REFERENCE = "reference/tokenization/bert_expected_tokenization.jsonl"
@@ -65,12 +66,12 @@ def test_google_vocab_needs_case_flag(tmp_path):
         Encoder.from_dir(str(tmp_path / "missing"), lowercase=True)
 
 
-def test_attributes_and_replacement_ids(tmp_path):
+def test_attributes_and_mask_replacement_ids(tmp_path):
     write_toy_vocab(tmp_path, ["[unused0]", "[unused1]", "a", "##b"])
     enc = Encoder.from_dir(str(tmp_path), lowercase=True)
     assert (enc.pad_id, enc.unk_id, enc.cls_id, enc.sep_id, enc.mask_id) == (0, 1, 2, 3, 4)
     assert enc.vocab_size == 9 and enc.id_to_token[7:] == ["a", "##b"]
-    assert enc.replacement_ids().tolist() == [7, 8]
+    assert MaskVocab.from_tokens(enc.id_to_token).replacement_ids.tolist() == [7, 8]
     assert enc.vocab_sha256 == hashlib.sha256((tmp_path / "vocab.txt").read_bytes()).hexdigest()
     assert enc.lowercase and enc.zh_segmenter == "none"
 

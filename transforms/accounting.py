@@ -15,6 +15,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
+from transforms.progress import PROCESS_PROGRESS
+
 NAMESPACE = "bert_shards"
 
 
@@ -34,6 +36,8 @@ class DropReason(str, Enum):
     CODE = "code"
     TOO_FEW_SENTENCES = "too_few_sentences"
     DUPLICATE = "duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    LANGUAGE = "language"
     NO_TOKENS = "no_tokens"
     NO_INSTANCE = "no_instance"
 
@@ -43,6 +47,9 @@ DOCUMENTS_READ = "documents_read"
 DOCUMENTS_KEPT = "documents_kept"
 DOCUMENTS_REJECTED = "documents_rejected"
 DROPPED_PREFIX = "documents_dropped/"
+KEPT_BY_LANGUAGE_PREFIX = "documents_kept_by_language/"
+"""Documents the cleaning stages keep, per detected language (`summary.json` object
+`documents_kept_by_language`); equals `documents_kept` in total for `clean` and `vocab`."""
 REJECTED_PREFIX = DOCUMENTS_REJECTED + "/"
 """`documents_rejected/<reason>`, one counter per reject reason below."""
 FILES_READ = "files_read"
@@ -112,7 +119,8 @@ class Counters:
     elements Beam moves (~10-40 us each), so `inc` only adds to a per-bundle tally and
     bumps the Beam metric; the DoFn emits the tally once at the end of the bundle with
     `yield from self.counters.flush()` in `finish_bundle`. Outputs are declared with
-    `.with_outputs(STATS_TAG, main=...)`.
+    `.with_outputs(STATS_TAG, main=...)`. Each count also feeds the local run's progress
+    lines (`transforms/progress.py`).
     """
 
     def __init__(self) -> None:
@@ -125,10 +133,12 @@ class Counters:
             metric = self._metrics[name] = counter(name)
         metric.inc(n)
         self._tally[name] = self._tally.get(name, 0) + n
+        PROCESS_PROGRESS.add(name, n)
 
     def flush(self) -> Iterator[beam.pvalue.TaggedOutput]:
         """The bundle's `(name, n)` stats as tagged, globally windowed outputs."""
         tally, self._tally = self._tally, {}
+        PROCESS_PROGRESS.flush()
         for name, n in sorted(tally.items()):
             yield beam.pvalue.TaggedOutput(
                 STATS_TAG, WindowedValue((name, n), 0, (GlobalWindow(),))

@@ -199,8 +199,10 @@ def word_stats(text: str) -> tuple[int, int, int, int]:
     counted in bulk as the lengths of CJK runs, several times faster on Chinese than a
     per-word loop or a per-character findall.
     """
-    n_cjk = sum(map(len, _CJK_RUN_RE.findall(text)))
-    others = _NON_CJK_RE.findall(text)
+    cjk_runs = _CJK_RUN_RE.findall(text)
+    n_cjk = sum(map(len, cjk_runs))
+    # Without CJK the other words are `str.split`'s, which is several times faster.
+    others = _NON_CJK_RE.findall(text) if cjk_runs else text.split()
     real = [w for w in others if w.isalnum() or _HAS_ALNUM.search(w)]
     n_alpha = sum(1 for w in others if w.isalpha() or _HAS_ALPHA.search(w))
     return n_cjk + len(others), n_cjk + len(real), n_cjk + sum(map(len, real)), n_cjk + n_alpha

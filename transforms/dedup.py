@@ -10,7 +10,6 @@ never materialises a list, TFDS C4's lesson), and `duplicate` counts every other
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -18,12 +17,10 @@ import apache_beam as beam
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.records import TextDocument
 
-_WHITESPACE = re.compile(r"\s+")
-
 
 def dedup_key(text: str) -> bytes:
     """The duplicate-detection key of a cleaned text."""
-    normalised = _WHITESPACE.sub("", text.casefold())
+    normalised = "".join(text.casefold().split())  # `str.split`: every Unicode space
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
 
 

@@ -86,7 +86,9 @@ def match_inputs(pattern: str, patterns: Iterable[str]) -> Iterator[InputFile]:
     """
     base = input_base(patterns)
     found = False
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
+    # Beam lists nothing for a bare relative pattern such as `wiki_*`: match it absolute.
+    matched = pattern if _is_remote(pattern) else os.path.abspath(pattern)
+    for metadata in FileSystems.match([matched])[0].metadata_list:
         full = metadata.path if _is_remote(pattern) else _resolved(pattern, metadata.path)
         found = True
         yield InputFile(name_below(base, full), metadata.path, metadata.size_in_bytes)

@@ -5,8 +5,8 @@ shard file is in place, so a killed run leaves none and `verify` refuses the dir
 
 - `format`, `schema_version` (1, or 2 for `--packed` rows), `schema` (column -> Arrow type
   string);
-- `config` (every stage's output-defining fields) and `config_sha256` over it, without the
-  fields that only say where output goes;
+- `config`: the job's output-defining fields (`core.config.output_fields`: no input paths,
+  vocab dir or output dir) and `config_sha256` over it;
 - `vocab`: `file` (a copy of `vocab.txt` beside the shards, so the dir is self-contained for
   `inspect` and the trainer), `source` (the vocab dir used), `sha256`, `size`,
   `special_ids` (`pad unk cls sep mask`), `lowercase`, `zh_segmenter`;
@@ -34,8 +34,6 @@ from transforms.stats import documents_summary
 
 MANIFEST_NAME = "manifest.json"
 VOCAB_NAME = "vocab.txt"
-LOCATION_FIELDS = ("output", "overwrite")
-"""ShardConfig fields that say where output goes, not what it is: left out of the hash."""
 
 
 def vocab_tokens(vocab_txt: bytes) -> list[str]:
@@ -72,10 +70,7 @@ def vocab_info(vocab_txt: bytes, source: str, lowercase: bool, zh_segmenter: str
 
 def config_sha256(config: dict) -> str:
     """Hash of the output-defining config: same hash, same shards."""
-    defining = {k: v for k, v in config.items() if k != "shard"}
-    defining["shard"] = {k: v for k, v in config.get("shard", {}).items()
-                         if k not in LOCATION_FIELDS}
-    blob = json.dumps(defining, sort_keys=True, separators=(",", ":"), default=str)
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

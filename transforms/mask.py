@@ -32,28 +32,21 @@ Shared rules, chosen explicitly where the references differ (anchors_bert.md §3
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
 
 from core.config import MaskConfig
 from transforms import mask_units
+from transforms.manifest import special_ids
 from transforms.records import Instance
 from transforms.rng import Stage, make_rng
 
+_UNUSED = re.compile(r"\[unused\d+\]")
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1
 """Per unit: P([MASK]) and P(random ids); the remaining 0.1 keeps the original tokens."""
-
-
-class _EncoderLike(Protocol):
-    vocab_size: int
-    cls_id: int
-    sep_id: int
-    pad_id: int
-    mask_id: int
-
-    def replacement_ids(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -69,15 +62,17 @@ class MaskVocab:
     replacement_ids: np.ndarray
 
     @classmethod
-    def from_encoder(cls, encoder: _EncoderLike) -> MaskVocab:
-        """From a `vocab.encoder.Encoder` (or anything with the same attributes)."""
-        never = np.zeros(encoder.vocab_size, dtype=bool)
-        never[[encoder.cls_id, encoder.sep_id, encoder.pad_id, encoder.mask_id]] = True
-        return cls(
-            mask_id=int(encoder.mask_id),
-            never_mask=never,
-            replacement_ids=np.asarray(encoder.replacement_ids(), dtype=np.int32),
-        )
+    def from_tokens(cls, tokens: list[str]) -> MaskVocab:
+        """From the tokens of a `vocab.txt` in id order (`transforms.manifest.vocab_tokens`).
+
+        Random replacements are every id but the five specials and `[unusedN]`."""
+        ids = special_ids(tokens)
+        never = np.zeros(len(tokens), dtype=bool)
+        never[[ids["cls"], ids["sep"], ids["pad"], ids["mask"]]] = True
+        special = set(ids.values())
+        keep = [i for i, t in enumerate(tokens) if i not in special and not _UNUSED.fullmatch(t)]
+        return cls(mask_id=ids["mask"], never_mask=never,
+                   replacement_ids=np.asarray(keep, dtype=np.int32))
 
 
 class MaskResult(NamedTuple):
@@ -91,10 +86,14 @@ class MaskResult(NamedTuple):
 
 
 def budget(n_maskable: int, cfg: MaskConfig) -> int:
-    """Tokens to mask: min(max_predictions_per_seq, max(1, round(p · n))); 0 if nothing can."""
+    """Tokens to mask: min(max_predictions_per_seq, max(1, round(p · n))); 0 if nothing can.
+
+    A cap of None (a MaskConfig outside a job config) caps nothing."""
     if n_maskable == 0 or cfg.masked_lm_prob == 0.0:
         return 0
-    return min(cfg.max_predictions_per_seq, max(1, round(cfg.masked_lm_prob * n_maskable)))
+    wanted = max(1, round(cfg.masked_lm_prob * n_maskable))
+    cap = cfg.max_predictions_per_seq
+    return wanted if cap is None else min(cap, wanted)
 
 
 def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -112,31 +111,47 @@ def _mask_units(
     rng: np.random.Generator,
     cfg: MaskConfig,
     pmf: np.ndarray | None,
-    per_token: bool = False,
 ) -> MaskResult:
-    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask, per_token)
+    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
     first, end = mask_units.tile_units(words, pmf, rng)
     first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
     starts = words.starts[first]
     ends = words.ends[end - 1]  # exclusive
-    lengths = ends - starts
+    return _replace_units(input_ids, starts, ends - starts, vocab, rng)
+
+
+def _replace_units(input_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+                   vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
+    """80/10/10 per chosen unit (ascending `starts`, `lengths` tokens each)."""
     positions = _expand(starts, lengths)
     labels = input_ids[positions].astype(np.int32)
-    action = np.repeat(rng.random(len(first)), lengths)
+    action = np.repeat(rng.random(len(starts)), lengths)
     masked = input_ids.astype(np.int32)  # a copy
     masked[positions[action < MASK_SHARE]] = vocab.mask_id
     randomised = positions[(action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)]
     picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised))
     masked[randomised] = vocab.replacement_ids[picks]
-    return MaskResult(
-        masked, positions, labels, starts.astype(np.int32), (ends - 1).astype(np.int32)
-    )
+    return MaskResult(masked, positions, labels, starts.astype(np.int32),
+                      (starts + lengths - 1).astype(np.int32))
 
 
 def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
                vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """BERT: single tokens uniformly at random."""
-    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None, per_token=True)
+    """BERT: single tokens uniformly at random.
+
+    The unit path (`mask_wwm` with every token a word start), shortened: each unit fits,
+    so `select_units` takes the first `budget` units of its random permutation in one step.
+    Same draws in the same order, hence the same result (tests compare the two paths).
+    """
+    blocked = vocab.never_mask[input_ids]
+    blocked[0] = blocked[len(input_ids) - 1] = True
+    if a_len < len(input_ids):
+        blocked[a_len - 1] = True
+    maskable = np.flatnonzero(~blocked)
+    order = rng.permutation(len(maskable))
+    starts = maskable[np.sort(order[:budget(len(maskable), cfg)])]
+    return _replace_units(input_ids, starts, np.ones(len(starts), dtype=starts.dtype), vocab,
+                          rng)
 
 
 def mask_wwm(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,

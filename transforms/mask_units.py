@@ -7,7 +7,7 @@ one instance, all vectorised (no per-token Python loop):
    ([CLS], the middle [SEP], the last [SEP]) and any structural special id inside the text.
    The maskable positions form *runs* (one per segment), so no unit can cross a [SEP].
    A run is cut into words at `word_starts` (WordPiece starts, or jieba words over CJK
-   tokens); token masking treats every token as a word.
+   tokens); token masking (transforms/mask.py) is this with every token a word.
 2. `tile_units`: words are grouped into units of consecutive words whose lengths follow a
    law (1 word for token/wwm; truncated geometric for span; 1/n for n-grams). The tiling is
    a stationary renewal process (the first boundary comes from the equilibrium residual),
@@ -52,13 +52,12 @@ def candidate_words(
     word_starts: np.ndarray,
     a_len: int,
     never_mask: np.ndarray,
-    per_token: bool,
 ) -> Words:
     """Maskable words of `[CLS] A [SEP] B [SEP]` (or `[CLS] X [SEP]`).
 
     `never_mask` is a bool lookup table over the vocab ([CLS], [SEP], [PAD], [MASK]): such
     ids are blocked wherever they occur, so text that spelled a special token is neither
-    masked nor crossed. `per_token` makes every maskable token its own word.
+    masked nor crossed.
     """
     length = len(input_ids)
     blocked = never_mask[input_ids]
@@ -69,7 +68,7 @@ def candidate_words(
     after_block = np.empty(length, dtype=bool)
     after_block[0] = True
     after_block[1:] = blocked[:-1]
-    is_start = maskable if per_token else maskable & (word_starts | after_block)
+    is_start = maskable & (word_starts | after_block)
     starts = np.flatnonzero(is_start)
     # A word ends at the next word start or blocked position (the last token is blocked).
     bounds = np.flatnonzero(is_start | blocked)

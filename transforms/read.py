@@ -36,6 +36,7 @@ from transforms.accounting import (
     Counters,
 )
 from transforms.input_names import InputFile, match_inputs
+from transforms.progress import INPUT_BYTES, PROCESS_PROGRESS
 from transforms.read_streams import Line, compression_of, decoded_pieces, iter_lines
 from transforms.records import Reject, TextDocument
 
@@ -214,27 +215,35 @@ class _ReadRangeFn(beam.DoFn):
         yield from self.counters.flush()
 
     def process(self, part: ByteRange):
-        read = 0
         rejected: dict[str, int] = {}
+        self._file, self._position = None, part.start
         try:
             for record in self._records(part):
-                read += 1
+                self.counters.inc(DOCUMENTS_READ)  # one by one: live progress lines
+                self._count_bytes()
                 if isinstance(record, Reject):
                     rejected[record.reason] = rejected.get(record.reason, 0) + 1
                     yield beam.pvalue.TaggedOutput(REJECTS_TAG, record)
                 else:
                     yield record
         except OSError as e:
-            read += 1
+            self.counters.inc(DOCUMENTS_READ)
             rejected[UNREADABLE] = rejected.get(UNREADABLE, 0) + 1
             reject = Reject(source=part.name, reason=UNREADABLE, raw=fmt.preview(str(e)))
             yield beam.pvalue.TaggedOutput(REJECTS_TAG, reject)
         if part.start == 0:
             self.counters.inc(FILES_READ)
-        self.counters.inc(DOCUMENTS_READ, read)
         self.counters.inc(DOCUMENTS_REJECTED, sum(rejected.values()))
         for reason, n in sorted(rejected.items()):
             self.counters.inc(REJECTED_PREFIX + reason, n)
+
+    def _count_bytes(self) -> None:
+        """Bytes of the open file consumed so far, for the progress lines only: read-ahead
+        makes them depend on buffer sizes, so they never enter summary.json."""
+        if self._file is not None and not self._file.closed:
+            position = self._file.tell()
+            PROCESS_PROGRESS.add(INPUT_BYTES, position - self._position)
+            self._position = position
 
     def _records(self, part: ByteRange) -> Iterator[TextDocument | Reject]:
         if part.broken:
@@ -242,6 +251,7 @@ class _ReadRangeFn(beam.DoFn):
                          raw=f"{part.path}: a symbolic link to nothing, or a loop")
             return
         with FileSystems.open(part.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            self._file = fh
             yield from read_records(part.name, part.path, fh, self._cfg, part.start, part.end)
 
 

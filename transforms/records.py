@@ -18,13 +18,15 @@ class TextDocument:
     cleaning and dedup pass on (cleaned text, same type).
 
     `presplit` is True when the format already gives one sentence per line (BERT text
-    format); the sentence splitter then keeps the lines as they are.
+    format); the sentence splitter then keeps the lines as they are. `lang` is set by
+    language identification after cleaning (ISO 639-1, `und` when undetermined).
     """
 
     id: str
     text: str
     source: str
     presplit: bool = False
+    lang: str = ""
 
 
 @dataclass
@@ -34,9 +36,10 @@ class Document:
     id: str
     text: str
     sentences: list[str]
+    lang: str = ""
 
     def to_json_dict(self) -> dict:
-        return {"id": self.id, "text": self.text, "sentences": self.sentences}
+        return {"id": self.id, "text": self.text, "sentences": self.sentences, "lang": self.lang}
 
 
 @dataclass

@@ -70,8 +70,17 @@ def _en_cuts(line: str) -> list[int]:
 
 
 def split_line(line: str) -> list[str]:
-    """Sentences of one paragraph line, stripped, in order; their concatenation is the line."""
-    cuts = sorted({m.end() for m in _ZH_BOUNDARY.finditer(line)} | set(_en_cuts(line)))
+    """Sentences of one paragraph line, stripped, in order; their concatenation is the line.
+
+    Each rule runs only where it can match: Chinese marks are not ASCII, and an English
+    boundary needs one of `.!?` (the regexes have no literal prefix to skip text quickly).
+    """
+    if line.isascii():
+        cuts = _en_cuts(line)  # ascending and distinct
+    elif "." in line or "!" in line or "?" in line:
+        cuts = sorted({m.end() for m in _ZH_BOUNDARY.finditer(line)} | set(_en_cuts(line)))
+    else:
+        cuts = [m.end() for m in _ZH_BOUNDARY.finditer(line)]
     pieces, start = [], 0
     for cut in cuts + [len(line)]:
         piece = line[start:cut].strip()
@@ -102,7 +111,7 @@ class _SplitFn(beam.DoFn):
         if len(sentences) < max(1, self._min_sentences):
             self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
             return
-        yield Document(id=doc.id, text=doc.text, sentences=sentences)
+        yield Document(id=doc.id, text=doc.text, sentences=sentences, lang=doc.lang)
 
 
 class SplitSentences(beam.PTransform):

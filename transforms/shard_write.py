@@ -5,10 +5,11 @@ written), then written to a temporary name next to its final name and renamed. G
 through Beam's `FileSystems` makes the same code write to local disk or `gs://`. A shard
 that is retried overwrites itself with identical bytes.
 
-Compression defaults to `none`: uncompressed IPC is read zero-copy from a memory map, while
-zstd/lz4 bodies must be decompressed per record batch on every read (random access measured
-~10x slower for zstd, research anchors_loader_trainer.md §5.2/§5.6). `--compression zstd`
-saves ~40% of disk for archives or network storage.
+Compression defaults to `none`: uncompressed IPC is read zero-copy from a memory map. A
+zstd/lz4 shard cannot be sliced in place, so the trainer's reader (trainer/shard_reader.py)
+decompresses each shard once per worker and keeps it uncompressed in RAM — its full
+uncompressed size per worker process. `--compression zstd` saves ~40% of disk for archives
+or network storage.
 """
 
 from __future__ import annotations

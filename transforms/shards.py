@@ -14,7 +14,7 @@ large `bytes` batches per bundle, not one Python object per instance (transforms
                                └► rows ─► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
                                                    (--packed: pack each shard's rows first)
     BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
-    shard infos ─► WriteManifest(stats, vocab) ─► manifest.json
+    shard infos ─► WriteManifest(stats, vocab) ─► vocab.txt, manifest.json
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from transforms.shard_assign import (
     sort_key,
 )
 from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
-from transforms.summary import SUMMARY_FILE, summary_bytes
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
 Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
@@ -268,22 +267,21 @@ class WriteShards(beam.PTransform):
 
 
 class WriteManifestFn(beam.DoFn):
-    """The stats dict (+ all shard infos) -> summary.json, vocab.txt, then manifest.json.
+    """The stats dict (+ all shard infos) -> vocab.txt, then manifest.json.
 
-    Yields the manifest. One step writes all three so that their order is fixed: a run
-    killed at any point before the rename of manifest.json leaves no manifest. The shard
-    infos come as a side input (complete before this step runs) rather than through a
-    global combine, which would add two more stages to every run.
+    Yields the manifest. One step writes both so that their order is fixed: a run killed at
+    any point before the rename of manifest.json leaves no manifest. The shard infos come as
+    a side input (complete before this step runs) rather than through a global combine,
+    which would add two more stages to every run. `summary.json` is written from the same
+    stats by `transforms.summary.WriteSummary`, as in every subcommand.
     """
 
-    def __init__(self, output_dir: str, config: dict, summary_dir: str) -> None:
+    def __init__(self, output_dir: str, config: dict) -> None:
         self._output_dir = output_dir
         self._config = config
-        self._summary_dir = summary_dir
 
     def process(self, stats: dict, shard_infos: Iterable[dict], vocab: dict):
         join = beam.io.filesystems.FileSystems.join
-        shard_write.write_atomically(join(self._summary_dir, SUMMARY_FILE), summary_bytes(stats))
         shard_write.write_atomically(join(self._output_dir, mf.VOCAB_NAME), vocab["vocab_txt"])
         manifest = mf.build_manifest(self._config, vocab, list(shard_infos), stats)
         shard_write.write_atomically(join(self._output_dir, mf.MANIFEST_NAME),
@@ -294,21 +292,20 @@ class WriteManifestFn(beam.DoFn):
 class WriteManifest(beam.PTransform):
     """PCollection[shard info] -> single-element PCollection[manifest dict], written last.
 
-    `stats` is the single-element dict of summed counters (pipeline/stats.SumStats) that
-    also becomes `summary_dir/summary.json`.
+    `stats` is the single-element dict of summed counters (transforms/stats.SumStats); the
+    manifest's `counters` are built from it. `config` is `core.config.output_fields(job)`.
     """
 
-    def __init__(self, output_dir: str, config: dict, summary_dir: str,
-                 vocab: beam.PCollection, stats: beam.PCollection) -> None:
+    def __init__(self, output_dir: str, config: dict, vocab: beam.PCollection,
+                 stats: beam.PCollection) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._config = config
-        self._summary_dir = summary_dir
         self._vocab = vocab
         self._stats = stats
 
     def expand(self, shard_infos):
         return self._stats | "WriteManifestJson" >> beam.ParDo(
-            WriteManifestFn(self._output_dir, self._config, self._summary_dir),
+            WriteManifestFn(self._output_dir, self._config),
             shard_infos=beam.pvalue.AsList(shard_infos),
             vocab=beam.pvalue.AsSingleton(self._vocab))

@@ -6,9 +6,8 @@ drops lines that tokenize to nothing; a document left without tokens is counted 
 `documents_dropped/no_tokens` (the packer counts every other document as kept or
 `no_instance`).
 
-The encoder is built once per worker: in `DoFn.setup` from a vocab dir (`shards`), or, when
-the vocab was built earlier in the same pipeline (`all`), lazily from the `VocabArtifacts`
-side input and cached by the vocab's sha256.
+The encoder is built once per worker, lazily, from the job's `VocabArtifacts` side input (the
+vocab dir the launcher embedded for `shards`, or the vocab `BuildVocab` trained in `all`).
 """
 
 from __future__ import annotations
@@ -18,8 +17,10 @@ import numpy as np
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers the coder
+from transforms.progress import DOCUMENTS_TOKENIZED, PROCESS_PROGRESS
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
+from vocab.artifacts import VocabArtifacts
 from vocab.encoder import Encoder
 
 
@@ -40,29 +41,26 @@ def tokenize_document(doc: Document, encoder: Encoder, zh_word_starts: bool = Fa
 
 
 class _TokenizeFn(beam.DoFn):
-    """Encodes one document; the encoder comes from `vocab_dir` or the artifacts side input."""
+    """Encodes one document with the encoder of the artifacts side input."""
 
-    def __init__(self, zh_word_starts: bool, vocab_dir: str | None,
-                 lowercase: bool | None) -> None:
+    def __init__(self, zh_word_starts: bool) -> None:
         self._zh_word_starts = zh_word_starts
-        self._vocab_dir = vocab_dir
-        self._lowercase = lowercase
         self.counters = Counters()
 
     def setup(self) -> None:
-        self._encoder = (Encoder.from_dir(self._vocab_dir, lowercase=self._lowercase)
-                         if self._vocab_dir else None)
+        self._encoder: Encoder | None = None
 
-    def _encoder_for(self, artifacts) -> Encoder:
-        if self._encoder is None:  # `all`: the vocab built upstream, once per worker
+    def _encoder_for(self, artifacts: VocabArtifacts) -> Encoder:
+        if self._encoder is None:  # once per worker
             self._encoder = Encoder.from_artifacts(artifacts)
         return self._encoder
 
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: Document, artifacts=None):
+    def process(self, doc: Document, artifacts: VocabArtifacts):
         tokenized = tokenize_document(doc, self._encoder_for(artifacts), self._zh_word_starts)
+        PROCESS_PROGRESS.add(DOCUMENTS_TOKENIZED, 1)
         if tokenized is None:
             self.counters.inc(DROPPED_PREFIX + DropReason.NO_TOKENS.value)
             return
@@ -72,23 +70,18 @@ class _TokenizeFn(beam.DoFn):
 class TokenizeDocuments(beam.PTransform):
     """PCollection[Document] -> {"documents": PCollection[TokenizedDocument], "stats": ...}.
 
-    Give exactly one of `vocab_dir` (a vocab dir path, read on the workers) and `artifacts`
-    (the single-element PCollection[VocabArtifacts] of `BuildVocab`).
+    `artifacts` is the single-element PCollection[VocabArtifacts] of the job.
     """
 
-    def __init__(self, zh_word_starts: bool = False, *, vocab_dir: str | None = None,
-                 lowercase: bool | None = None, artifacts: beam.PCollection | None = None):
+    def __init__(self, artifacts: beam.PCollection, zh_word_starts: bool = False) -> None:
         super().__init__()
-        if (vocab_dir is None) == (artifacts is None):
-            raise ValueError("TokenizeDocuments needs exactly one of vocab_dir and artifacts")
-        self._fn = _TokenizeFn(zh_word_starts, vocab_dir, lowercase)
+        self._fn = _TokenizeFn(zh_word_starts)
         self._artifacts = artifacts
 
     def expand(self, documents):
-        side = [] if self._artifacts is None else [beam.pvalue.AsSingleton(self._artifacts)]
         outputs = (
             documents
-            | "Encode" >> beam.ParDo(self._fn, *side)
+            | "Encode" >> beam.ParDo(self._fn, beam.pvalue.AsSingleton(self._artifacts))
             .with_output_types(TokenizedDocument)
             .with_outputs(STATS_TAG, main="documents")
         )

@@ -20,6 +20,8 @@ TOKENIZER_JSON = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP = "special_tokens_map.json"
 MANIFEST = "vocab_manifest.json"
+VOCAB_DIR_FILES = (VOCAB_TXT, TOKENIZER_JSON, TOKENIZER_CONFIG, SPECIAL_TOKENS_MAP, MANIFEST)
+"""Every file of a vocab dir."""
 FORMAT = "bert-shards-vocab"
 FORMAT_VERSION = 1
 SPECIAL_TOKEN_KEYS = {f"{role}_token": SPECIAL_TOKENS[role]

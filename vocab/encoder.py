@@ -38,7 +38,6 @@ from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_he
 from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.vocab_dir import load_vocab_dir
 
-_UNUSED = re.compile(r"\[unused\d+\]")
 _MAX_CACHE = 1 << 18
 """Pieces cached before the cache is dropped and refilled: ~30 MB per worker."""
 _JOIN = 256
@@ -93,13 +92,6 @@ class Encoder:
         return cls(tokenizer, artifacts.files[VOCAB_TXT], lowercase=manifest["lowercase"],
                    zh_segmenter=manifest["zh_segmenter"], **kwargs)
 
-    def replacement_ids(self) -> np.ndarray:
-        """Ids a random replacement may take: everything but specials and `[unusedN]`."""
-        special = {self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id}
-        keep = [i for i, t in enumerate(self.id_to_token)
-                if i not in special and not _UNUSED.fullmatch(t)]
-        return np.asarray(keep, dtype=np.int32)
-
     def encode_document(self, sentences: list[str], zh_word_starts: bool = False
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids int32, word_starts bool, offsets int64): sentence k is ids[offsets[k]:offsets[k+1]].
@@ -136,7 +128,9 @@ class Encoder:
         flat = [p for ps in pieces for p in ps]
         slots = cache.slots(flat)
         if slots is None:
-            unseen = list(dict.fromkeys(p for p in flat if p not in cache.index))
+            # Sorted so that the cache's contents do not depend on set order (the tokens of
+            # a piece do not depend on the pieces it is encoded with).
+            unseen = sorted(set(flat).difference(cache.index))
             self._fill(cache, unseen)
             slots = cache.slots(flat)
         ids, starts, piece_offsets = cache.gather(slots)
@@ -159,17 +153,20 @@ class Encoder:
         groups = [unseen[i:i + _JOIN] for i in range(0, len(unseen), _JOIN)]
         joined = [" ".join(group) for group in groups]
         encodings = self.tokenizer.encode_batch(joined, add_special_tokens=False)
-        for group, text, enc in zip(groups, joined, encodings, strict=True):
+        for group, enc in zip(groups, encodings, strict=True):
             # Piece k starts at character piece_at[k]; a token belongs to the last piece
             # starting at or before its first character.
             piece_at = np.zeros(len(group), dtype=np.int64)
             np.cumsum([len(p) + 1 for p in group[:-1]], out=piece_at[1:])
-            token_at = np.fromiter((lo for lo, _ in enc.offsets), dtype=np.int64,
-                                   count=len(enc.offsets))
+            token_at = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[:, 0]
             owner = np.searchsorted(piece_at, token_at, side="right") - 1
             counts = np.bincount(owner, minlength=len(group))
-            cache.add(group, counts, np.asarray(enc.ids, dtype=np.int32),
-                      np.asarray(_word_starts(text, enc, zh_word_starts=False), dtype=bool))
+            # A start wherever the word id changes, as `_word_starts` (no None ids: the text
+            # has no special tokens).
+            words = np.asarray(enc.word_ids, dtype=np.int64)
+            starts = np.ones(len(words), dtype=bool)
+            np.not_equal(words[1:], words[:-1], out=starts[1:])
+            cache.add(group, counts, np.asarray(enc.ids, dtype=np.int32), starts)
 
 
 class _PieceCache:

@@ -35,12 +35,14 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from core.special_tokens import SPECIAL_TOKEN_LIST
+from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
 from vocab.jieba_segmenter import presegment
 from vocab.pretokenize import BertWordSplitter, make_normalizer
 
 _BATCH_CHARS = 1 << 16
 """Characters per string handed to the trainer: big enough to amortise the Python->Rust call."""
+
+UNK, CLS, SEP = SPECIAL_TOKENS["unk"], SPECIAL_TOKENS["cls"], SPECIAL_TOKENS["sep"]
 
 
 def unused_tokens(n: int) -> list[str]:
@@ -133,7 +135,7 @@ def train_wordpiece(
         show_progress=False,
         continuing_subword_prefix="##",
     )
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok = Tokenizer(models.WordPiece(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.train_from_iterator(_repeated_words(counts), trainer=trainer)
     vocab = tok.get_vocab()
@@ -152,15 +154,14 @@ def build_tokenizer(
     Special tokens present in the vocab are registered as added tokens, so `[MASK]` written
     in text maps to its id exactly as in `BertTokenizerFast`.
     """
-    for required in ("[UNK]", "[CLS]", "[SEP]"):
+    for required in (UNK, CLS, SEP):
         if required not in vocab:
             raise ValueError(f"vocab has no {required} token")
-    tok = Tokenizer(models.WordPiece(dict(vocab), unk_token="[UNK]",
+    tok = Tokenizer(models.WordPiece(dict(vocab), unk_token=UNK,
                                      max_input_chars_per_word=max_input_chars_per_word))
     tok.normalizer = make_normalizer(lowercase, handle_chinese_chars)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.BertProcessing(("[SEP]", vocab["[SEP]"]),
-                                                   ("[CLS]", vocab["[CLS]"]))
+    tok.post_processor = processors.BertProcessing((SEP, vocab[SEP]), (CLS, vocab[CLS]))
     tok.decoder = decoders.WordPiece(prefix="##")
     tok.add_special_tokens([t for t in SPECIAL_TOKEN_LIST if t in vocab])
     return tok
