@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
-from trainer.synthetic import SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
+from tests.synthetic import SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
 
 VOCAB = 30522
 BATCH = 256

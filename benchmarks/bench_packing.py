@@ -101,10 +101,10 @@ def bench_fill(corpus: str, max_len: int, work: Path) -> None:
 def bench_trainer(steps: int, work: Path) -> None:
     import torch
 
+    from tests.synthetic import SyntheticSpec, write_shard_dir
     from trainer.collate import CollateConfig, expand
     from trainer.dataset import ShardDataset
     from trainer.model import BertPretrainer, bert_config
-    from trainer.synthetic import SyntheticSpec, write_shard_dir
 
     torch.set_num_threads(1)
     vocab, max_len, batch = 30522, 128, 32

@@ -2,10 +2,10 @@
 
 The project's speed target (issue 11): `shards` (read -> clean -> dedup -> split -> tokenize
 -> pack -> mask -> write) runs at least as fast per core as `BertWordPieceTokenizer.
-encode_batch` alone, one thread, on the cleaned sentences (Google's create_pretraining_data.py
-reaches ~0.30x of it). The corpus is `variant_corpus.py`'s: `--size-mb` MB of *distinct*
-documents (default 40 MB, so that start-up is a small part of a run; the start-up share is
-printed). Both sides run in this one process, best of `--runs`: the tokenizer with
+encode_batch` alone, one thread, on the cleaned sentences. The corpus is
+`variant_corpus.py`'s: `--size-mb` MB of *distinct* documents (default 40 MB, so that
+start-up is a small part of a run; the start-up share is printed). Both sides run in this
+one process, best of `--runs`: the tokenizer with
 TOKENIZERS_PARALLELISM=false and RAYON_NUM_THREADS=1, `shards` on the in-memory FnApiRunner
 with one worker. Per-core speed is CPU time (process time, all threads), which a machine
 shared with other jobs distorts far less than wall time; both are printed.
@@ -120,7 +120,7 @@ def main() -> None:
     print(f"shards on a 1-document input (start-up):    CPU {start_cpu:7.2f} s  wall "
           f"{start_wall:7.2f} s  ({start_cpu / one_cpu:.0%} of the run's CPU)")
     print(f"ratio shards / tokenizer speed, per core:   {tok_cpu / one_cpu:7.2f}x CPU  "
-          f"({tok_wall / one_wall:.2f}x wall; target >= 1.0, Google's script ~0.30x)")
+          f"({tok_wall / one_wall:.2f}x wall; target >= 1.0)")
     if args.workers_too:
         two_cpu, two_wall = _timed(lambda: _cli(
             shards + ["--input", str(source), "--output", str(tmp / "two"),

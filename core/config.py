@@ -34,6 +34,17 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserError(f"--{name} must be in [{lo}, {hi}]; got {value!r}")
 
 
+MAX_SEED = (1 << 63) - 1
+
+
+def _check_int(name: str, value: int, lo: int, hi: int | None = None) -> None:
+    """An integer flag in [lo, hi] (no upper bound when `hi` is None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (
+            hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise UserError(f"--{name} must be an integer {bound}; got {value!r}")
+
+
 def output_fields(config: object) -> dict:
     """The fields of `config` that define the output (its `OUTPUT_FIELDS`), nested configs
     likewise, as a JSON-able dict: what manifests record and `config_sha256` hashes."""
@@ -119,7 +130,8 @@ class CleanConfig:
         "max_symbol_ratio", "min_alpha_ratio", "max_repeated_line_fraction",
         "max_bullet_line_fraction", "max_ellipsis_line_fraction", "min_sentences",
         "drop_lorem_ipsum", "drop_code", "dedup", "strip_wiki_markup", "drop_boilerplate_lines",
-        "min_line_words", "require_end_mark",
+        "min_line_words", "require_end_mark", "languages", "near_dedup", "near_dedup_threshold",
+        "near_dedup_ngram", "near_dedup_bands", "near_dedup_rows",
     )
 
     def __post_init__(self) -> None:
@@ -131,6 +143,11 @@ class CleanConfig:
             raise UserError(
                 f"--min-words/--max-words out of order: {self.min_words}, {self.max_words}"
             )
+        for name in ("min_sentences", "min_line_words"):
+            _check_int(name.replace("_", "-"), getattr(self, name), 0)
+        if not 0.0 <= self.min_mean_word_length <= self.max_mean_word_length:
+            raise UserError(f"--min/max-mean-word-length must satisfy 0 <= min <= max; got "
+                            f"{self.min_mean_word_length}, {self.max_mean_word_length}")
         for code in self.languages:
             if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha() and code.islower()):
                 raise UserError(f"--languages takes ISO 639-1 codes such as en,zh; got {code!r}")
@@ -164,6 +181,9 @@ class VocabConfig:
             raise UserError(f"--vocab-size too small: {self.vocab_size}")
         if self.min_frequency < 1:
             raise UserError(f"--min-frequency must be >= 1; got {self.min_frequency}")
+        _check_int("limit-alphabet", self.limit_alphabet, 0)
+        _check_int("num-unused", self.num_unused, 0)
+        _check_int("max-input-chars-per-word", self.max_input_chars_per_word, 1)
         if self.max_words_in_memory < 100:
             raise UserError(
                 f"--max-words-in-memory must be >= 100; got {self.max_words_in_memory}"
@@ -196,6 +216,7 @@ class PackConfig:
             raise UserError(f"--dupe-factor must be in [1, 255]; got {self.dupe_factor}")
         if self.nsp_pool_size < 2:
             raise UserError(f"--nsp-pool-size must be >= 2; got {self.nsp_pool_size}")
+        _check_int("seed", self.seed, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -229,6 +250,7 @@ class MaskConfig:
             raise UserError(
                 f"--span-max and --max-ngram must be >= 1; got {self.span_max}, {self.max_ngram}"
             )
+        _check_int("seed", self.seed, 0, MAX_SEED)
 
 
 @dataclass(frozen=True)
@@ -334,6 +356,7 @@ class ShardsJobConfig:
 
     def __post_init__(self) -> None:
         _check_choice("zh-segmenter", self.zh_segmenter, ZH_SEGMENTERS)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         derived = {
             "pack": dataclasses.replace(self.pack, seed=self.seed),
             "mask": dataclasses.replace(

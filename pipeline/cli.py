@@ -273,6 +273,10 @@ def run(argv: list[str]) -> int:
     args, beam_args = build_parser().parse_known_args(argv)
     if args.command in ("verify", "inspect") and beam_args:
         raise UserError(f"{args.command}: unrecognized arguments: {' '.join(beam_args)}")
+    if args.command == "clean" and not 1 <= args.num_shards <= 99999:
+        raise UserError(f"--num-shards must be in [1, 99999]; got {args.num_shards}")
+    if args.command == "inspect" and args.n < 0:
+        raise UserError(f"--n must be >= 0; got {args.n}")
     if beam_args:  # a stray value or unknown runner fails before any file is read
         from pipeline.beam_options import make_pipeline_options
 

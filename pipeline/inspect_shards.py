@@ -8,31 +8,31 @@ v2) also report rows, fill and sequences per row, and print each sequence of a r
 
 from __future__ import annotations
 
-import json
 import unicodedata
 
 import numpy as np
 import pyarrow as pa
-from apache_beam.io.filesystems import FileSystems
 
 from core.errors import UserError
-from transforms.manifest import MANIFEST_NAME, vocab_tokens
+from pipeline.verify import read_file, read_manifest
+from transforms.manifest import VOCAB_NAME, vocab_tokens
 from transforms.pack_rows import fill
 from transforms.shard_schema import PACKED_SCHEMA_VERSION
-from transforms.shard_write import read_bytes
 
 HIST_BINS = 8
 BAR_WIDTH = 40
 
 
 def _load(path: str) -> tuple[dict, list[str], pa.Table]:
-    manifest_path = FileSystems.join(path, MANIFEST_NAME)
-    if not FileSystems.exists(manifest_path):
-        raise UserError(f"inspect: no {MANIFEST_NAME} in {path!r}")
-    manifest = json.loads(read_bytes(manifest_path))
-    tokens = vocab_tokens(read_bytes(FileSystems.join(path, manifest["vocab"]["file"])))
-    tables = [pa.ipc.open_file(pa.BufferReader(read_bytes(FileSystems.join(path, s["file"]))))
-              .read_all() for s in manifest["shards"]]
+    manifest = read_manifest(path, "inspect")
+    tokens = vocab_tokens(read_file(path, manifest["vocab"].get("file", VOCAB_NAME), "inspect"))
+    tables = []
+    for info in manifest["shards"]:
+        try:
+            tables.append(pa.ipc.open_file(pa.BufferReader(
+                read_file(path, info["file"], "inspect"))).read_all())
+        except pa.ArrowInvalid as e:
+            raise UserError(f"inspect: {info['file']}: not an Arrow IPC file: {e}") from None
     return manifest, tokens, pa.concat_tables(tables)
 
 

@@ -9,6 +9,7 @@ naming the file, row and rule, so the CLI exits non-zero with one line.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from transforms.manifest import (
     special_ids,
     vocab_tokens,
 )
-from transforms.shard_assign import shard_sizes
+from transforms.shard_assign import shard_sizes, sort_key
 from transforms.shard_schema import (
     FORMAT_NAME,
     MAX_BATCH_ROWS,
@@ -146,13 +147,73 @@ def _check_spans(batch, n, prow, pos, lens, check) -> None:
     check(np.bincount(prow[~inside], minlength=n) > 0, "a masked position lies in no span")
 
 
+MANIFEST_KEYS = ("format", "schema_version", "config", "vocab", "shards", "totals")
+SHARD_KEYS = ("file", "rows", "bytes", "sha256", "tokens", "masked_tokens")
+
+
+def read_file(path: str, name: str, command: str = "verify") -> bytes:
+    """The bytes of `name` in the dir; a missing or unreadable file is one-line UserError."""
+    full = FileSystems.join(path, name)
+    if not FileSystems.exists(full):
+        raise UserError(f"{command}: {name}: missing")
+    try:
+        return read_bytes(full)
+    except OSError as e:  # a directory in a file's place, permissions, ...
+        raise UserError(f"{command}: {name}: cannot be read ({e})") from None
+
+
+def read_manifest(path: str, command: str = "verify") -> dict:
+    """A shard dir's manifest.json with its top-level shape checked, for verify and inspect.
+
+    A damaged manifest (empty, not JSON, not an object, a key or shard field missing) is one
+    line naming the problem, never a traceback.
+    """
+    if not FileSystems.exists(FileSystems.join(path, MANIFEST_NAME)):
+        raise UserError(f"{command}: no {MANIFEST_NAME} in {path!r} (not a shard dir, or the "
+                        f"run did not finish)")
+    data = read_file(path, MANIFEST_NAME, command)
+
+    def bad(message: str) -> NoReturn:
+        raise UserError(f"{command}: {MANIFEST_NAME}: {message}")
+
+    if not data.strip():
+        bad("empty")
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        bad(f"not valid JSON ({e})")
+    if not isinstance(manifest, dict):
+        bad(f"a JSON {type(manifest).__name__}, not an object")
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    if missing:
+        bad(f"lacks {', '.join(missing)}")
+    if not isinstance(manifest["shards"], list) or not all(
+            isinstance(s, dict) and all(k in s for k in SHARD_KEYS) for s in manifest["shards"]):
+        bad(f"shards must be a list of objects with {', '.join(SHARD_KEYS)}")
+    for key in ("config", "vocab", "totals"):
+        if not isinstance(manifest[key], dict):
+            bad(f"{key} is not an object")
+    return manifest
+
+
+def _shard_seed(config: dict) -> int:
+    """The seed that keyed shard assignment (job-level, or the shard stage's own)."""
+    seed = config.get("seed", config.get("shard", {}).get("seed"))
+    if not isinstance(seed, int):
+        _fail(MANIFEST_NAME, "config has no integer seed: shard order cannot be checked")
+    return seed
+
+
+def _rules(manifest: dict, tokens: list[str]) -> Rules:
+    try:
+        return Rules(manifest, tokens)
+    except (KeyError, TypeError, ValueError) as e:
+        _fail(MANIFEST_NAME, f"config or vocab unusable: {e!r}")
+
+
 def verify_shard_dir(path: str) -> dict:
     """Check the dir; returns the manifest. Prints a one-line OK summary."""
-    manifest_path = FileSystems.join(path, MANIFEST_NAME)
-    if not FileSystems.exists(manifest_path):
-        raise UserError(f"verify: no {MANIFEST_NAME} in {path!r} (not a shard dir, or the run "
-                        f"did not finish)")
-    manifest = json.loads(read_bytes(manifest_path))
+    manifest = read_manifest(path)
     version = manifest.get("schema_version")
     if manifest.get("format") != FORMAT_NAME or version not in (SCHEMA_VERSION,
                                                                  PACKED_SCHEMA_VERSION):
@@ -161,24 +222,28 @@ def verify_shard_dir(path: str) -> dict:
     if (version == PACKED_SCHEMA_VERSION) != is_packed(manifest["config"]):
         _fail(MANIFEST_NAME, f"schema v{version} does not match config.shard.packed")
     vocab = manifest["vocab"]
-    vocab_txt = read_bytes(FileSystems.join(path, vocab["file"]))
-    if hashlib.sha256(vocab_txt).hexdigest() != vocab["sha256"]:
-        _fail(vocab["file"], "sha256 differs from the manifest")
+    vocab_txt = read_file(path, vocab.get("file", "vocab.txt"))
+    if hashlib.sha256(vocab_txt).hexdigest() != vocab.get("sha256"):
+        _fail(vocab.get("file", "vocab.txt"), "sha256 differs from the manifest")
     tokens = vocab_tokens(vocab_txt)
-    rules = Rules(manifest, tokens)
-    if rules.special != vocab["special_ids"]:
-        _fail(MANIFEST_NAME, f"special ids {vocab['special_ids']} differ from vocab.txt")
+    rules = _rules(manifest, tokens)
+    if rules.special != vocab.get("special_ids"):
+        _fail(MANIFEST_NAME, f"special ids {vocab.get('special_ids')} differ from vocab.txt")
     shards = manifest["shards"]
-    n_shards = manifest["config"]["shard"]["num_shards"]
+    n_shards = manifest["config"].get("shard", {}).get("num_shards")
+    if not isinstance(n_shards, int) or n_shards < 1:
+        _fail(MANIFEST_NAME, f"config.shard.num_shards is {n_shards!r}")
     expected = [shard_file_name(i, n_shards) for i in range(n_shards)]
     if [s["file"] for s in shards] != expected:
         _fail(MANIFEST_NAME, f"shard list is not {expected[0]} .. {expected[-1]}")
+    _check_no_stray_shards(path, expected)
     packed = version == PACKED_SCHEMA_VERSION
     schema = schema_for(rules.vocab_size, packed)
     sizes = shard_sizes(sum(shard_instances(s) for s in shards), n_shards)
+    order = ShardOrder(_shard_seed(manifest["config"]))
     totals = {"instances": 0, "tokens": 0, "masked_tokens": 0}
     for info, size in zip(shards, sizes, strict=True):
-        _verify_shard(path, info, schema, rules)
+        _verify_shard(path, info, schema, rules, order)
         if shard_instances(info) != size:
             _fail(info["file"], f"{shard_instances(info)} instances; balanced sharding gives "
                   f"{size}")
@@ -186,21 +251,83 @@ def verify_shard_dir(path: str) -> dict:
         totals["tokens"] += info["tokens"]
         totals["masked_tokens"] += info["masked_tokens"]
     for key, value in totals.items():
-        if manifest["totals"][key] != value:
+        if manifest["totals"].get(key) != value:
             _fail(MANIFEST_NAME,
-                  f"totals.{key} is {manifest['totals'][key]}, shards sum to {value}")
+                  f"totals.{key} is {manifest['totals'].get(key)}, shards sum to {value}")
     print(f"OK {path}: {len(shards)} shards, {totals['instances']} instances, "
-          f"{totals['tokens']} tokens, {totals['masked_tokens']} masked; checksums, schema and "
-          f"row invariants verified")
+          f"{totals['tokens']} tokens, {totals['masked_tokens']} masked; checksums, schema, "
+          f"row invariants, unique instances and shard order verified")
     return manifest
 
 
-def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> None:
+def _check_no_stray_shards(path: str, expected: list[str]) -> None:
+    """A `shard-*.arrow` the manifest does not list (e.g. left by an earlier run) fails."""
+    listed = set(expected)
+    for result in FileSystems.match([FileSystems.join(path, "shard-*.arrow")]):
+        for meta in result.metadata_list:
+            name = FileSystems.split(meta.path)[1]
+            if name not in listed:
+                _fail(name, "stray shard file: not listed in the manifest")
+
+
+class ShardOrder:
+    """Instance identity and shard-assignment order across the shards, in shard order.
+
+    Each instance is named by (doc_id, pass_index, index); its sort key
+    (`transforms.shard_assign.sort_key`) orders the whole dir. Shard s must hold a contiguous
+    range of that order: every key of shard s above every key of the shards before it (with
+    the balanced sizes, that is exactly rank-based assignment), and inside a v1 shard the
+    rows are sorted by key. Keys ascending strictly across the dir also proves that no
+    instance appears twice, with memory for one shard's keys at a time.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.last: tuple[str, bytes] | None = None  # (file, largest key) of the shards so far
+        self.previous: dict[bytes, int] = {}  # the last non-empty shard's key -> row
+
+    def check(self, name: str, doc_ids: np.ndarray, passes: np.ndarray, indexes: np.ndarray,
+              rows_sorted: bool) -> None:
+        keys = [sort_key(self.seed, int(d), int(p), int(i))
+                for d, p, i in zip(doc_ids.tolist(), passes.tolist(), indexes.tolist(),
+                                   strict=True)]
+        if not keys:
+            return
+
+        def who(row: int) -> str:
+            return (f"instance (doc_id {doc_ids[row]}, pass {passes[row]}, index "
+                    f"{indexes[row]})")
+
+        by_key = sorted(range(len(keys)), key=keys.__getitem__)
+        for a, b in itertools.pairwise(by_key):
+            if keys[a] == keys[b]:
+                _fail(f"{name} row {max(a, b)}", f"duplicate {who(b)}, also row {min(a, b)}")
+        if rows_sorted:
+            for row in range(1, len(keys)):
+                if keys[row] < keys[row - 1]:
+                    _fail(f"{name} row {row}", "rows not sorted by shard sort key")
+        first = by_key[0]
+        if self.last is not None and keys[first] <= self.last[1]:
+            if keys[first] in self.previous:
+                _fail(f"{name} row {first}", f"duplicate {who(first)}, also in {self.last[0]} "
+                      f"row {self.previous[keys[first]]}")
+            _fail(f"{name} row {first}", f"{who(first)} sorts before the last instance of "
+                  f"{self.last[0]}: not in shard-assignment order")
+        self.last = (name, keys[by_key[-1]])
+        self.previous = {key: row for row, key in enumerate(keys)}
+
+
+def _identity(batch: pa.RecordBatch, packed: bool) -> tuple[np.ndarray, ...]:
+    """(doc_id, pass_index, index) of each instance of the batch, in row (and sequence) order."""
+    if packed:
+        return tuple(_list(batch, name)[1] for name in ("doc_ids", "pass_indexes", "indexes"))
+    return tuple(batch.column(name).to_numpy() for name in ("doc_id", "pass_index", "index"))
+
+
+def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules,
+                  order: ShardOrder) -> None:
     name = info["file"]
-    full = FileSystems.join(path, name)
-    if not FileSystems.exists(full):
-        _fail(name, "missing")
-    data = read_bytes(full)
+    data = read_file(path, name)
     if len(data) != info["bytes"]:
         _fail(name, f"{len(data)} bytes, manifest says {info['bytes']}")
     if hashlib.sha256(data).hexdigest() != info["sha256"]:
@@ -216,6 +343,7 @@ def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> Non
     from pipeline.verify_packed import check_packed_batch  # builds on this module's rules
 
     rows = tokens = masked = instances = 0
+    identity: list[tuple[np.ndarray, ...]] = []
     for b in range(reader.num_record_batches):
         batch = reader.get_batch(b)
         if batch.num_rows > MAX_BATCH_ROWS:
@@ -225,6 +353,7 @@ def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> Non
         else:
             check_batch(batch, rules, name, rows)
             instances += batch.num_rows
+        identity.append(_identity(batch, packed))
         rows += batch.num_rows
         tokens += int(_list(batch, "input_ids")[0][-1])
         masked += int(_list(batch, "mlm_positions")[0][-1])
@@ -234,3 +363,6 @@ def _verify_shard(path: str, info: dict, schema: pa.Schema, rules: Rules) -> Non
     for key, value in counted:
         if info.get(key) != value:
             _fail(name, f"{key} is {value}, manifest says {info.get(key)}")
+    if identity:
+        order.check(name, *(np.concatenate(cols) for cols in zip(*identity, strict=True)),
+                    rows_sorted=not packed)

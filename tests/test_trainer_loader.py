@@ -10,11 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trainer]'")
 
+from synthetic import PAD, SyntheticSpec, write_shard_dir  # noqa: E402
+
 from trainer.collate import IGNORE_INDEX, CollateConfig, collate, expand  # noqa: E402
 from trainer.dataset import ShardDataset, ShardLoader  # noqa: E402
 from trainer.permutation import global_order  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
-from trainer.synthetic import PAD, SyntheticSpec, write_shard_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module")

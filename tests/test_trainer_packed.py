@@ -22,10 +22,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trainer]'")
 
+from synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
+
 from trainer.collate import CollateConfig, collate, expand, to_torch  # noqa: E402
 from trainer.model import BertPretrainer, SboConfig, bert_config  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
-from trainer.synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
 from trainer.train import main  # noqa: E402
 
 VOCAB = 200

@@ -11,13 +11,13 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trainer]'")
 
+from synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
 from transformers import BertForPreTraining, BertTokenizerFast  # noqa: E402
 
 from trainer.collate import CollateConfig, collate, expand, to_torch  # noqa: E402
 from trainer.loop import Trainer  # noqa: E402
 from trainer.model import BertPretrainer  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
-from trainer.synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
 from trainer.train import main, parse_args  # noqa: E402
 
 VOCAB = 200
@@ -115,9 +115,29 @@ def test_resume_continues_exactly(tmp_path):
     assert [[r[k] for k in keys] for r in resumed] == [[r[k] for k in keys] for r in straight]
 
 
-@pytest.mark.slow
+RANK_DUMP = """
+import sys
+from pathlib import Path
+
+import torch
+
+from trainer.loop import Trainer
+from trainer.train import parse_args
+
+trainer = Trainer(parse_args(sys.argv[1:]))
+trainer.train()
+params = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+torch.save(params, Path(sys.argv[sys.argv.index("--output") + 1]) / f"rank{trainer.rank}.pt")
+"""
+
+
 def test_torchrun_two_ranks_gloo(tmp_path):
-    """DDP on CPU: two ranks, gradient accumulation, one loader worker each."""
+    """DDP on CPU: two ranks, gradient accumulation, one loader worker each.
+
+    The ranks read different rows, so their parameters stay equal after 6 steps only if the
+    gradients really are all-reduced; each rank dumps its parameters (a script in this test,
+    around the trainer's own Trainer) and they must be identical, and moved from the init.
+    """
     import os
     import subprocess
     import sys
@@ -125,9 +145,11 @@ def test_torchrun_two_ranks_gloo(tmp_path):
     shards, vocab = _data(tmp_path, "sop", "span", rows=128)
     argv = _argv(shards, vocab, tmp_path / "out", 6, "--grad-accum", "2", "--num-workers", "1",
                  "--save-every", "3")
+    script = tmp_path / "rank_dump.py"
+    script.write_text(RANK_DUMP)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                    "-m", "trainer.train", *argv], check=True, env=env, timeout=600,
+                    str(script), *argv], check=True, env=env, timeout=600,
                    cwd=Path(__file__).resolve().parents[1])
     m = _metrics(tmp_path / "out")
     assert [r["step"] for r in m] == list(range(1, 7))
@@ -135,3 +157,38 @@ def test_torchrun_two_ranks_gloo(tmp_path):
                        weights_only=False)
     # 6 steps x 2 micro-batches x 16 rows x 2 ranks = 384 rows = 3 epochs of 128.
     assert state["loader"]["epoch"] == 3 and state["loader"]["consumed_samples"] == 0
+    rank0, rank1 = (torch.load(tmp_path / "out" / f"rank{r}.pt") for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), f"{name} differs between ranks"
+    torch.manual_seed(0)  # the trainer's --seed: the initial weights
+    init = Trainer(parse_args(_argv(shards, vocab, tmp_path / "init", 1))).model.state_dict()
+    assert not torch.equal(init["bert.bert.embeddings.word_embeddings.weight"],
+                           rank0["bert.bert.embeddings.word_embeddings.weight"])
+
+
+def test_vocab_other_than_the_shards_own_is_refused(tmp_path, capsys):
+    shards, vocab = _data(tmp_path, "nsp", "token", rows=32)
+    other = tmp_path / "other"
+    write_vocab(other, VOCAB + 1)
+    assert main(_argv(shards, other, tmp_path / "out", 1)) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines()
+              if not line.startswith("progress:")]
+    assert errors == [f"error: {other / 'vocab.txt'} is not the vocab the shards were built with "
+                      f"(sha256 differs)"]
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--seed", "-1", "--seed must be >= 0"), ("--num-workers", "-1", "--num-workers must be >= 0"),
+    ("--save-every", "-3", "--save-every must be >= 0"),
+    ("--warmup-steps", "-1", "--warmup-steps must be >= 0"),
+    ("--group-by-length", "-1", "--group-by-length must be >= 0"),
+    ("--keep-checkpoints", "0", "--keep-checkpoints must be >= 1"),
+    ("--lr", "0", "--lr must be > 0"), ("--lr", "nan", "--lr must be > 0"),
+    ("--weight-decay", "-0.1", "--weight-decay must be >= 0"),
+    ("--grad-accum", "0", "--grad-accum must be >= 1"),
+])
+def test_trainer_numeric_flags_are_checked(tmp_path, capsys, flag, value, message):
+    argv = _argv(tmp_path / "shards", tmp_path / "vocab", tmp_path / "out", 1, flag, value)
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")

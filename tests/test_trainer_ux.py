@@ -14,7 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trainer]'")
 
-from trainer.synthetic import SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
+from synthetic import SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
+
 from trainer.train import main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,9 +2,11 @@
 
 Dataflow installs the project from a package built by `python -m build`, not from this
 checkout; so a wheel installed into a fresh venv must run `all` from an unrelated directory.
-The venv sees the machine's site-packages for the heavy dependencies (no network here), but
-the project itself comes only from the wheel: the test runs outside the repo and checks
-where `pipeline` was imported from.
+The venv sees the site-packages of the interpreter running the tests for the heavy
+dependencies (no network here) through a `.pth` file — not `--system-site-packages`, which
+inside a virtualenv would give the base interpreter's packages instead of the virtualenv's
+(issue 12 item 8). The project itself comes only from the wheel: the test runs outside the
+repo and checks where `pipeline` was imported from.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ def test_wheel_in_fresh_venv_runs_all_on_packaged_demo_corpus(tmp_path):
     wheel = next(dist.glob("bert_shards-*.whl"))
 
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], cwd=tmp_path)
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     python = venv / "bin" / "python"
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                   cwd=tmp_path).strip()
+    ours = [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
+    (Path(purelib) / "test_environment.pth").write_text("\n".join(ours) + "\n")
     _run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
          cwd=tmp_path)
 
@@ -44,6 +50,10 @@ def test_wheel_in_fresh_venv_runs_all_on_packaged_demo_corpus(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     origin = _run([str(python), "-c", "import pipeline; print(pipeline.__file__)"], work, env)
     assert str(venv) in origin, f"pipeline imported from {origin.strip()}, not the wheel"
+    import apache_beam
+
+    beam = _run([str(python), "-c", "import apache_beam; print(apache_beam.__file__)"], work, env)
+    assert beam.strip() == apache_beam.__file__, "dependencies must come from this environment"
 
     _run([str(venv / "bin" / "bert-shards"), "all", "--output", "out/demo"], work, env)
     summary = json.loads((work / "out/demo/summary.json").read_text())

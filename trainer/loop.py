@@ -50,7 +50,10 @@ def read_vocab(vocab_dir: Path, manifest: dict) -> tuple[int, int]:
         raise UserError(f"no vocab.txt in --vocab {vocab_dir}")
     data = path.read_bytes()
     expected = (manifest.get("vocab") or {}).get("sha256")
-    if expected and hashlib.sha256(data).hexdigest() != expected:
+    if not expected:
+        raise UserError("the --shards manifest records no vocab sha256, so --vocab cannot be "
+                        "checked against it (not a shard dir written by `shards`)")
+    if hashlib.sha256(data).hexdigest() != expected:
         raise UserError(f"{path} is not the vocab the shards were built with (sha256 differs)")
     tokens = data.decode("utf-8").splitlines()
     pad = SPECIAL_TOKENS["pad"]

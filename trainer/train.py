@@ -39,9 +39,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-checkpoints", type=int, default=2)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     args = p.parse_args(argv)
-    for name in ("max_steps", "batch_size", "grad_accum", "log_every"):
+    for name in ("max_steps", "batch_size", "grad_accum", "log_every", "keep_checkpoints"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("group_by_length", "num_workers", "seed", "save_every", "warmup_steps"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+    if not 0.0 < args.lr < float("inf"):  # also refuses nan
+        raise UserError(f"--lr must be > 0 and finite, got {args.lr}")
+    if not 0.0 <= args.weight_decay < float("inf"):
+        raise UserError(f"--weight-decay must be >= 0 and finite, got {args.weight_decay}")
     return args
 
 
@@ -52,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         from trainer.loop import NothingToTrain, Trainer
 
         Trainer(args).train()
-    except NothingToTrain as e:
-        print(e, file=sys.stderr)
-    except UserError as e:
+    except UserError as e:  # first: a bad flag is raised before NothingToTrain is imported
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except NothingToTrain as e:
+        print(e, file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,8 @@ FORMAT_NAME = "bert-shards-arrow"
 SCHEMA_VERSION = 1
 PACKED_SCHEMA_VERSION = 2
 """`--packed` rows: several complete instances per row (`packed_shard_schema`)."""
-PACKED_LIST_COLUMNS = ("seq_lens", "a_lens", "sentence_labels", "doc_ids", "pass_indexes")
+PACKED_LIST_COLUMNS = ("seq_lens", "a_lens", "sentence_labels", "doc_ids", "pass_indexes",
+                       "indexes")
 """Per-row lists with one entry per sequence of a packed row, in row order."""
 MAX_BATCH_ROWS = 1024
 """Record batch size: ~1 MB at seq 512, the sweet spot for memory-mapped random access
@@ -48,6 +49,7 @@ def shard_schema(vocab_size: int) -> pa.Schema:
             pa.field("sentence_label", pa.int8(), nullable=False),
             pa.field("doc_id", pa.uint64(), nullable=False),
             pa.field("pass_index", pa.uint8(), nullable=False),
+            pa.field("index", pa.uint32(), nullable=False),
         ],
         metadata={"format": FORMAT_NAME, "schema_version": str(SCHEMA_VERSION)},
     )
@@ -58,8 +60,8 @@ def packed_shard_schema(vocab_size: int) -> pa.Schema:
 
     `input_ids`, `mlm_positions`, `mlm_labels`, `span_starts`, `span_ends` are as in v1 but
     relative to the row; `seq_lens[k]`, `a_lens[k]` (relative to sequence k),
-    `sentence_labels[k]`, `doc_ids[k]` and `pass_indexes[k]` describe sequence k, which
-    starts at `sum(seq_lens[:k])`.
+    `sentence_labels[k]`, `doc_ids[k]`, `pass_indexes[k]` and `indexes[k]` describe sequence
+    k, which starts at `sum(seq_lens[:k])`.
     """
     ids = pa.from_numpy_dtype(id_dtype(vocab_size))
     pos = pa.uint16()
@@ -75,6 +77,7 @@ def packed_shard_schema(vocab_size: int) -> pa.Schema:
             pa.field("sentence_labels", pa.list_(pa.int8()), nullable=False),
             pa.field("doc_ids", pa.list_(pa.uint64()), nullable=False),
             pa.field("pass_indexes", pa.list_(pa.uint8()), nullable=False),
+            pa.field("indexes", pa.list_(pa.uint32()), nullable=False),
         ],
         metadata={"format": FORMAT_NAME, "schema_version": str(PACKED_SCHEMA_VERSION)},
     )
@@ -127,6 +130,7 @@ def instances_to_batch(instances: Sequence[Instance], vocab_size: int) -> pa.Rec
         _scalar_array([inst.sentence_label for inst in instances], np.int8),
         _scalar_array([inst.doc_id for inst in instances], np.uint64),
         _scalar_array([inst.pass_index for inst in instances], np.uint8),
+        _scalar_array([inst.index for inst in instances], np.uint32),
     ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -157,9 +161,10 @@ def packed_rows_to_batch(instances: Sequence[Instance], rows: Sequence[Sequence[
         columns["sentence_labels"].append(np.array([s.sentence_label for s in seqs], np.int8))
         columns["doc_ids"].append(np.array([s.doc_id for s in seqs], dtype=np.uint64))
         columns["pass_indexes"].append(np.array([s.pass_index for s in seqs], dtype=np.uint8))
+        columns["indexes"].append(np.array([s.index for s in seqs], dtype=np.uint32))
     kinds = {"input_ids": (ids_t, vocab_size), "mlm_labels": (ids_t, vocab_size),
              "sentence_labels": (np.dtype(np.int8), 0), "doc_ids": (np.dtype(np.uint64), 0),
-             "pass_indexes": (np.dtype(np.uint8), 0)}
+             "pass_indexes": (np.dtype(np.uint8), 0), "indexes": (np.dtype(np.uint32), 0)}
     schema = packed_shard_schema(vocab_size)
     arrays = [_list_array(columns[name], *kinds.get(name, (POSITION_DTYPE, pos_limit)), name)
               for name in schema.names]
