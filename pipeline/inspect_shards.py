@@ -166,7 +166,7 @@ def unpack_row(row: dict) -> list[dict]:
         out.append({
             "sequence": k, "input_ids": row["input_ids"][start:end], "a_len": row["a_lens"][k],
             "sentence_label": row["sentence_labels"][k], "doc_id": row["doc_ids"][k],
-            "pass_index": row["pass_indexes"][k],
+            "pass_index": row["pass_indexes"][k], "index": row["indexes"][k],
             "mlm_positions": [p for p, _ in masked], "mlm_labels": [lab for _, lab in masked],
             "span_starts": [s for s, _ in spans], "span_ends": [e for _, e in spans],
         })

@@ -48,7 +48,8 @@ def _join(seqs: list[dict]) -> dict:
         row["input_ids"] += seq["input_ids"]
         row["seq_lens"].append(len(seq["input_ids"]))
         for one, many in (("a_len", "a_lens"), ("sentence_label", "sentence_labels"),
-                          ("doc_id", "doc_ids"), ("pass_index", "pass_indexes")):
+                          ("doc_id", "doc_ids"), ("pass_index", "pass_indexes"),
+                          ("index", "indexes")):
             row[many].append(seq[one])
         for name in ("mlm_positions", "span_starts", "span_ends"):
             row[name] += [p + start for p in seq[name]]
