@@ -39,7 +39,8 @@ def test_shell_expanded_inputs_are_all_read_and_summary_reads_like_the_json(tmp_
     dropped and rejected reasons print as indented bare names under their totals, exactly
     the keys of summary.json."""
     (tmp_path / "a.txt").write_text(f"{WORDS}.\n\nshort doc.\n")
-    (tmp_path / "b.jsonl").write_text(json.dumps({"text": WORDS}) + "\n{not json\n")
+    other_words = " ".join(f"term{i}" for i in range(30))  # not a near-duplicate of a.txt
+    (tmp_path / "b.jsonl").write_text(json.dumps({"text": other_words}) + "\n{not json\n")
     done = _cli("clean", "--input", str(tmp_path / "a.txt"), str(tmp_path / "b.jsonl"),
                 "--output", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
@@ -121,7 +122,8 @@ def test_vocab_smaller_than_its_alphabet_warns(tmp_path):
     entries = len((tmp_path / "v" / "vocab.txt").read_text().splitlines())
     assert entries > 10
     warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
-    assert warnings == [line for line in done.stderr.splitlines() if line.strip()]
+    assert warnings == [line for line in done.stderr.splitlines()
+                        if line.strip() and not line.startswith("progress:")]  # slow machines
     assert len(warnings) == 1 and f"has {entries:,} entries" in warnings[0]
     assert "--vocab-size 10:" in warnings[0]
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())

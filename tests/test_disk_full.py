@@ -43,7 +43,8 @@ def test_disk_full_while_writing_shards_is_one_line(tmp_path, tiny_disk):
          "--lowercase", "--output", str(tiny_disk), "--dupe-factor", "5", "--num-shards", "2"],
         env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
+    lines = [line for line in done.stderr.strip().splitlines()
+             if not line.startswith("progress:")]  # a slow machine prints progress first
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"error: no space left on device writing {tiny_disk}/shard-")
     assert not (tiny_disk / "manifest.json").exists()

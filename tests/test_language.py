@@ -83,10 +83,12 @@ def test_bad_language_codes_are_user_errors():
 
 
 def test_clean_keeps_listed_languages_counts_the_rest_and_tags_lang(tmp_path):
+    """Also the pipeline test of hard-wrapped Chinese: its line breaks vanish in the output."""
     corpus = tmp_path / "mixed.jsonl"
     english = "The river runs past the old mill and the village green every single day of the year."
     chinese = "河水每天都流过老磨坊和村里的草地，一年四季从不停歇，村民们早已习惯了它的声音。"
-    records = [{"id": "en0", "text": english}, {"id": "zh0", "text": chinese}]
+    wrapped = chinese.replace("草地", "草\n地").replace("习惯", "习\r\n惯")  # hard-wrapped lines
+    records = [{"id": "en0", "text": english}, {"id": "zh0", "text": wrapped}]
     records += [{"id": f"{d['lang']}{i}", "text": d["text"]}
                 for i, d in enumerate(other_language_docs())]
     corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
@@ -97,5 +99,6 @@ def test_clean_keeps_listed_languages_counts_the_rest_and_tags_lang(tmp_path):
     assert s["documents_dropped"] == {"language": 45}
     assert s["documents_kept_by_language"] == {"en": 1, "zh": 1}
     assert_accounting(s)
-    assert sorted((d["id"], d["lang"]) for d in rows(out, "documents")) == [
-        ("en0", "en"), ("zh0", "zh")]
+    docs = sorted(rows(out, "documents"), key=lambda d: d["id"])
+    assert [(d["id"], d["lang"]) for d in docs] == [("en0", "en"), ("zh0", "zh")]
+    assert docs[1]["text"] == chinese and docs[1]["sentences"] == [chinese]  # wraps joined
