@@ -320,7 +320,9 @@ class ShardOrder:
 def _identity(batch: pa.RecordBatch, packed: bool) -> tuple[np.ndarray, ...]:
     """(doc_id, pass_index, index) of each instance of the batch, in row (and sequence) order."""
     if packed:
-        return tuple(_list(batch, name)[1] for name in ("doc_ids", "pass_indexes", "indexes"))
+        # Not `_list`: it widens to int64, and doc ids use all 64 bits.
+        return tuple(batch.column(name).flatten().to_numpy()
+                     for name in ("doc_ids", "pass_indexes", "indexes"))
     return tuple(batch.column(name).to_numpy() for name in ("doc_id", "pass_index", "index"))
 
 

@@ -58,9 +58,11 @@ def make_instances(n: int, seed: int = 0, vocab_size: int = 300) -> list[Instanc
 
 
 def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4, seed: int = 1,
-                    compression: str = "none", beam_args: tuple[str, ...] = ()) -> dict:
+                    compression: str = "none", beam_args: tuple[str, ...] = (),
+                    packed: bool = False) -> dict:
     """Run WriteShards + WriteManifest + WriteSummary on `instances`, as the `shards` job does
-    (a hand-made shard dir); the manifest."""
+    (a hand-made shard dir); the manifest. `packed`: rows of up to 64 tokens holding up to 3
+    instances (schema v2)."""
     import json
     import os
 
@@ -68,18 +70,18 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
 
     from core.config import PackConfig, ShardConfig, ShardsJobConfig, output_fields
     from pipeline.beam_options import make_pipeline_options
-    from transforms.shards import WriteManifest, WriteShards
+    from transforms.shards import RowPacking, WriteManifest, WriteShards
     from transforms.summary import WriteSummary
 
     config = output_fields(ShardsJobConfig(
         pack=PackConfig(dupe_factor=2, max_seq_length=64),
-        shard=ShardConfig(num_shards=num_shards, compression=compression), seed=seed,
-        output=out))
+        shard=ShardConfig(num_shards=num_shards, compression=compression, packed=packed),
+        seed=seed, output=out))
     with beam.Pipeline(options=make_pipeline_options(list(beam_args))) as p:
         vocab = p | "Vocab" >> beam.Create([toy_vocab()])
         stats = p | "Stats" >> beam.Create([{"documents_read": 1, "documents_kept": 1}])
         written = p | "Instances" >> beam.Create(instances) | WriteShards(
-            out, num_shards, compression, seed, vocab)
+            out, num_shards, compression, seed, vocab, RowPacking(64, 3) if packed else None)
         written["shards"] | WriteManifest(out, config, vocab, stats)
         stats | WriteSummary(out)
     with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:

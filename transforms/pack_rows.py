@@ -1,29 +1,37 @@
 """Packing complete instances into rows of up to `max_seq_length` tokens (`--packed`).
 
 Krell et al., "Efficient Sequence Packing without Cross-contamination" (arXiv 2107.02027),
-show that BERT rows at 512 are more than half padding and that a histogram-based packer
-(SPFHP, shortest-pack-first histogram packing) fills them to ~99% in time that depends on
-the number of distinct lengths, not of sequences. We use SPFHP with their limit on
-sequences per pack (`--max-sequences-per-row`, default 3):
+show that BERT rows at 512 are more than half padding and that packing on the *histogram*
+of lengths (their SPFHP and NNLSHP) costs time in the number of distinct lengths, not of
+sequences, and reaches ~99% fill with a few sequences per row. We pack on the histogram
+too, with their limit on sequences per row (`--max-sequences-per-row`, default 3), but
+complete each row differently, because with few sequences per row the last slots decide
+the fill:
 
 1. the shard's instance lengths become a histogram over 1..max_len;
-2. lengths are taken longest first; the sequences of one length go, as many at a time as
-   fit, into the open strategy (a multiset of lengths with a count of packs) with the least
-   remaining space that still fits them (best fit), splitting a strategy when fewer
-   sequences than packs remain; what does not fit opens a new strategy;
-3. a strategy with `max_per_row` sequences or no space left is closed.
+2. a row opens with the longest length left; while more than two slots remain, the
+   longest length that fits is added (best fit, as SPFHP); the last two slots take the
+   *pair* of lengths (or single length) with the largest sum that fits, found exactly by a
+   two-pointer walk over the histogram;
+3. the same row is repeated as long as the histogram holds its lengths (the choice could
+   not change), so the work is O(max_len) per distinct row shape, not per row.
 
-Only the histogram enters steps 1-3, so the packing is a function of the multiset of
-lengths. Concrete instances are then dealt to the packs of each strategy in the order of
-their shard sort key (which is a hash of the seed and the instance's name), and rows are
-ordered by the smallest sort key they hold: the rows of a shard depend only on the
-instances and the seed, never on arrival order, bundles or workers.
+On enwiki at 512 (nsp, span, dupe 2; 1,507 instances, 867 of them full) SPFHP with 3 per
+row fills 0.952 and this packer 0.966 (benchmarks/bench_packing.py): SPFHP puts lengths
+one at a time longest first, so rows that opened with a medium sequence take the next
+medium one and leave the third slot to a short one, while short sequences later share
+rows three at a time.
+
+Only the histogram enters steps 1-3, so the row shapes are a function of the multiset of
+lengths. Concrete instances are then dealt to the rows of each shape in the order of
+their shard sort key (a hash of the seed and the instance's name), and rows are ordered by
+the smallest sort key they hold: a shard's rows depend only on its instances and the seed,
+never on arrival order, bundles or workers.
 
 Why per shard, after shard assignment: `WriteShards` already brings each shard's instances
 to one worker, sorted, so packing there costs no extra shuffle and keeps exactly the
-unpacked run's shard balance (in instances); a shard of a few thousand instances has
-enough lengths for near-complete fill (measured in benchmarks/bench_packing.py), and
-SPFHP's cost per shard is O(max_len x strategies), milliseconds.
+unpacked run's shard balance (in instances); a shard of a few hundred instances already
+holds enough lengths for near-optimal fill.
 """
 
 from __future__ import annotations
@@ -32,46 +40,67 @@ from collections.abc import Sequence
 
 import numpy as np
 
-Strategy = tuple[tuple[int, ...], int]
-"""(the lengths of one pack, longest first; how many packs have them)."""
+Shape = tuple[tuple[int, ...], int]
+"""(the lengths of one row, in the order they were added; how many rows have them)."""
 
 
-def spfhp(histogram: np.ndarray, max_len: int, max_per_row: int) -> list[Strategy]:
-    """Packing strategies for `histogram[l]` sequences of length l (l <= max_len).
+def _longest_fitting(histogram: list[int], space: int) -> int:
+    """The longest length <= space still in the histogram, or 0."""
+    return next((n for n in range(space, 0, -1) if histogram[n]), 0)
 
-    Every sequence is in exactly one pack; a pack's lengths sum to at most `max_len` and
-    number at most `max_per_row`. Strategies come in the order they were opened.
+
+def _best_pair(histogram: list[int], space: int) -> tuple[int, ...]:
+    """One or two lengths from the histogram with the largest sum <= space (ties: the pair
+    with the shorter first length, found first by the two-pointer walk)."""
+    single = _longest_fitting(histogram, space)
+    best, best_sum = ((single,), single) if single else ((), 0)
+    lo, hi = 1, space - 1
+    while lo <= hi:
+        if not histogram[lo]:
+            lo += 1
+        elif not histogram[hi] or (lo == hi and histogram[lo] < 2) or lo + hi > space:
+            hi -= 1
+        else:
+            if lo + hi > best_sum:
+                best, best_sum = (hi, lo), lo + hi
+            lo += 1
+    return best
+
+
+def row_shapes(histogram: np.ndarray, max_len: int, max_per_row: int) -> list[Shape]:
+    """Row shapes for `histogram[n]` sequences of length n (n <= max_len).
+
+    Every sequence is in exactly one row; a row's lengths sum to at most `max_len` and
+    number at most `max_per_row`.
     """
-    if len(histogram) > max_len + 1 and histogram[max_len + 1:].any():
+    if len(histogram) > max_len + 1 and np.any(histogram[max_len + 1:]):
         raise ValueError(f"a sequence is longer than max_len {max_len}")
-    # open_by_space[s]: indices into `strategies` of open strategies with s tokens free.
-    open_by_space: list[list[int]] = [[] for _ in range(max_len + 1)]
-    strategies: list[list] = []  # [lengths, count]
-
-    def add(lengths: tuple[int, ...], count: int) -> None:
-        space = max_len - sum(lengths)
-        strategies.append([lengths, count])
-        if space > 0 and len(lengths) < max_per_row:
-            open_by_space[space].append(len(strategies) - 1)
-
-    for length in range(min(len(histogram) - 1, max_len), 0, -1):
-        todo = int(histogram[length])
-        while todo:
-            space = next((s for s in range(length, max_len + 1) if open_by_space[s]), None)
-            if space is None:
-                add((length,), todo)
+    left = [int(c) for c in histogram[:max_len + 1]] + [0] * (max_len + 1 - len(histogram))
+    shapes: list[Shape] = []
+    longest = max_len
+    while longest := _longest_fitting(left, longest):
+        row = [longest]
+        left[longest] -= 1
+        space = max_len - longest
+        while len(row) < max_per_row:
+            if len(row) == max_per_row - 2:
+                added = _best_pair(left, space)
+            else:
+                added = (n,) if (n := _longest_fitting(left, space)) else ()
+            if not added:
                 break
-            index = open_by_space[space][-1]
-            lengths, count = strategies[index]
-            moved = min(count, todo)
-            if moved == count:  # every pack of the strategy takes one more sequence
-                open_by_space[space].pop()
-                strategies[index][1] = 0
-            else:  # the rest of the strategy stays open as it was
-                strategies[index][1] = count - moved
-            add(lengths + (length,), moved)
-            todo -= moved
-    return [(tuple(lengths), count) for lengths, count in strategies if count]
+            for n in added:
+                left[n] -= 1
+            row += added
+            space -= sum(added)
+        need = {n: row.count(n) for n in row}
+        for n in row:  # back to the histogram before this row, then take it `repeat` times
+            left[n] += 1
+        repeat = min(left[n] // k for n, k in need.items())
+        for n, k in need.items():
+            left[n] -= repeat * k
+        shapes.append((tuple(row), repeat))
+    return shapes
 
 
 def pack_rows(lengths: Sequence[int], max_len: int, max_per_row: int) -> list[list[int]]:
@@ -92,7 +121,7 @@ def pack_rows(lengths: Sequence[int], max_len: int, max_per_row: int) -> list[li
         queues.setdefault(length, []).append(i)
     taken = dict.fromkeys(queues, 0)
     rows: list[list[int]] = []
-    for pack, count in spfhp(histogram, max_len, max_per_row):
+    for pack, count in row_shapes(histogram, max_len, max_per_row):
         for _ in range(count):
             row = []
             for length in pack:
