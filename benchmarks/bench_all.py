@@ -45,7 +45,8 @@ def main() -> None:
         sys.exit(f"{SHARED} absent: this benchmark reads ../shared/corpora")
     tmp = Path(tempfile.mkdtemp(prefix="bench_all_"))
     corpus = str(write_corpus("en", args.mb, tmp))
-    read = ["--input", corpus, "--format", "jsonl"]
+    # variants of the same articles are near-duplicates by construction: near-dedup off
+    read = ["--input", corpus, "--format", "jsonl", "--no-near-dedup"]
     shard_args = ["--task", "nsp", "--masking", "span", "--max-seq-length", "512"]
     size = dict(vocab_size=30522, min_frequency=2, limit_alphabet=1000)
 

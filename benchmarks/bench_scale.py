@@ -51,6 +51,8 @@ def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> 
             "--format", "jsonl", "--vocab", str(VOCAB), "--lowercase", "--task", "nsp",
             "--masking", "span", "--max-seq-length", "512", "--output", str(out),
             "--overwrite", *extra]
+    if code == ROOT:  # variants are near-duplicates by construction; older checkouts lack the flag
+        argv.append("--no-near-dedup")
     env = {**os.environ, "PYTHONPATH": str(code), "TOKENIZERS_PARALLELISM": "false"}
     start = time.perf_counter()
     child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
