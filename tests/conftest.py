@@ -28,3 +28,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return (f"{CORPORA} absent: the tests that read real corpora will skip "
                 f"(CI=true makes this an error)")
     return None
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run faster on one thread, and far faster on a busy 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

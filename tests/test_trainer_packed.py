@@ -34,12 +34,7 @@ MAX_LEN = 64
 RTOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dirs(tmp: Path, task: str, masking: str, rows: int) -> tuple[Path, Path]:

@@ -23,13 +23,7 @@ from trainer.train import main, parse_args  # noqa: E402
 VOCAB = 200
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run faster on one thread, and far faster on a busy 2-core box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(tmp: Path, task: str, masking: str, rows: int = 512) -> tuple[Path, Path]:

@@ -22,12 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 VOCAB = 200
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(tmp: Path, rows: int = 64, seed: int = 0, max_seq_length: int = 64,
