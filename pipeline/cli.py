@@ -36,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+CLOSED_PIPE_LINE = "stopped: the output pipe was closed (e.g. by head)"
+
 def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) -> None:
     g = p.add_argument_group("input and cleaning")
     g.add_argument("--input", action="extend", nargs="+", default=[], metavar="GLOB",
@@ -339,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # `inspect DIR | head`: the reader is gone, which is not an error of this run. Point
-        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        # `inspect DIR | head`: the reader is gone, which is not an error of this run; say in one
+        # line why the output stops. Point stdout at /dev/null so the interpreter's final flush
+        # does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(CLOSED_PIPE_LINE, file=sys.stderr)
         return 0
     except OSError as e:  # the machine, not the code: disk full, permissions, a vanished file
         where = f" ({e.filename})" if e.filename else ""
