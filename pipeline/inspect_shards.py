@@ -12,6 +12,7 @@ import unicodedata
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.errors import UserError
 from pipeline.verify import read_file, read_manifest
@@ -37,7 +38,7 @@ def _load(path: str) -> tuple[dict, list[str], pa.Table]:
 
 
 def _lengths(table: pa.Table, name: str) -> np.ndarray:
-    return pa.compute.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
+    return pc.list_value_length(table.column(name)).to_numpy(zero_copy_only=False)
 
 
 def _histogram(lengths: np.ndarray, max_len: int) -> list[str]:

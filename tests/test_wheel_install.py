@@ -59,3 +59,7 @@ def test_wheel_in_fresh_venv_runs_all_on_packaged_demo_corpus(tmp_path):
     summary = json.loads((work / "out/demo/summary.json").read_text())
     assert summary["documents_read"] > 50 and summary["instances"] > 0
     _run([str(python), "-m", "beam_runner", "verify", "out/demo/shards"], work, env)
+    # inspect, too, runs from the wheel in a fresh interpreter
+    shown = _run([str(python), "-m", "beam_runner", "inspect", "out/demo/shards", "--n", "1"],
+                 work, env)
+    assert shown.startswith("shard dir: 16 shards")
