@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from core.config import ReadConfig
 from core.errors import UserError
 from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_options
-from pipeline.local_memory import return_freed_memory
+from pipeline.local_memory import release_finished_stages, return_freed_memory
 from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, with_default_inputs
@@ -74,6 +74,7 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
     if not dry_run:
         prepare_output_dir(output, overwrite, own_files)
         return_freed_memory()
+        release_finished_stages()
     start = time.monotonic()
     try:
         local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS

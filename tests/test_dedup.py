@@ -6,7 +6,8 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.dedup import DeduplicateDocuments, dedup_key, keep_smallest_id
+from transforms.dedup import (DeduplicateDocuments, DocRef, Survivor, dedup_key,
+                              merge_survivors)
 from transforms.records import TextDocument
 
 
@@ -19,9 +20,12 @@ def test_key_ignores_case_and_whitespace_only():
     assert dedup_key("Hello world.") != dedup_key("Hello world!")
 
 
-def test_keep_smallest_id_is_order_free():
-    a, b = (doc("b", "x"), 2), (doc("a", "x"), 1)
-    assert keep_smallest_id(a, b) == keep_smallest_id(b, a) == (doc("a", "x"), 3)
+def test_merge_survivors_is_order_free():
+    a = Survivor(DocRef("b", b"\x00"), 1, 2)
+    b = Survivor(DocRef("a", b"\xff"), 1, 1)
+    assert merge_survivors(a, b) == merge_survivors(b, a) == Survivor(DocRef("a", b"\xff"), 1, 3)
+    twin = Survivor(DocRef("a", b"\xff"), 2, 4)
+    assert merge_survivors(b, twin) == merge_survivors(twin, b) == Survivor(b.ref, 3, 5)
 
 
 def test_deduplicate_documents():
