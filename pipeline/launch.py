@@ -22,7 +22,7 @@ from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_optio
 from pipeline.local_memory import return_freed_memory
 from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
-from pipeline.stages import check_local_inputs, with_default_inputs
+from pipeline.stages import check_local_inputs, check_remote_inputs, with_default_inputs
 from pipeline.summary import print_summary
 
 _NO_SPACE = re.compile(r"No space left on device(?:: '([^']+)')?")
@@ -70,13 +70,15 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
     """
     options = make_pipeline_options(beam_args)
     check_local_inputs(with_default_inputs(read_cfg))
+    local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
     dry_run = is_dry_run(options)
+    if local and not dry_run:
+        check_remote_inputs(read_cfg)
     if not dry_run:
         prepare_output_dir(output, overwrite, own_files)
         return_freed_memory()
     start = time.monotonic()
     try:
-        local = options.view_as(StandardOptions).runner in LOCAL_RUNNERS
         with (_quiet_worker_errors(), progress_lines() if local else contextlib.nullcontext(),
               beam.Pipeline(options=options) as p):
             build(p)

@@ -9,6 +9,7 @@ import os
 from importlib import resources
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from core.config import CleanConfig, ReadConfig
 from core.errors import UserError
@@ -56,6 +57,21 @@ def check_local_inputs(cfg: ReadConfig) -> None:
         else:
             hint = ""
         raise UserError(f"--input {pattern!r} matches no file{hint}")
+
+
+def check_remote_inputs(cfg: ReadConfig) -> None:
+    """Pre-flight for a local run: every remote pattern (gs://...) must match a file. A job for
+    a remote runner is built without reading the store and matches at run time instead."""
+    for pattern in cfg.inputs:
+        if "://" not in pattern:
+            continue
+        try:
+            matched = FileSystems.match([pattern])[0].metadata_list
+        except Exception as e:  # unknown scheme, no credentials, no network: one line
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"--input {pattern!r} cannot be matched: {first_line}") from e
+        if not matched:
+            raise UserError(f"--input {pattern!r} matches no file")
 
 
 def _link_trouble(path: str) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import memory_filesystem
 import pytest
 import zstandard
 
@@ -177,6 +178,9 @@ def test_multi_processing_gives_identical_bytes(tmp_path):
         ["clean", "--output", "OUT", "--format", "xml"],
         ["clean", "--output", "OUT", "--input", "DIR"],
         ["clean", "--output", "OUT", "--num-shards", "0"],
+        ["clean", "--output", "OUT", "--input", "nosuchscheme://bucket/*.txt"],
+        ["clean", "--output", "OUT", "--input", f"{memory_filesystem.SCHEME}://bucket/none/*.txt"],
+        ["all", "--output", "OUT", "--input", f"{memory_filesystem.SCHEME}://b/none.jsonl"],
     ],
 )
 def test_user_errors_are_one_line(tmp_path, capsys, argv):
@@ -186,6 +190,7 @@ def test_user_errors_are_one_line(tmp_path, capsys, argv):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_dangling_link_and_link_loop_as_input_are_one_line_errors(tmp_path):

@@ -92,8 +92,9 @@ def test_pruning_is_bounded_and_reported(tmp_path):
 
 def test_combiner_merge_sums_and_prunes():
     fn = WordCountCombineFn(max_words=4)
-    a = fn.add_input(fn.create_accumulator(), {"x": 3, "y": 1})
-    b = fn.add_input(fn.add_input(fn.create_accumulator(), {"x": 1, "z": 1}), {"w": 2, "v": 1})
+    a = fn.add_input(fn.create_accumulator(), WordCounts({"x": 3, "y": 1}, documents=1))
+    b = fn.add_input(fn.add_input(fn.create_accumulator(), WordCounts({"x": 1, "z": 1}, 1)),
+                     WordCounts({"w": 2, "v": 1}, documents=1))
     merged = fn.merge_accumulators([a, b])
     # x=4 y=1 z=1 w=2 v=1: 5 > 4 distinct -> drop count<=1 (3 entries) -> 2 left
     assert fn.extract_output(merged) == WordCounts(counts={"x": 4, "w": 2}, documents=3,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -12,7 +13,8 @@ import pytest
 from tokenizers import BertWordPieceTokenizer, pre_tokenizers
 
 from core.cjk import is_bert_chinese_char
-from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines
+from tests.corpora import corpus_path
+from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines, thucnews_articles
 from vocab.pretokenize import BertWordSplitter, make_normalizer
 from vocab.train import (
     _repeated_words,
@@ -68,6 +70,40 @@ def test_ascii_fast_path_equals_rust_normalizer_and_pre_tokenizer(lowercase):
     for text in texts:
         expected = [w for w, _ in rust.pre_tokenize_str(normalizer.normalize_str(text))]
         assert pretok.words(text) == expected, repr(text)
+
+
+def _zhwiki_lines() -> list[str]:
+    path = corpus_path("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl")
+    with path.open(encoding="utf-8") as f:
+        return [ln for rec in f for ln in json.loads(rec)["text"].splitlines()]
+
+
+def _hostile_lines(n: int) -> list[str]:
+    """Random mixes of what the batched path must not merge or split differently: every kind
+    of whitespace and control character, combining marks at text edges, accents, CJK (with
+    compatibility ideographs, which NFD maps to other characters), kana, Unicode punctuation."""
+    alphabet = ("aZ9 \t\n\r\x00\x07\x1c\x1f\x7f\x85\xa0\u1680\u2000\u2028\u2029\u3000"
+                "\u200b\ufeff\ufffd\u0301\u0308\u0327éÉßİΣσς中文㐀\uf900\ufa0e\U00020000"
+                "\U0002f800あア한。，、「」!?.-'—…·\u00ad")
+    rng = np.random.Generator(np.random.Philox(11))
+    return ["".join(rng.choice(list(alphabet), size=rng.integers(0, 30))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+@pytest.mark.parametrize("handle_chinese_chars", [True, False])
+def test_batched_count_equals_word_by_word_on_real_text(lowercase, handle_chinese_chars):
+    """`count` (one normaliser call per batch, distinct chunks pre-tokenised once) gives the
+    counts of `words` applied text by text: English, Chinese Wikipedia and news, and random
+    hostile strings; in batches of 1, 7 and all texts."""
+    pretok = BertWordSplitter(lowercase, handle_chinese_chars)
+    texts = enwiki_lines(1000) + _zhwiki_lines()[:600] + thucnews_articles(60)
+    texts += _hostile_lines(2000)
+    expected = Counter(w for text in texts for w in pretok.words(text))
+    for size in (1, 5, len(texts)):
+        batched: Counter = Counter()
+        for start in range(0, len(texts), size):
+            batched.update(pretok.count(texts[start:start + size]))
+        assert batched == expected, size
 
 
 def test_is_bert_chinese_char_ranges():

@@ -1,8 +1,11 @@
 """`BuildVocab`: cleaned documents -> word counts -> WordPiece vocab dir (DESIGN.md data flow).
 
-Counting scales out: each document becomes a small {word: count} dict, and a CombineFn sums
-them (Beam lifts it into per-worker partial combines before the shuffle, then merges
-globally), so no single machine ever holds the corpus, only its distinct words. Memory is
+Counting scales out: each bundle of documents becomes one `WordCounts` (its sentences counted
+in batches of ~1 MB of text, `BertWordSplitter.count`), and a CombineFn sums them (Beam lifts
+it into per-worker partial combines before the shuffle, then merges globally), so no single
+machine ever holds the corpus, only its distinct words. One accumulator per bundle rather
+than one dict per document: a word's count crosses Python once per bundle, not once per
+document it occurs in. Memory is
 bounded by `VocabConfig.max_words_in_memory` distinct words per accumulator: above it the
 rarest words are pruned (`vocab.train.prune_counts`) and the number of pruned entries and
 occurrences is reported in `vocab_manifest.json` and the stats. Training then runs once, on the
@@ -11,10 +14,13 @@ global counts, in a single DoFn.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import apache_beam as beam
 import tokenizers
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from core.config import VocabConfig, output_fields
 from core.special_tokens import SPECIAL_TOKEN_LIST
@@ -29,8 +35,12 @@ from transforms.accounting import (
 from transforms.manifest import vocab_tokens
 from transforms.records import Document
 from vocab.artifacts import VOCAB_TXT, VocabArtifacts, make_artifacts, write_artifacts
+from vocab.jieba_segmenter import presegment
 from vocab.pretokenize import BertWordSplitter
-from vocab.train import build_tokenizer, count_words, prune_counts, train_wordpiece
+from vocab.train import build_tokenizer, prune_counts, train_wordpiece
+
+_BATCH_CHARS = 1 << 20
+"""Characters of sentences `_CountWordsFn` gathers before counting them in one call."""
 
 
 @dataclass
@@ -47,14 +57,29 @@ class WordCounts:
         self.pruned_entries += entries
         self.pruned_occurrences += occurrences
 
+    def add(self, other: WordCounts) -> None:
+        """Sum `other` into this one (counts, documents and what each pruned)."""
+        counts = self.counts
+        for word, n in other.counts.items():
+            counts[word] = counts.get(word, 0) + n
+        self.documents += other.documents
+        self.pruned_entries += other.pruned_entries
+        self.pruned_occurrences += other.pruned_occurrences
+
 
 class _CountWordsFn(beam.DoFn):
-    """Document -> {word: count}; the terminal consumer of documents in `vocab`."""
+    """Documents -> one `WordCounts` per bundle; the terminal consumer of documents in `vocab`.
 
-    def __init__(self, lowercase: bool, zh_segmenter: str, count_kept: bool) -> None:
+    Sentences are gathered up to `_BATCH_CHARS` characters and counted in one call; the
+    bundle's counts are pruned to `max_words` distinct words like any accumulator.
+    """
+
+    def __init__(self, lowercase: bool, zh_segmenter: str, count_kept: bool,
+                 max_words: int) -> None:
         self._lowercase = lowercase
         self._jieba = zh_segmenter == "jieba"
         self._count_kept = count_kept
+        self._max_words = max_words
         self.counters = Counters()
 
     def setup(self) -> None:
@@ -64,17 +89,38 @@ class _CountWordsFn(beam.DoFn):
 
             get_jieba()  # load the dictionary now, once per worker process
 
-    def finish_bundle(self):
-        yield from self.counters.flush()
+    def start_bundle(self) -> None:
+        self._bundle = WordCounts(counts=Counter())
+        self._pending: list[str] = []
+        self._pending_chars = 0
 
     def process(self, doc: Document):
         if self._count_kept:
             self.counters.inc(DOCUMENTS_KEPT)
-        yield dict(count_words(doc.sentences, self._pretok, self._jieba))
+        self._bundle.documents += 1
+        sentences = map(presegment, doc.sentences) if self._jieba else doc.sentences
+        for sentence in sentences:
+            self._pending.append(sentence)
+            self._pending_chars += len(sentence)
+        if self._pending_chars >= _BATCH_CHARS:
+            self._count_pending()
+        return ()
+
+    def _count_pending(self) -> None:
+        self._pretok.count(self._pending, self._bundle.counts)
+        self._pending, self._pending_chars = [], 0
+        self._bundle.prune(self._max_words)
+
+    def finish_bundle(self):
+        yield from self.counters.flush()
+        self._count_pending()
+        if self._bundle.documents:
+            self._bundle.counts = dict(self._bundle.counts)
+            yield WindowedValue(self._bundle, 0, (GlobalWindow(),))
 
 
 class WordCountCombineFn(beam.CombineFn):
-    """Sums {word: count} dicts, pruning each accumulator to `max_words` distinct words."""
+    """Sums the bundles' `WordCounts`, pruning each accumulator to `max_words` distinct words."""
 
     def __init__(self, max_words: int) -> None:
         self._max_words = max_words
@@ -82,11 +128,8 @@ class WordCountCombineFn(beam.CombineFn):
     def create_accumulator(self) -> WordCounts:
         return WordCounts()
 
-    def add_input(self, acc: WordCounts, counts: dict[str, int]) -> WordCounts:
-        total = acc.counts
-        for word, n in counts.items():
-            total[word] = total.get(word, 0) + n
-        acc.documents += 1
+    def add_input(self, acc: WordCounts, bundle: WordCounts) -> WordCounts:
+        acc.add(bundle)
         acc.prune(self._max_words)
         return acc
 
@@ -94,11 +137,7 @@ class WordCountCombineFn(beam.CombineFn):
         it = iter(accumulators)
         merged = next(it)  # Beam lets a combiner mutate only the first accumulator
         for acc in it:
-            for word, n in acc.counts.items():
-                merged.counts[word] = merged.counts.get(word, 0) + n
-            merged.documents += acc.documents
-            merged.pruned_entries += acc.pruned_entries
-            merged.pruned_occurrences += acc.pruned_occurrences
+            merged.add(acc)
         merged.prune(self._max_words)
         return merged
 
@@ -162,7 +201,8 @@ class BuildVocab(beam.PTransform):
 
     def expand(self, documents):
         counted = documents | "CountWords" >> beam.ParDo(
-            _CountWordsFn(self._cfg.lowercase, self._cfg.zh_segmenter, self._count_kept)
+            _CountWordsFn(self._cfg.lowercase, self._cfg.zh_segmenter, self._count_kept,
+                          self._cfg.max_words_in_memory)
         ).with_outputs(STATS_TAG, main="counts")
         trained = (
             counted.counts

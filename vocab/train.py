@@ -51,10 +51,7 @@ def unused_tokens(n: int) -> list[str]:
 
 def count_words(sentences: Iterable[str], pretok: BertWordSplitter, jieba: bool) -> Counter:
     """BERT words of the sentences with their counts (jieba-segmented CJK runs if `jieba`)."""
-    counts: Counter = Counter()
-    for sentence in sentences:
-        counts.update(pretok.words(presegment(sentence) if jieba else sentence))
-    return counts
+    return pretok.count(map(presegment, sentences) if jieba else sentences)
 
 
 def prune_counts(counts: dict[str, int], max_words: int) -> tuple[int, int]:
