@@ -15,7 +15,7 @@ from tokenizers import BertWordPieceTokenizer, pre_tokenizers
 from core.cjk import is_bert_chinese_char
 from tests.corpora import corpus_path
 from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines, thucnews_articles
-from vocab.pretokenize import BertWordSplitter, make_normalizer
+from vocab.pretokenize import _IDEOGRAPH, BertWordSplitter, make_normalizer
 from vocab.train import (
     _repeated_words,
     count_words,
@@ -104,6 +104,15 @@ def test_batched_count_equals_word_by_word_on_real_text(lowercase, handle_chines
         for start in range(0, len(texts), size):
             batched.update(pretok.count(texts[start:start + size]))
         assert batched == expected, size
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ideographs_counted_directly_are_only_padded_by_the_normalizer(lowercase):
+    """Every character `count` takes past the normaliser: the normaliser only pads it."""
+    chars = [chr(c) for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF)) for c in range(lo, hi + 1)]
+    assert all(_IDEOGRAPH.fullmatch(ch) for ch in chars)
+    normalizer = make_normalizer(lowercase, handle_chinese_chars=True)
+    assert normalizer.normalize_str("".join(chars)) == "".join(f" {ch} " for ch in chars)
 
 
 def test_is_bert_chinese_char_ranges():
