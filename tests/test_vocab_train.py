@@ -146,6 +146,13 @@ def test_pinned_alphabet_limit_breaks_ties_by_code_point():
     assert continuations == ["##a", "##b"]
 
 
+def test_pinned_alphabet_weighs_characters_by_word_count():
+    # z = 10, y = 3, a = b = 1: by occurrences (not by distinct words) z and y are kept.
+    alphabet, continuations = pinned_alphabet({"zz": 5, "a": 1, "b": 1, "y": 3}, 2)
+    assert alphabet == ["y", "z"]
+    assert continuations == ["##z"]
+
+
 def test_vocab_layout_specials_first():
     tokens = _ours(generated_lines(), vocab_size=600)
     assert tokens[:5] == list(SPECIALS)
