@@ -97,10 +97,10 @@ def test_same_bytes_with_one_worker_and_two_processes(tmp_path, instances):
 def test_same_bytes_whatever_the_batches_crossing_the_shuffles(tmp_path, instances,
                                                                monkeypatch):
     """One row (and one key) per shuffled batch gives the files of one batch per bundle."""
-    import transforms.shards
+    import transforms.batching
 
     whole = _digests_of(tmp_path / "whole", instances)
-    monkeypatch.setattr(transforms.shards, "BATCH_BYTES", 1)
+    monkeypatch.setattr(transforms.batching, "BATCH_BYTES", 1)
     assert _digests_of(tmp_path / "single", instances) == whole
 
 

@@ -7,7 +7,9 @@ These coders write a fixed struct header (the scalar fields) and then each array
 `(dtype, length, raw bytes)`, so one element costs a few microseconds.
 
 They are deterministic (equal records give equal bytes) and round-trip exactly, dtype
-included; decoded arrays are writable views of one `bytearray`, like unpickled ones. A
+included; decoded arrays are writable, like unpickled ones. A `TokenizedDocument` is written
+compactly (`tokenized_bytes`: uint16 ids, word starts as bits), the form in which documents
+also cross the NSP-pool shuffle (transforms/pack_beam.py). A
 PCollection uses them when its producer declares the type, e.g.
 `beam.ParDo(...).with_output_types(Instance)`; registration happens on import.
 """
@@ -23,7 +25,9 @@ from transforms.records import Instance, TokenizedDocument
 
 _ARRAY = struct.Struct("<4sQ")  # dtype.str (e.g. b"<i4", b"|b1"), element count
 _INSTANCE = struct.Struct("<Qqqqq")  # doc_id, pass_index, index, a_len, sentence_label
-_TOKENIZED = struct.Struct("<QQ")  # doc_id, len(id) in bytes
+_COMPACT = struct.Struct("<QIIIB")  # doc_id, len(id) in bytes, tokens, sentences, id width
+_UINT16_MAX = np.iinfo(np.uint16).max
+_U32_MAX = np.iinfo(np.uint32).max
 _DTYPES: dict[bytes, np.dtype] = {}
 _INSTANCE_ARRAYS = ("input_ids", "word_starts", "mlm_positions", "mlm_labels",
                     "span_starts", "span_ends")
@@ -86,27 +90,69 @@ class InstanceCoder(beam.coders.Coder):
         return Instance
 
 
+def _id_width(ids: np.ndarray) -> int:
+    """2 when every id fits uint16 (any vocab of <= 65,536 ids), else 4 (int32)."""
+    return 2 if ids.size == 0 or (ids.min() >= 0 and ids.max() <= _UINT16_MAX) else 4
+
+
+def tokenized_size(doc: TokenizedDocument) -> int:
+    """The length of `tokenized_bytes(doc)`, without building it."""
+    n_tokens, n_sentences = len(doc.ids), len(doc.offsets) - 1
+    return (_COMPACT.size + len(doc.id.encode("utf-8")) + n_tokens * _id_width(doc.ids)
+            + (n_tokens + 7) // 8 + 4 * n_sentences)
+
+
+def tokenized_bytes(doc: TokenizedDocument) -> bytes:
+    """`doc` in ~2.3 bytes per token: ids as uint16 when they fit (else int32), word starts
+    as bits, sentence lengths as uint32 (the in-memory record takes 5+ bytes per token).
+
+    This is what documents cross the NSP-pool shuffle as (the local runner holds a shuffle
+    decoded in RAM, so the payload itself must be compact) and the coder's format.
+    """
+    name = doc.id.encode("utf-8")
+    width = _id_width(doc.ids)
+    lengths = np.diff(doc.offsets)
+    if len(lengths) and (lengths.min() < 0 or lengths.max() > _U32_MAX):
+        raise ValueError("sentence offsets must ascend by less than 2**32")
+    header = _COMPACT.pack(doc.doc_id, len(name), len(doc.ids), len(lengths), width)
+    ids = doc.ids.astype("<u2" if width == 2 else "<i4", copy=False)
+    return b"".join((header, name, ids.tobytes(), np.packbits(doc.word_starts).tobytes(),
+                     lengths.astype("<u4").tobytes()))
+
+
+def tokenized_from_bytes(data: bytes) -> TokenizedDocument:
+    """The record of `tokenized_bytes`, with the record's own dtypes (int32, bool, int64)."""
+    doc_id, n_name, n_tokens, n_sentences, width = _COMPACT.unpack_from(data, 0)
+    pos = _COMPACT.size
+    name = bytes(data[pos:pos + n_name]).decode("utf-8")
+    pos += n_name
+    ids = np.frombuffer(data, "<u2" if width == 2 else "<i4", n_tokens, pos).astype(np.int32)
+    pos += n_tokens * width
+    n_bits = (n_tokens + 7) // 8
+    bits = np.frombuffer(data, np.uint8, n_bits, pos)
+    word_starts = np.unpackbits(bits, count=n_tokens).astype(bool)
+    pos += n_bits
+    offsets = np.zeros(n_sentences + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(data, "<u4", n_sentences, pos), out=offsets[1:])
+    if pos + 4 * n_sentences != len(data):
+        raise ValueError(f"tokenized document of {len(data)} bytes holds "
+                         f"{pos + 4 * n_sentences} bytes of fields")
+    return TokenizedDocument(name, doc_id, ids, word_starts, offsets)
+
+
 class TokenizedDocumentCoder(beam.coders.Coder):
-    """`TokenizedDocument` <-> bytes: doc_id, the utf-8 id, then ids/word_starts/offsets."""
+    """`TokenizedDocument` <-> `tokenized_bytes` (ids int32, word starts bool, offsets int64
+    come back as such)."""
 
     def encode(self, value: TokenizedDocument) -> bytes:
-        doc_name = value.id.encode("utf-8")
-        parts = [_TOKENIZED.pack(value.doc_id, len(doc_name)), doc_name]
-        _put_arrays(parts, (value.ids, value.word_starts, value.offsets))
-        return b"".join(parts)
+        return tokenized_bytes(value)
 
     def estimate_size(self, value: TokenizedDocument) -> int:
         """The exact encoded size (see `InstanceCoder.estimate_size`)."""
-        return (_TOKENIZED.size + len(value.id.encode("utf-8"))
-                + _arrays_size((value.ids, value.word_starts, value.offsets)))
+        return tokenized_size(value)
 
     def decode(self, encoded: bytes) -> TokenizedDocument:
-        buf = bytearray(encoded)
-        doc_id, n = _TOKENIZED.unpack_from(buf, 0)
-        start = _TOKENIZED.size
-        doc_name = buf[start:start + n].decode("utf-8")
-        (ids, word_starts, offsets), _ = _take_arrays(buf, start + n, 3)
-        return TokenizedDocument(doc_name, doc_id, ids, word_starts, offsets)
+        return tokenized_from_bytes(encoded)
 
     def is_deterministic(self) -> bool:
         return True

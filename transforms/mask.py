@@ -42,7 +42,7 @@ from core.config import MaskConfig
 from transforms import mask_units
 from transforms.manifest import special_ids
 from transforms.records import Instance
-from transforms.rng import Stage, make_rng
+from transforms.rng import Stage, Streams, make_rng, stream_keys
 
 _UNUSED = re.compile(r"\[unused\d+\]")
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1
@@ -120,19 +120,27 @@ def _mask_units(
     return _replace_units(input_ids, starts, ends - starts, vocab, rng)
 
 
-def _replace_units(input_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+def _replace_units(input_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray | None,
                    vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """80/10/10 per chosen unit (ascending `starts`, `lengths` tokens each)."""
-    positions = _expand(starts, lengths)
-    labels = input_ids[positions].astype(np.int32)
-    action = np.repeat(rng.random(len(starts)), lengths)
+    """80/10/10 per chosen unit (ascending `starts`, `lengths` tokens each; None: one token
+    each, which skips the unit-to-token expansion and gives the same arrays)."""
+    if lengths is None:
+        positions = starts.astype(np.int32)
+        action = rng.random(len(starts))
+        span_ends = starts.astype(np.int32)
+    else:
+        positions = _expand(starts, lengths)
+        action = np.repeat(rng.random(len(starts)), lengths)
+        span_ends = (starts + lengths - 1).astype(np.int32)
+    labels = input_ids[positions].astype(np.int32, copy=False)
     masked = input_ids.astype(np.int32)  # a copy
     masked[positions[action < MASK_SHARE]] = vocab.mask_id
     randomised = positions[(action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)]
-    picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised))
-    masked[randomised] = vocab.replacement_ids[picks]
-    return MaskResult(masked, positions, labels, starts.astype(np.int32),
-                      (starts + lengths - 1).astype(np.int32))
+    if len(randomised):  # no draw for none: the stream ends here either way
+        picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised),
+                             dtype=np.int64)
+        masked[randomised] = vocab.replacement_ids[picks]
+    return MaskResult(masked, positions, labels, starts.astype(np.int32), span_ends)
 
 
 def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
@@ -150,8 +158,7 @@ def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: 
     maskable = np.flatnonzero(~blocked)
     order = rng.permutation(len(maskable))
     starts = maskable[np.sort(order[:budget(len(maskable), cfg)])]
-    return _replace_units(input_ids, starts, np.ones(len(starts), dtype=starts.dtype), vocab,
-                          rng)
+    return _replace_units(input_ids, starts, None, vocab, rng)
 
 
 def mask_wwm(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
@@ -182,12 +189,30 @@ def instance_rng(seed: int, inst: Instance) -> np.random.Generator:
     return make_rng(seed, inst.doc_id, inst.pass_index, Stage.MASK, extra=inst.index)
 
 
-def mask_instance(inst: Instance, cfg: MaskConfig, vocab: MaskVocab) -> Instance:
-    """Fills the instance's mask columns and replaces its input_ids (in place; returned)."""
-    result = MASKERS[cfg.masking](
-        inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab, instance_rng(cfg.seed, inst)
-    )
+def _fill(inst: Instance, result: MaskResult) -> Instance:
     inst.input_ids = result.input_ids
     inst.mlm_positions, inst.mlm_labels = result.mlm_positions, result.mlm_labels
     inst.span_starts, inst.span_ends = result.span_starts, result.span_ends
     return inst
+
+
+def mask_instance(inst: Instance, cfg: MaskConfig, vocab: MaskVocab) -> Instance:
+    """Fills the instance's mask columns and replaces its input_ids (in place; returned)."""
+    return _fill(inst, MASKERS[cfg.masking](
+        inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab, instance_rng(cfg.seed, inst)
+    ))
+
+
+def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
+                   ) -> list[Instance]:
+    """`mask_instance` of each instance (in place; returned), with the generators of all of
+    them keyed in one vectorised hash (`rng.stream_keys`): building a generator per instance
+    from scratch cost as much as masking it."""
+    keys = stream_keys(
+        cfg.seed, np.fromiter((i.doc_id for i in instances), np.uint64, len(instances)),
+        np.fromiter((i.pass_index for i in instances), np.uint64, len(instances)), Stage.MASK,
+        np.fromiter((i.index for i in instances), np.uint64, len(instances)))
+    masker, streams = MASKERS[cfg.masking], Streams()
+    return [_fill(inst, masker(inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab,
+                               streams.at(key)))
+            for inst, key in zip(instances, keys, strict=True)]

@@ -27,8 +27,9 @@ Deliberate departures (DESIGN.md):
 - The first token of every segment is marked as a word start, so a whole-word unit never
   begins before a segment boundary.
 
-Every random choice comes from `make_rng(seed, doc_id, pass_index, Stage.PACK)`; only
-`Generator.random` and `Generator.integers` are used.
+Every random choice comes from `make_rng(seed, doc_id, pass_index, Stage.PACK)` (built for
+all documents of a call at once by `rng.stream_keys`); only `Generator.random` and
+`Generator.integers` are used.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from core.config import PackConfig
 from transforms.accounting import NSP_NEGATIVE_UNAVAILABLE, PAIR_UNSPLITTABLE, SENTENCES_SPLIT
 from transforms.records import Instance, TokenizedDocument
-from transforms.rng import Stage, make_rng
+from transforms.rng import Stage, Streams, make_rng, stream_keys
 
 Count = Callable[[str, int], None]
 Range = tuple[int, int]
@@ -209,10 +210,12 @@ def _random_b(other: SegmentedDoc, target_b: int, rng: np.random.Generator) -> l
 
 
 def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
-                    pool: NegativePool | None, count: Count) -> list[Instance]:
+                    pool: NegativePool | None, count: Count,
+                    rng: np.random.Generator | None) -> list[Instance]:
     """Google's chunk loop shared by `nsp` (pool given) and `sop` (pool None)."""
     doc, segments = sd.doc, sd.segments
-    rng = make_rng(cfg.seed, doc.doc_id, pass_index, Stage.PACK)
+    if rng is None:
+        rng = make_rng(cfg.seed, doc.doc_id, pass_index, Stage.PACK)
     max_tokens = cfg.max_seq_length - 3
     target = _target_length(cfg, rng)
     out: list[Instance] = []
@@ -267,20 +270,26 @@ def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
 
 
 def nsp_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
-                  pool: NegativePool | None, count: Count = _no_count) -> list[Instance]:
-    """BERT NSP: label 1 = B from another pool document, 0 = B is the real next."""
-    return _pair_instances(sd, pass_index, cfg, specials, pool or NegativePool([]), count)
+                  pool: NegativePool | None, count: Count = _no_count,
+                  rng: np.random.Generator | None = None) -> list[Instance]:
+    """BERT NSP: label 1 = B from another pool document, 0 = B is the real next.
+
+    `rng`, when given, must be the pass's `make_rng(seed, doc_id, pass_index, PACK)`."""
+    return _pair_instances(sd, pass_index, cfg, specials, pool or NegativePool([]), count,
+                           rng)
 
 
 def sop_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
-                  pool: NegativePool | None, count: Count = _no_count) -> list[Instance]:
+                  pool: NegativePool | None, count: Count = _no_count,
+                  rng: np.random.Generator | None = None) -> list[Instance]:
     """ALBERT SOP: label 1 = the two halves of one chunk swapped, 0 = in order."""
-    return _pair_instances(sd, pass_index, cfg, specials, None, count)
+    return _pair_instances(sd, pass_index, cfg, specials, None, count, rng)
 
 
 def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
                              specials: SpecialIds, pool: NegativePool | None,
-                             count: Count = _no_count) -> list[Instance]:
+                             count: Count = _no_count,
+                             rng: np.random.Generator | None = None) -> list[Instance]:
     """RoBERTa DOC-SENTENCES: `[CLS] X [SEP]`, greedy whole sentences up to max_seq_length-2."""
     budget = cfg.max_seq_length - 2
     out: list[Instance] = []
@@ -300,8 +309,8 @@ def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
     return out
 
 
-TaskFn = Callable[[SegmentedDoc, int, PackConfig, SpecialIds, "NegativePool | None", Count],
-                  list[Instance]]
+TaskFn = Callable[[SegmentedDoc, int, PackConfig, SpecialIds, "NegativePool | None", Count,
+                   "np.random.Generator | None"], list[Instance]]
 
 TASKS: dict[str, TaskFn] = {
     "nsp": nsp_instances,
@@ -319,9 +328,16 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
     """
     segmented = [segment_for(d, cfg, count) for d in docs]
     pool = NegativePool(segmented) if cfg.task == "nsp" else None
+    ordered = pool.docs if pool is not None else segmented
     task = TASKS[cfg.task]
-    for sd in pool.docs if pool is not None else segmented:
-        instances = [inst for p in range(cfg.dupe_factor)
-                     for inst in task(sd, p, cfg, specials, pool, count)]
+    passes = cfg.dupe_factor
+    doc_ids = np.fromiter((sd.doc.doc_id for sd in ordered), dtype=np.uint64, count=len(ordered))
+    keys = stream_keys(cfg.seed, np.repeat(doc_ids, passes),
+                       np.tile(np.arange(passes), len(ordered)), Stage.PACK)
+    streams = Streams()
+    for k, sd in enumerate(ordered):
+        instances = [inst for p in range(passes)
+                     for inst in task(sd, p, cfg, specials, pool, count,
+                                      streams.at(keys[k * passes + p]))]
         yield sd.doc, instances
 

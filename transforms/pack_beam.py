@@ -10,7 +10,10 @@
                  max(1, n_docs // nsp_pool_size) ─► GroupByPool ─► PackPools
 
 Pool membership is a pure function of (seed, doc_id, n_docs), and inside a pool documents are
-sorted by doc_id before use, so neither arrival order nor bundling can change a draw. Each
+sorted by doc_id before use, so neither arrival order nor bundling can change a draw. The
+documents cross GroupByPool as compact bytes (`coders.tokenized_bytes`, ~2.3 bytes per token),
+many per element (`batching.Batcher`, per pool and bundle): the local runner holds a shuffle
+decoded in RAM, where one `TokenizedDocument` per element took ~10 bytes per token. Each
 pool holds about `nsp_pool_size` documents in memory, pools are processed in parallel, and
 the documents cross the shuffle once: all `dupe_factor` passes of a document are packed inside
 its pool, each pass drawing its own negatives (different documents, starts and split points).
@@ -33,10 +36,12 @@ from transforms.accounting import (
     Counters,
     DropReason,
 )
-from transforms.coders import InstanceCoder  # noqa: F401 - registers the record coders
+from transforms.batching import Batcher, in_global_window
+from transforms.coders import tokenized_bytes, tokenized_from_bytes
 from transforms.pack import SpecialIds, pack_documents
 from transforms.records import Instance, TokenizedDocument
 from transforms.rng import stable_hash64
+from transforms.shard_rows import join_rows, split_rows
 
 NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
 
@@ -65,7 +70,11 @@ class _PackFn(beam.DoFn):
         yield from self.counters.flush()
 
     def process(self, element):
-        docs = element[1] if self._cfg.task == "nsp" else [element]
+        if self._cfg.task == "nsp":
+            docs = [tokenized_from_bytes(data) for batch in element[1]
+                    for data in split_rows(batch)]
+        else:
+            docs = [element]
         counts = _Counts()
         for _, instances in pack_documents(docs, self._cfg, self._specials, counts.add):
             counts[DOCUMENTS_KEPT if instances else NO_INSTANCE] += 1
@@ -79,12 +88,21 @@ class _PackFn(beam.DoFn):
 
 
 class _KeyByPoolFn(beam.DoFn):
+    """Document -> (pool, batch of compact documents), batched per pool within a bundle."""
+
     def __init__(self, cfg: PackConfig) -> None:
         self._seed = cfg.seed
         self._pool_size = cfg.nsp_pool_size
 
+    def start_bundle(self) -> None:
+        self._batches = Batcher(join_rows)
+
     def process(self, doc: TokenizedDocument, n_docs: int):
-        yield pool_bucket(self._seed, doc.doc_id, n_docs, self._pool_size), doc
+        pool = pool_bucket(self._seed, doc.doc_id, n_docs, self._pool_size)
+        yield from self._batches.add(pool, tokenized_bytes(doc))
+
+    def finish_bundle(self):
+        yield from in_global_window(self._batches.flush())
 
 
 class PackInstances(beam.PTransform):
@@ -107,7 +125,7 @@ class PackInstances(beam.PTransform):
                 documents
                 | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg),
                                            beam.pvalue.AsSingleton(n_docs))
-                .with_output_types(tuple[int, TokenizedDocument])
+                .with_output_types(tuple[int, bytes])
                 | "GroupByPool" >> beam.GroupByKey()
             )
         pack = beam.ParDo(_PackFn(self._cfg, self._specials)).with_output_types(Instance)

@@ -25,11 +25,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
 
 from transforms import manifest as mf
 from transforms import shard_write
 from transforms.accounting import SHARDS, STATS_TAG, Counters
+from transforms.batching import Batcher, in_global_window
 from transforms.pack_rows import pack_rows
 from transforms.records import Instance
 from transforms.shard_assign import (
@@ -44,35 +44,6 @@ from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, s
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
 Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
-BATCH_BYTES = 16 << 20
-"""Rows and keys a DoFn collects per bundle before it emits them as batches (bounds its RAM)."""
-
-
-class _Batcher:
-    """Per-key lists of bytes, emitted as (key, joined bytes) batches: a few large elements
-    per bundle cross each shuffle instead of one per instance (runners decode every
-    shuffled element, and FnApiRunner holds them decoded in RAM). Emits everything once
-    `limit` bytes are held, and at the end of the bundle."""
-
-    def __init__(self, join) -> None:
-        self._join = join
-        self._limit = BATCH_BYTES
-        self._parts: dict[int, list[bytes]] = {}
-        self._size = 0
-
-    def add(self, key: int, data: bytes) -> list[tuple[int, bytes]]:
-        self._parts.setdefault(key, []).append(data)
-        self._size += len(data)
-        return self.flush() if self._size >= self._limit else []
-
-    def flush(self) -> list[tuple[int, bytes]]:
-        out = [(key, self._join(parts)) for key, parts in sorted(self._parts.items())]
-        self._parts, self._size = {}, 0
-        return out
-
-
-def _in_global_window(batches: list[tuple[int, bytes]]):
-    return [GlobalWindows.windowed_value(batch) for batch in batches]
 
 
 def _split_keys(keys: bytes) -> list[bytes]:
@@ -97,7 +68,7 @@ class KeyBySortKey(beam.DoFn):
         self._seed = seed
 
     def start_bundle(self) -> None:
-        self._keys = _Batcher(b"".join)
+        self._keys = Batcher(b"".join)
 
     def process(self, inst: Instance):
         key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
@@ -106,7 +77,7 @@ class KeyBySortKey(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
     def finish_bundle(self):
-        for batch in _in_global_window(self._keys.flush()):
+        for batch in in_global_window(self._keys.flush()):
             yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
 
@@ -132,14 +103,14 @@ class BoundaryKeys(beam.DoFn):
 
 class AssignShard(beam.DoFn):
     """Shard row -> (shard, batch of rows) by bisecting the boundary keys; rows are batched
-    per shard within a bundle (`_Batcher`)."""
+    per shard within a bundle (`batching.Batcher`)."""
 
     def setup(self) -> None:
         self._seen = None
         self._boundaries: list[bytes] = []
 
     def start_bundle(self) -> None:
-        self._rows = _Batcher(join_rows)
+        self._rows = Batcher(join_rows)
 
     def process(self, row: bytes, boundaries: list[tuple[int, bytes]]):
         if boundaries is not self._seen:  # the side input, sorted once per new view
@@ -148,7 +119,7 @@ class AssignShard(beam.DoFn):
         yield from self._rows.add(shard_of_key(row[:KEY_SIZE], self._boundaries), row)
 
     def finish_bundle(self):
-        yield from _in_global_window(self._rows.flush())
+        yield from in_global_window(self._rows.flush())
 
 
 class WriteShard(beam.DoFn):

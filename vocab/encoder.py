@@ -28,6 +28,7 @@ saves. With `zh_word_starts`, jieba still runs on each CJK run of the sentence.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
@@ -127,12 +128,13 @@ class Encoder:
                   for text in texts]
         flat = [p for ps in pieces for p in ps]
         slots = cache.slots(flat)
-        if slots is None:
+        missing = np.flatnonzero(slots < 0)
+        if len(missing):
+            missed = [flat[i] for i in missing.tolist()]
             # Sorted so that the cache's contents do not depend on set order (the tokens of
             # a piece do not depend on the pieces it is encoded with).
-            unseen = sorted(set(flat).difference(cache.index))
-            self._fill(cache, unseen)
-            slots = cache.slots(flat)
+            self._fill(cache, sorted(set(missed)))
+            slots[missing] = cache.slots(missed)
         ids, starts, piece_offsets = cache.gather(slots)
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(ps) for ps in pieces], out=bounds[1:])
@@ -188,13 +190,10 @@ class _PieceCache:
     def __len__(self) -> int:
         return len(self.index)
 
-    def slots(self, pieces: list[str]) -> np.ndarray | None:
-        """The slot of each piece, or None if some piece is not cached."""
-        try:
-            return np.fromiter(map(self.index.__getitem__, pieces), dtype=np.int64,
-                               count=len(pieces))
-        except KeyError:
-            return None
+    def slots(self, pieces: list[str]) -> np.ndarray:
+        """The slot of each piece, -1 where a piece is not cached (one pass either way)."""
+        return np.fromiter(map(self.index.get, pieces, repeat(-1, len(pieces))),
+                           dtype=np.int64, count=len(pieces))
 
     def add(self, pieces: list[str], counts: np.ndarray, ids: np.ndarray,
             starts: np.ndarray) -> None:
