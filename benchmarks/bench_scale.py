@@ -51,7 +51,8 @@ def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> 
             "--format", "jsonl", "--vocab", str(VOCAB), "--lowercase", "--task", "nsp",
             "--masking", "span", "--max-seq-length", "512", "--output", str(out),
             "--overwrite", *extra]
-    if code == ROOT:  # variants are near-duplicates by construction; older checkouts lack the flag
+    # Variants are near-duplicates by construction; checkouts older than the flag lack it.
+    if "no-near-dedup" in (code / "pipeline" / "cli.py").read_text(encoding="utf-8"):
         argv.append("--no-near-dedup")
     env = {**os.environ, "PYTHONPATH": str(code), "TOKENIZERS_PARALLELISM": "false"}
     start = time.perf_counter()
