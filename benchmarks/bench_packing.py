@@ -1,14 +1,19 @@
 """Packed vs unpacked rows: fill and rows per 1,000 instances on real text; trainer speed.
 
-    python benchmarks/bench_packing.py [--corpora en zh] [--lengths 128 512] [--steps 15]
+    python benchmarks/bench_packing.py [--corpora en zh] [--lengths 128 512]
+                                       [--per-row 3 4 5 6 7 8] [--steps 15]
 
 1. Fill. For each corpus and max length, runs `shards` (unpacked, nsp, span, dupe 2,
    2 shards) on `../shared/corpora`, then packs each shard's instance lengths with the
    packer `--packed` uses (`transforms.pack_rows.pack_rows`, the rows are a function of
    the lengths alone) and, as a baseline, with SPFHP (Krell et al. 2107.02027, written
-   here from the paper), both with at most 3 sequences per row. Prints rows per 1,000
-   instances and fill (non-pad tokens / rows x max length). One `shards --packed` run per
-   corpus and length checks that the pipeline's rows are the ones counted here.
+   here from the paper) at 3 sequences per row. Prints rows per 1,000 instances and fill
+   (non-pad tokens / rows x max length), and for each limit on sequences per row
+   (`--per-row`) our packer's rows and fill beside the fewest rows any packer could use
+   on the same shards (`fill_bound.lp_rows`, the configuration-LP bound, summed over the
+   shards as the pipeline packs per shard) and so the highest fill possible. One
+   `shards --packed` run (default limit) per corpus and length checks that the pipeline's
+   rows are the ones counted here.
 2. Trainer. Synthetic instances (half within 32 tokens of max length, half uniform
    8..max; seq 128, vocab 30,522) written unpacked and packed; the tiny model trains
    `--steps` steps of 32 rows each on CPU (one thread, fp32) from each; prints instances/s,
@@ -27,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+from benchmarks.fill_bound import lp_rows  # noqa: E402
+from core.config import ShardConfig  # noqa: E402
 from transforms.pack_rows import fill, pack_rows  # noqa: E402
 
 CORPORA = (Path(__file__).resolve().parents[2] / "shared" / "corpora").resolve()
@@ -36,7 +43,7 @@ INPUTS = {
     "zh": (CORPORA / "zh" / "thucnews_cnews_val_1000.tsv",
            CORPORA / "vocab" / "bert_base_chinese", "--no-lowercase"),
 }
-PER_ROW = 3
+SPFHP_PER_ROW = 3
 
 
 def spfhp_rows(lengths: np.ndarray, max_len: int, max_per_row: int) -> int:
@@ -75,7 +82,7 @@ def shard_lengths(shard_dir: Path) -> list[np.ndarray]:
             for p in sorted(shard_dir.glob("shard-*.arrow"))]
 
 
-def bench_fill(corpus: str, max_len: int, work: Path) -> None:
+def bench_fill(corpus: str, max_len: int, per_row: list[int], work: Path) -> None:
     from pipeline.cli import main
 
     path, vocab, case = INPUTS[corpus]
@@ -86,16 +93,28 @@ def bench_fill(corpus: str, max_len: int, work: Path) -> None:
     assert main([*argv, "--output", str(packed), "--packed"]) == 0
     shards = shard_lengths(flat)
     lengths = np.concatenate(shards)
-    n = len(lengths)
-    ours = [int(part[row].sum()) for part in shards
-            for row in pack_rows(part, max_len, PER_ROW)]
-    spfhp = sum(spfhp_rows(part, max_len, PER_ROW) for part in shards)
+    n, tokens = len(lengths), int(lengths.sum())
+    default = ShardConfig.max_sequences_per_row
     totals = json.loads((packed / "manifest.json").read_text())["totals"]
-    assert totals["rows"] == len(ours) and totals["instances"] == n
-    print(f"{corpus} seq {max_len}: {n:,} instances, {int(lengths.sum()):,} tokens")
-    for name, rows in (("unpacked", n), ("spfhp", spfhp), ("packed", len(ours))):
-        print(f"  {name:<9} rows/1000 instances {1000 * rows / n:7.1f}   "
-              f"fill {fill([lengths.sum()], rows * max_len):.4f}")
+    assert totals["rows"] == sum(len(pack_rows(part, max_len, default)) for part in shards)
+    assert totals["instances"] == n
+    spfhp = sum(spfhp_rows(part, max_len, SPFHP_PER_ROW) for part in shards)
+    print(f"{corpus} seq {max_len}: {n:,} instances, {tokens:,} tokens, "
+          f"{int(np.sum(lengths == max_len)):,} of them full, "
+          f"{int(np.sum(lengths > max_len // 2)):,} longer than half a row")
+    for name, rows in (("unpacked", n), (f"spfhp {SPFHP_PER_ROW}/row", spfhp)):
+        print(f"  {name:<12} rows/1000 instances {1000 * rows / n:7.1f}   "
+              f"fill {fill([tokens], rows * max_len):.4f}")
+    print("  per row   ours: rows/1000  fill     any packer: rows/1000  max fill")
+    for k in per_row:
+        ours = [[part[row] for row in pack_rows(part, max_len, k)] for part in shards]
+        rows = sum(map(len, ours))
+        least = sum(lp_rows(part, max_len, k, packing)
+                    for part, packing in zip(shards, ours, strict=True))
+        assert least <= rows
+        mark = "  (default)" if k == default else ""
+        print(f"  {k:>7}   {1000 * rows / n:15.1f}  {fill([tokens], rows * max_len):.4f}"
+              f"   {1000 * least / n:21.1f}  {fill([tokens], least * max_len):.4f}{mark}")
 
 
 def bench_trainer(steps: int, work: Path) -> None:
@@ -141,12 +160,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--corpora", nargs="*", default=["en", "zh"], choices=sorted(INPUTS))
     p.add_argument("--lengths", nargs="*", type=int, default=[128, 512])
+    p.add_argument("--per-row", nargs="*", type=int, default=[3, 4, 5, 6, 7, 8],
+                   help="limits on sequences per row to compare with the bound")
     p.add_argument("--steps", type=int, default=15, help="trainer steps; 0 skips the trainer")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for corpus in args.corpora:
             for max_len in args.lengths:
-                bench_fill(corpus, max_len, Path(tmp))
+                bench_fill(corpus, max_len, args.per_row, Path(tmp))
         if args.steps:
             bench_trainer(args.steps, Path(tmp))
 

@@ -261,7 +261,9 @@ class ShardConfig:
     compression: str = "none"
     packed: bool = False
     """Rows of up to max_seq_length tokens holding several complete instances (schema v2)."""
-    max_sequences_per_row: int = 3
+    max_sequences_per_row: int = 4
+    """Instances per packed row at most. 3 cannot reach 97% fill on enwiki at 512 (the fewest
+    rows any packer could use give 0.960); 4 reaches 0.988 (README "Packed rows")."""
 
     OUTPUT_FIELDS: ClassVar[tuple[str, ...]] = ("num_shards", "compression", "packed",
                                                 "max_sequences_per_row")

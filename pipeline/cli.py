@@ -142,7 +142,8 @@ def _add_shards(p: argparse.ArgumentParser, vocab_required: bool) -> None:
                    help="pack several complete instances per row (schema v2, less padding)")
     g.add_argument("--max-sequences-per-row", type=int,
                    default=ShardConfig.max_sequences_per_row,
-                   help="with --packed: instances per row at most (default 3)")
+                   help="with --packed: instances per row at most "
+                   f"(default {ShardConfig.max_sequences_per_row})")
 
 
 def _show_defaults(parser: argparse.ArgumentParser) -> None:

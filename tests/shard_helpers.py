@@ -75,7 +75,8 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
 
     config = output_fields(ShardsJobConfig(
         pack=PackConfig(dupe_factor=2, max_seq_length=64),
-        shard=ShardConfig(num_shards=num_shards, compression=compression, packed=packed),
+        shard=ShardConfig(num_shards=num_shards, compression=compression, packed=packed,
+                          max_sequences_per_row=3),
         seed=seed, output=out))
     with beam.Pipeline(options=make_pipeline_options(list(beam_args))) as p:
         vocab = p | "Vocab" >> beam.Create([toy_vocab()])

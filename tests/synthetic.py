@@ -35,7 +35,8 @@ FIRST_WORD = len(SPECIALS)
 @dataclass(frozen=True)
 class SyntheticSpec:
     """What to generate. `long_fraction` of rows are `max_seq_length` minus 0-32 tokens,
-    the rest uniform in [8, max_seq_length] (a phase-2-like length mix)."""
+    the rest uniform in [8, `short_max_length` or else max_seq_length] (a phase-2-like
+    length mix)."""
 
     rows: int = 256
     vocab_size: int = 200
@@ -45,6 +46,7 @@ class SyntheticSpec:
     num_shards: int = 2
     compression: str = "none"
     long_fraction: float = 0.9
+    short_max_length: int = 0
     seed: int = 0
     packed: bool = False
     """Schema-v2 rows packed by the pipeline's own `transforms.pack_rows.pack_rows`."""
@@ -100,7 +102,7 @@ def make_instance(rng: np.random.Generator, spec: SyntheticSpec, index: int,
     if rng.random() < spec.long_fraction:
         n = spec.max_seq_length - int(rng.integers(0, min(33, spec.max_seq_length - 8)))
     else:
-        n = int(rng.integers(8, spec.max_seq_length + 1))
+        n = int(rng.integers(8, (spec.short_max_length or spec.max_seq_length) + 1))
     body = _text(rng, spec.vocab_size, n - 3 if spec.task != "none" else n - 2)
     if spec.task == "none":
         ids = np.concatenate([[CLS], body, [SEP]])

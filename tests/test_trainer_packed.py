@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch", reason="needs torch: pip install -e '.[trai
 
 from synthetic import PAD, SyntheticSpec, write_shard_dir, write_vocab  # noqa: E402
 
+from core.config import ShardConfig  # noqa: E402
 from trainer.collate import CollateConfig, collate, expand, to_torch  # noqa: E402
 from trainer.model import BertPretrainer, SboConfig, bert_config  # noqa: E402
 from trainer.shard_reader import ShardReader  # noqa: E402
@@ -32,6 +33,7 @@ from trainer.train import main  # noqa: E402
 VOCAB = 200
 MAX_LEN = 64
 RTOL = 1e-5
+PER_ROW = ShardConfig.max_sequences_per_row  # what `shards --packed` writes by default
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,7 +41,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def _dirs(tmp: Path, task: str, masking: str, rows: int) -> tuple[Path, Path]:
     spec = SyntheticSpec(rows=rows, vocab_size=VOCAB, task=task, masking=masking,
-                         max_seq_length=MAX_LEN, num_shards=1, long_fraction=0.2)
+                         max_seq_length=MAX_LEN, num_shards=1, long_fraction=0.2,
+                         short_max_length=16, max_per_row=PER_ROW)
     write_shard_dir(tmp / "unpacked", spec)
     write_shard_dir(tmp / "packed", SyntheticSpec(**{**vars(spec), "packed": True}))
     return tmp / "unpacked", tmp / "packed"
@@ -70,6 +73,7 @@ def test_packed_batch_has_the_losses_and_gradients_of_the_unpacked_batch(tmp_pat
     want, want_grads, flat = _losses_and_grads(model, unpacked, sbo)
     got, got_grads, rows = _losses_and_grads(model, packed, sbo)
     assert rows["input_ids"].shape[0] < flat["input_ids"].shape[0]  # really packed
+    assert rows["cls_positions"].shape[1] == PER_ROW  # a row holds the most the default allows
     assert rows["instances"].item() == flat["instances"].item() == 24
     assert set(got) == set(want) == {"loss", "mlm_loss", "sentence_loss"} | (
         {"sbo_loss"} if sbo else set())
@@ -112,7 +116,8 @@ def test_trainer_learns_from_packed_shards(tmp_path):
     write_vocab(tmp_path / "vocab", VOCAB)
     write_shard_dir(tmp_path / "shards", SyntheticSpec(rows=1024, vocab_size=VOCAB,
                                                        task="nsp", max_seq_length=MAX_LEN,
-                                                       long_fraction=0.2, packed=True))
+                                                       long_fraction=0.2, packed=True,
+                                                       max_per_row=PER_ROW))
     out = tmp_path / "out"
     argv = ["--shards", str(tmp_path / "shards"), "--vocab", str(tmp_path / "vocab"),
             "--output", str(out), "--config", "tiny", "--max-steps", "80", "--batch-size", "8",
