@@ -15,7 +15,7 @@ from tokenizers import BertWordPieceTokenizer, pre_tokenizers
 from core.cjk import is_bert_chinese_char
 from tests.corpora import corpus_path
 from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines, thucnews_articles
-from vocab.pretokenize import BertWordSplitter, make_normalizer
+from vocab.pretokenize import _IDEOGRAPH, BertWordSplitter, make_normalizer
 from vocab.train import (
     _repeated_words,
     count_words,
@@ -106,6 +106,15 @@ def test_batched_count_equals_word_by_word_on_real_text(lowercase, handle_chines
         assert batched == expected, size
 
 
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_ideographs_counted_directly_are_only_padded_by_the_normalizer(lowercase):
+    """Every character `count` takes past the normaliser: the normaliser only pads it."""
+    chars = [chr(c) for lo, hi in ((0x3400, 0x4DBF), (0x4E00, 0x9FFF)) for c in range(lo, hi + 1)]
+    assert all(_IDEOGRAPH.fullmatch(ch) for ch in chars)
+    normalizer = make_normalizer(lowercase, handle_chinese_chars=True)
+    assert normalizer.normalize_str("".join(chars)) == "".join(f" {ch} " for ch in chars)
+
+
 def test_is_bert_chinese_char_ranges():
     assert all(map(is_bert_chinese_char, "中㐀\U00020000"))
     assert not any(is_bert_chinese_char(c) for c in "aあア한。，")
@@ -135,6 +144,13 @@ def test_pinned_alphabet_limit_breaks_ties_by_code_point():
     # frequencies a=3 b=3 c=3 d=3: all tie, so the 3 lowest code points win.
     assert alphabet == ["a", "b", "c"]
     assert continuations == ["##a", "##b"]
+
+
+def test_pinned_alphabet_weighs_characters_by_word_count():
+    # z = 10, y = 3, a = b = 1: by occurrences (not by distinct words) z and y are kept.
+    alphabet, continuations = pinned_alphabet({"zz": 5, "a": 1, "b": 1, "y": 3}, 2)
+    assert alphabet == ["y", "z"]
+    assert continuations == ["##z"]
 
 
 def test_vocab_layout_specials_first():

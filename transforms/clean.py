@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from itertools import islice
+from itertools import filterfalse, islice, repeat
 
 import apache_beam as beam
 
@@ -43,7 +43,6 @@ from transforms.records import TextDocument
 
 _WORD_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]|[^\s{KANA_AND_HAN_CLASS}]+")
 _CJK_RUN_RE = re.compile(rf"[{KANA_AND_HAN_CLASS}]+")
-_NON_CJK_RE = re.compile(rf"[^\s{KANA_AND_HAN_CLASS}]+")
 _HAS_ALNUM = re.compile(r"[^\W_]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
@@ -60,10 +59,22 @@ _INLINE_BREAK_RE = re.compile(rf"[{_INLINE_BREAKS}]")
 _CJK_INLINE_BREAK_RE = re.compile(
     rf"([{_WRAP_BEFORE}])[^\S\n]*[{_INLINE_BREAKS}][^\S\n]*(?=[{_WRAP_AFTER}])")
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; a space keeps words apart
+_CONTROL_BUT_NL_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_ODD_SPACE_RE = re.compile(
+    "[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+"""`[^\\S \\n]` spelled out (whitespace besides a space and a line break; a test checks every
+code point), which `re` scans for twice as fast. Without it and without a double space, no
+line needs `_SPACE_RUN_RE`."""
+_FAR_RE = re.compile("[\u3000-\U0010ffff]")
+"""Characters from U+3000 on (CJK marks, kana, Han, fullwidth forms): a fast scan that
+most non-CJK text passes without a match, before the slower CJK classes are searched."""
+_WRAP_JOIN_RE = re.compile(rf"([{_WRAP_BEFORE}])\n(?=[{_WRAP_AFTER}])")
+_BLANK_LINES_RE = re.compile(r"\n\n+")
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
-_CONVERSION_RE = re.compile(r"-\{([^{}]*)\}-")
+_CONVERSION_RE = re.compile(r"-\{([^{}\n]*)\}-")  # within a line: runs on whole documents
 _VARIANT_RE = re.compile(r"zh-(?:cn|hans|sg|my)\s*:\s*([^;]*)")
-_EMPTY_BRACKETS_RE = re.compile(r"\(\s*[,;，；]?\s*\)|（\s*[,;，；]?\s*）|\[\s*\]")
+_EMPTY_BRACKETS_RE = re.compile(
+    r"\([^\S\n]*[,;，；]?[^\S\n]*\)|（[^\S\n]*[,;，；]?[^\S\n]*）|\[[^\S\n]*\]")
 _BOILERPLATE = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
     "use cookies", "enable javascript", "javascript is disabled", "javascript must be enabled",
@@ -96,11 +107,24 @@ def normalize_text(text: str, form: str = "NFC", presplit: bool = False) -> str:
     (U+2028, NEL, form feed) becomes one space, and `\n` keeps separating paragraph
     lines. In presplit BERT text every `\n` ends a sentence the user chose (often a
     headline), so only the breaks inside a line join there.
+
+    Every rule is local to a line, so a document without breaks inside its lines is
+    normalised by whole-document passes (`_normalize_document`, several times faster than a
+    regex per line); the rare one with such breaks goes line by line (`_normalize_by_line`).
     """
     text = _ZERO_WIDTH_RE.sub("", unicodedata.normalize(form, text))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _INLINE_BREAK_RE.search(text):
+        return _normalize_by_line(text, presplit)
+    return _normalize_document(text, presplit)
+
+
+def _normalize_by_line(text: str, presplit: bool) -> str:
+    """`normalize_text` after the Unicode form, one line at a time: the general path."""
     lines: list[str] = []
     wrapped = False  # the previous raw line was kept and ends unfinished in CJK
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    for line in text.split("\n"):
         if _INLINE_BREAK_RE.search(line):
             line = _CJK_INLINE_BREAK_RE.sub(r"\1", line)
         kept = _SPACE_RUN_RE.sub(" ", _CONTROL_RE.sub(" ", line)).strip()
@@ -113,6 +137,35 @@ def normalize_text(text: str, form: str = "NFC", presplit: bool = False) -> str:
             lines.append(kept)
         wrapped = not presplit and _WRAP_BEFORE_RE.match(kept[-1]) is not None
     return "\n".join(lines)
+
+
+def _normalize_document(text: str, presplit: bool) -> str:
+    """`_normalize_by_line` in whole-document passes, for text with no `\r` and no breaks
+    inside its lines: each pass runs only when a cheap search finds something for it."""
+    text = _CONTROL_BUT_NL_RE.sub(" ", text)
+    text = _collapse_spaces(text)
+    if not presplit and _may_wrap(text):
+        text = _WRAP_JOIN_RE.sub(r"\1", text)  # lines are stripped: the break is bare
+    if "\n\n" in text:
+        text = _BLANK_LINES_RE.sub("\n", text)
+    return text.strip("\n")
+
+
+def _may_wrap(text: str) -> bool:
+    """Does `text` hold a character of `_WRAP_BEFORE`? (All but “ and ‘ are from U+3000.)"""
+    if not _FAR_RE.search(text) and "\u201c" not in text and "\u2018" not in text:
+        return False
+    return _WRAP_BEFORE_RE.search(text) is not None
+
+
+def _collapse_spaces(text: str) -> str:
+    """Each line of `text` with `_SPACE_RUN_RE` applied and stripped (blank lines stay)."""
+    if "  " in text or _ODD_SPACE_RE.search(text):
+        text = _SPACE_RUN_RE.sub(" ", text)
+    # Now the only whitespace is single spaces and line breaks.
+    if " \n" in text or "\n " in text:
+        text = text.replace(" \n", "\n").replace("\n ", "\n")
+    return text.strip(" ")
 
 
 def strip_wiki_markup(line: str) -> str:
@@ -133,21 +186,33 @@ def _conversion_text(match: re.Match) -> str:
 
 def line_drop_rule(line: str, cfg: CleanConfig) -> str | None:
     """The name of the C4-style rule that drops this paragraph line, or None to keep it."""
+    return _line_rule(line, cfg, cfg.drop_boilerplate_lines)
+
+
+def _line_rule(line: str, cfg: CleanConfig, boilerplate: bool) -> str | None:
+    """`line_drop_rule`, looking for boilerplate phrases only if `boilerplate`."""
     if not line:
         return "empty"
-    lower = line.lower()
-    if cfg.drop_boilerplate_lines and any(p in lower for p in _BOILERPLATE):
+    if boilerplate and _has_boilerplate(line.lower()):
         return "boilerplate"
-    if _count_words(line, cfg.min_line_words) < cfg.min_line_words:
+    if _too_short(line, cfg.min_line_words):
         return "too_short"
     if cfg.require_end_mark and (not line.endswith(END_MARKS) or line.endswith("...")):
         return "no_end_mark"
     return None
 
 
-def _count_words(line: str, limit: int) -> int:
-    """`min(len(words(line)), limit)`, without listing every CJK character of a long line."""
-    return sum(1 for _ in islice(_WORD_RE.finditer(line), limit))
+def _too_short(line: str, min_words: int) -> bool:
+    """`len(words(line)) < min_words`, without listing the words of a long line.
+
+    Each whitespace token holds at least one word, so `min_words` tokens (found by a split
+    that stops there) settle it; otherwise the words are counted up to `min_words`.
+    """
+    if min_words <= 0:
+        return False
+    if len(line.split(None, min_words - 1)) >= min_words:
+        return False
+    return sum(1 for _ in islice(_WORD_RE.finditer(line), min_words)) < min_words
 
 
 def clean_lines(lines: list[str], cfg: CleanConfig) -> tuple[list[str], Counter]:
@@ -162,6 +227,50 @@ def clean_lines(lines: list[str], cfg: CleanConfig) -> tuple[list[str], Counter]
         else:
             dropped[rule] += 1
     return kept, dropped
+
+
+def clean_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Counter]:
+    """`clean_lines` over the lines of `text`, the kept lines joined: (text, dropped lines).
+
+    On normalised text (lines stripped, one space per gap: what `normalize_text` returns)
+    the markup rules run once over the whole document (each is local to a line) and the
+    boilerplate phrases are looked for in the whole document before line by line; other
+    text goes through `clean_lines`.
+    """
+    if not _is_normalized(text):
+        lines, dropped = clean_lines(text.split("\n"), cfg)
+        return "\n".join(lines), dropped
+    return _clean_normalized_paragraphs(text, cfg)
+
+
+def _clean_normalized_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Counter]:
+    """`clean_paragraphs` of text known to be normalised (the output of `normalize_text`)."""
+    if cfg.strip_wiki_markup:
+        stripped = _CITATION_RE.sub("", text)
+        if "-{" in stripped:
+            stripped = _CONVERSION_RE.sub(_conversion_text, stripped)
+        stripped = _EMPTY_BRACKETS_RE.sub("", stripped)
+        if stripped != text:
+            text = _collapse_spaces(stripped)
+    boilerplate = cfg.drop_boilerplate_lines and _has_boilerplate(text.lower())
+    kept, dropped = [], Counter()
+    for line in text.split("\n"):
+        rule = _line_rule(line, cfg, boilerplate)
+        if rule is None:
+            kept.append(line)
+        else:
+            dropped[rule] += 1
+    return "\n".join(kept), dropped
+
+
+def _is_normalized(text: str) -> bool:
+    """No edge spaces on any line, no double space, no whitespace but spaces and breaks."""
+    return not (text.startswith(" ") or text.endswith(" ") or "  " in text
+                or " \n" in text or "\n " in text or _ODD_SPACE_RE.search(text))
+
+
+def _has_boilerplate(lower: str) -> bool:
+    return any(p in lower for p in _BOILERPLATE)
 
 
 def _fraction(count: int, total: int) -> float:
@@ -199,13 +308,22 @@ def word_stats(text: str) -> tuple[int, int, int, int]:
     counted in bulk as the lengths of CJK runs, several times faster on Chinese than a
     per-word loop or a per-character findall.
     """
-    cjk_runs = _CJK_RUN_RE.findall(text)
-    n_cjk = sum(map(len, cjk_runs))
-    # Without CJK the other words are `str.split`'s, which is several times faster.
-    others = _NON_CJK_RE.findall(text) if cjk_runs else text.split()
-    real = [w for w in others if w.isalnum() or _HAS_ALNUM.search(w)]
-    n_alpha = sum(1 for w in others if w.isalpha() or _HAS_ALPHA.search(w))
-    return n_cjk + len(others), n_cjk + len(real), n_cjk + sum(map(len, real)), n_cjk + n_alpha
+    n_cjk = 0
+    if _FAR_RE.search(text):
+        # Each CJK run becomes a space: the other words are then `str.split`'s.
+        spaced, n_runs = _CJK_RUN_RE.subn(" ", text)
+        n_cjk = len(text) - len(spaced) + n_runs
+        text = spaced
+    others = text.split()
+    # Most words are all letters or digits; only the others are searched, and every
+    # per-word call is made from C (`filter`, `map`), not from a Python loop.
+    odd = list(filterfalse(str.isalnum, others))
+    odd_real = list(filter(_HAS_ALNUM.search, odd))
+    n_real = len(others) - len(odd) + len(odd_real)
+    real_chars = sum(map(len, others)) - sum(map(len, odd)) + sum(map(len, odd_real))
+    not_alpha = list(filterfalse(str.isalpha, others))
+    n_alpha = len(others) - len(not_alpha) + len(list(filter(_HAS_ALPHA.search, not_alpha)))
+    return n_cjk + len(others), n_cjk + n_real, n_cjk + real_chars, n_cjk + n_alpha
 
 
 def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
@@ -214,20 +332,15 @@ def _line_shape_reason(lines: list[str], cfg: CleanConfig) -> DropReason | None:
     The bullet and ellipsis rules need MIN_LINES_FOR_SHAPE_RULES lines: a one-line news
     article that happens to end in "…" is not a list of teasers.
     """
-    seen: set[str] = set()
-    repeated = 0
-    for line in lines:
-        if line in seen:
-            repeated += 1
-        seen.add(line)
+    repeated = len(lines) - len(set(lines))  # lines equal to an earlier one
     if _fraction(repeated, len(lines)) > cfg.max_repeated_line_fraction:
         return DropReason.REPEATED_LINES
     if len(lines) < MIN_LINES_FOR_SHAPE_RULES:
         return None
-    bullets = sum(1 for line in lines if line.startswith(_BULLETS))
+    bullets = sum(map(str.startswith, lines, repeat(_BULLETS)))
     if _fraction(bullets, len(lines)) > cfg.max_bullet_line_fraction:
         return DropReason.BULLET_LINES
-    ellipses = sum(1 for line in lines if line.endswith(_ELLIPSES))
+    ellipses = sum(map(str.endswith, lines, repeat(_ELLIPSES)))
     if _fraction(ellipses, len(lines)) > cfg.max_ellipsis_line_fraction:
         return DropReason.ELLIPSIS_LINES
     return None
@@ -240,8 +353,7 @@ def clean_document(
     text = normalize_text(doc.text, cfg.normalization, doc.presplit)
     dropped: Counter = Counter()
     if not doc.presplit and text:
-        lines, dropped = clean_lines(text.split("\n"), cfg)
-        text = "\n".join(lines)
+        text, dropped = _clean_normalized_paragraphs(text, cfg)
     reason = document_drop_reason(text, cfg)
     if reason is not None:
         return None, reason, dropped

@@ -99,7 +99,7 @@ def budget(n_maskable: int, cfg: MaskConfig) -> int:
 def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenated `range(s, s + n)` for each (s, n), without a Python loop."""
     total = int(lengths.sum())
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    offsets = (starts - lengths.cumsum() + lengths).repeat(lengths)
     return (offsets + np.arange(total)).astype(np.int32)
 
 
@@ -155,7 +155,7 @@ def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: 
     blocked[0] = blocked[len(input_ids) - 1] = True
     if a_len < len(input_ids):
         blocked[a_len - 1] = True
-    maskable = np.flatnonzero(~blocked)
+    maskable = (~blocked).nonzero()[0]
     order = rng.permutation(len(maskable))
     starts = maskable[np.sort(order[:budget(len(maskable), cfg)])]
     return _replace_units(input_ids, starts, None, vocab, rng)

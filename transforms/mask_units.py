@@ -69,12 +69,12 @@ def candidate_words(
     after_block[0] = True
     after_block[1:] = blocked[:-1]
     is_start = maskable & (word_starts | after_block)
-    starts = np.flatnonzero(is_start)
+    starts = is_start.nonzero()[0]
     # A word ends at the next word start or blocked position (the last token is blocked).
-    bounds = np.flatnonzero(is_start | blocked)
-    ends = bounds[np.searchsorted(bounds, starts) + 1]
+    bounds = (is_start | blocked).nonzero()[0]
+    ends = bounds[bounds.searchsorted(starts) + 1]
     cum = np.zeros(len(starts) + 1, dtype=np.int64)
-    np.cumsum(ends - starts, out=cum[1:])
+    (ends - starts).cumsum(out=cum[1:])
     return Words(starts, ends, cum, after_block[starts], int(cum[-1]))
 
 
@@ -112,7 +112,7 @@ def _cdfs(pmf_key: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
 def sample_lengths(pmf: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """`size` iid draws from a length law on [1, len(pmf)] (inverse CDF)."""
     cdf, _ = _cdfs(tuple(pmf.tolist()))
-    return np.searchsorted(cdf, rng.random(size), side="right") + 1
+    return cdf.searchsorted(rng.random(size), side="right") + 1
 
 
 def tile_units(
@@ -132,12 +132,12 @@ def tile_units(
         return first, first + 1
     _, res_cdf = _cdfs(tuple(pmf.tolist()))
     gaps = sample_lengths(pmf, n_words, rng)
-    gaps[0] = np.searchsorted(res_cdf, rng.random(), side="right") + 1
-    renewal = np.cumsum(gaps)
-    renewal = renewal[: np.searchsorted(renewal, n_words)]
+    gaps[0] = res_cdf.searchsorted(rng.random(), side="right") + 1
+    renewal = gaps.cumsum()
+    renewal = renewal[: renewal.searchsorted(n_words)]
     is_first = words.run_start.copy()
     is_first[renewal] = True
-    first = np.flatnonzero(is_first)
+    first = is_first.nonzero()[0]
     end = np.empty_like(first)
     end[:-1] = first[1:]
     end[-1] = n_words
@@ -164,8 +164,8 @@ def select_units(
     take_first, take_end = [], []
     remaining = budget
     while remaining > 0 and len(order):
-        spent = np.cumsum(unit_tokens[order])
-        n_fit = int(np.searchsorted(spent, remaining, side="right"))
+        spent = unit_tokens[order].cumsum()
+        n_fit = int(spent.searchsorted(remaining, side="right"))
         take_first.append(first[order[:n_fit]])
         take_end.append(end[order[:n_fit]])
         if n_fit:
@@ -174,7 +174,7 @@ def select_units(
             break
         over = order[n_fit]
         lo = first[over]
-        cut = int(np.searchsorted(cum, cum[lo] + remaining, side="right")) - 1
+        cut = int(cum.searchsorted(cum[lo] + remaining, side="right")) - 1
         if cut > lo:
             take_first.append(np.array([lo]))
             take_end.append(np.array([cut]))

@@ -159,24 +159,23 @@ def _truncate(a: Side, b: Side, max_tokens: int, rng: np.random.Generator) -> Pa
 
 def make_instance(doc_id: int, pass_index: int, index: int, a: Side, b: Side | None, label: int,
                   specials: SpecialIds) -> Instance:
-    """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when `b` is None) with word starts."""
-    cls = np.array([specials.cls_id], np.int32)
-    sep = np.array([specials.sep_id], np.int32)
-    one = np.ones(1, bool)
-    ws_a = a[1].copy()
-    ws_a[0] = True
-    parts_ids, parts_ws = [cls, a[0], sep], [one, ws_a, one]
+    """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when `b` is None) with word starts.
+
+    A and B are non-empty; the first token of each is marked as a word start."""
+    a_end = len(a[0]) + 1  # the middle (or last) [SEP]
+    total = a_end + 1 if b is None else a_end + len(b[0]) + 2
+    ids = np.empty(total, dtype=np.int32)
+    starts = np.empty(total, dtype=bool)
+    ids[0], ids[a_end], ids[total - 1] = specials.cls_id, specials.sep_id, specials.sep_id
+    ids[1:a_end] = a[0]
+    starts[1:a_end] = a[1]
     if b is not None:
-        ws_b = b[1].copy()
-        ws_b[0] = True
-        parts_ids += [b[0], sep]
-        parts_ws += [ws_b, one]
-    return Instance(
-        doc_id=doc_id, pass_index=pass_index, index=index,
-        input_ids=np.concatenate(parts_ids).astype(np.int32, copy=False),
-        word_starts=np.concatenate(parts_ws),
-        a_len=len(a[0]) + 2, sentence_label=label,
-    )
+        ids[a_end + 1:total - 1] = b[0]
+        starts[a_end + 1:total - 1] = b[1]
+        starts[a_end + 1] = True
+    starts[0] = starts[1] = starts[a_end] = starts[total - 1] = True
+    return Instance(doc_id=doc_id, pass_index=pass_index, index=index, input_ids=ids,
+                    word_starts=starts, a_len=a_end + 1, sentence_label=label)
 
 
 def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator) -> Pair | None:

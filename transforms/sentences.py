@@ -35,11 +35,16 @@ ABBREVIATIONS = frozenset({
     "bros", "ave", "blvd", "op",
 })
 _CLOSERS = "\"'”’)\\]}」』）》〉】"
+# Each boundary regex begins with one character class, which lets `re` skip to candidate
+# marks in C instead of trying the pattern at every position. Both spell out, after the first
+# mark, the alternatives `(?:[。！？；]+|…+|[!?]+(?=CJK))` and `(?:\.\.\.|[.!?]+)` with the
+# same matches and the same backtracking order (the first mark picks the branch).
 _ZH_BOUNDARY = re.compile(
-    rf"(?:[。！？；]+|…+|[!?]+(?=[{KANA_AND_HAN_CLASS}]))[{_CLOSERS}]*"
+    rf"[。！？；…!?](?:(?<=[。！？；])[。！？；]*|(?<=…)…*|(?<=[!?])[!?]*(?=[{KANA_AND_HAN_CLASS}]))"
+    rf"[{_CLOSERS}]*"
 )
 _EN_BOUNDARY = re.compile(
-    rf"(?:\.\.\.|[.!?]+)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{KANA_AND_HAN_CLASS}])"
+    rf"[.!?](?:(?<=\.)\.\.|[.!?]*)[{_CLOSERS}]*(?=\s+[\"'“‘(\[A-Z0-9{KANA_AND_HAN_CLASS}])"
 )
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
 

@@ -25,6 +25,13 @@ from tokenizers import normalizers, pre_tokenizers
 _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ASCII_WORD = re.compile("[A-Za-z0-9]+|[!-/:-@\\[-`{-~]")
 
+# CJK fast path: the ideographs of CJK Unified Ideographs and Extension A. The normaliser
+# pads each with spaces (one word each) and leaves it as it is otherwise: none has an NFD
+# decomposition or a lowercase form (unlike the compatibility ideographs U+F900-U+FAFF and
+# U+2F800-U+2FA1F, which NFD maps to other characters, left to the normaliser).
+_IDEOGRAPH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+_IDEOGRAPH_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+
 _CHUNK_CACHE_SIZE = 1 << 17
 """Distinct whitespace-free chunks whose words `BertWordSplitter.count` remembers (then it
 starts afresh): enough for the chunks of many documents, a few tens of MB at most."""
@@ -68,7 +75,9 @@ class BertWordSplitter:
         normaliser is character by character (its NFD never reorders marks across a space)
         and maps every whitespace character to a space, so the normalised text splits on
         spaces into the chunks the pre-tokenizer would see, and only each *distinct* chunk
-        goes through the Rust pre-tokenizer (Chinese text: mostly single characters).
+        goes through the Rust pre-tokenizer. When CJK characters are padded, the common
+        ideographs (`_IDEOGRAPH`) are counted directly and replaced by a space before
+        normalising: the normaliser would only have padded them.
         """
         ascii_texts, other_texts = [], []
         for text in texts:
@@ -77,7 +86,11 @@ class BertWordSplitter:
         if ascii_texts:
             counts.update(self.words("\n".join(ascii_texts)))
         if other_texts:
-            chunks = Counter(self._normalizer.normalize_str(" ".join(other_texts)).split(" "))
+            text = " ".join(other_texts)
+            if self.handle_chinese_chars:
+                counts.update(_IDEOGRAPH.findall(text))
+                text = _IDEOGRAPH_RUN.sub(" ", text)
+            chunks = Counter(self._normalizer.normalize_str(text).split(" "))
             chunks.pop("", None)
             for chunk, n in chunks.items():
                 for word in self._chunk_words(chunk):
