@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import random
+
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.dedup import DeduplicateDocuments, dedup_key, keep_smallest_id
+from core.config import ReadConfig
+from tests.corpora import corpus_path
+from transforms.dedup import (
+    DeduplicateDocuments,
+    DocRef,
+    Survivor,
+    dedup_key,
+    doc_ref,
+    merge_survivors,
+)
+from transforms.read import read_records
 from transforms.records import TextDocument
 
 
@@ -19,9 +31,12 @@ def test_key_ignores_case_and_whitespace_only():
     assert dedup_key("Hello world.") != dedup_key("Hello world!")
 
 
-def test_keep_smallest_id_is_order_free():
-    a, b = (doc("b", "x"), 2), (doc("a", "x"), 1)
-    assert keep_smallest_id(a, b) == keep_smallest_id(b, a) == (doc("a", "x"), 3)
+def test_merge_survivors_is_order_free():
+    a = Survivor(DocRef("b", b"\x00"), 1, 2)
+    b = Survivor(DocRef("a", b"\xff"), 1, 1)
+    assert merge_survivors(a, b) == merge_survivors(b, a) == Survivor(DocRef("a", b"\xff"), 1, 3)
+    twin = Survivor(DocRef("a", b"\xff"), 2, 4)
+    assert merge_survivors(b, twin) == merge_survivors(twin, b) == Survivor(b.ref, 3, 5)
 
 
 def test_deduplicate_documents():
@@ -51,3 +66,61 @@ def test_hot_key_many_copies():
             equal_to([("documents_dropped/duplicate", 499)]),
             label="stats",
         )
+
+
+def _check(docs: list[TextDocument], kept: list[tuple], n_dropped: int,
+           reshuffle: bool = False) -> None:
+    """One FnApiRunner run keeps exactly `kept` (id, text, source) and counts `n_dropped`."""
+    with BeamTestPipeline(runner="FnApiRunner") as p:
+        pdocs = p | beam.Create(docs, reshuffle=False)
+        if reshuffle:
+            pdocs = pdocs | beam.Reshuffle()
+        out = pdocs | DeduplicateDocuments()
+        assert_that(out["documents"] | beam.Map(lambda d: (d.id, d.text, d.source)),
+                    equal_to(kept))
+        assert_that(out["stats"] | beam.CombinePerKey(sum),
+                    equal_to([("documents_dropped/duplicate", n_dropped)]), label="stats")
+
+
+def test_real_corpus_survivor_is_the_smallest_id_of_each_copy_group_in_any_order():
+    """Copies of real Chinese and English documents (re-cased, re-wrapped, under ids that
+    sort before and after the original's): each group keeps its smallest id, every other
+    copy counts as `duplicate`, and neither input order nor bundling changes the output."""
+    originals = []
+    for rel, fmt in [("zh/zhwiki_wiki_zh_2019_AA_wiki_00.jsonl", "jsonl"),
+                     ("en/enwiki_wikiextractor_wiki_00.txt", "wikiextractor")]:
+        path = corpus_path(rel)
+        with open(path, "rb") as fh:
+            originals += [d for d in read_records(path.name, str(path), fh,
+                                                  ReadConfig(inputs=(str(path),), format=fmt))
+                          if isinstance(d, TextDocument) and d.text.strip()]
+    assert len({dedup_key(d.text) for d in originals}) == len(originals) > 90
+    docs, groups = [], []
+    for i, orig in enumerate(originals):
+        group = [orig]
+        for j in range(i % 3):  # 0, 1 or 2 extra copies
+            text = orig.text.upper() if j == 0 else orig.text.replace("\n", " \n  ")
+            copy_id = f"0-copy{j}:{orig.id}" if i % 2 else f"~copy{j}:{orig.id}"
+            group.append(TextDocument(id=copy_id, text=text, source=f"copies{j}"))
+        docs += group
+        groups.append(group)
+    expected = [(w.id, w.text, w.source) for w in (min(g, key=lambda d: d.id) for g in groups)]
+    n_dropped = len(docs) - len(groups)
+    assert n_dropped > 60 and any(w[0].startswith("0-copy") for w in expected)
+
+    for seed, reshuffle in [(1, False), (2, True)]:
+        order = docs[:]
+        random.Random(seed).shuffle(order)
+        _check(order, expected, n_dropped, reshuffle)
+
+
+def test_copies_sharing_the_survivors_id_keep_exactly_one_whatever_the_order():
+    """`--id-field` ids can repeat: identical records under one id, and a re-cased one under
+    the same id, leave one document each, the same one in every order."""
+    same = TextDocument(id="x", text="Repeated record.", source="a.jsonl")
+    recased = TextDocument(id="x", text="REPEATED RECORD.", source="b.jsonl")
+    twin = TextDocument(id="y", text="Another record.", source="a.jsonl")
+    survivor = min([same, recased], key=doc_ref)  # the id ties: the fingerprint decides
+    kept = [(d.id, d.text, d.source) for d in (survivor, twin)]
+    for order in ([same, same, recased, twin, same, twin], [recased, twin, twin, same, same, same]):
+        _check(order, kept, 4)

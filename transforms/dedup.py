@@ -2,20 +2,34 @@
 
 Key: a 128-bit BLAKE2 hash of the cleaned text, case-folded and with all whitespace
 removed (so re-wrapped or re-cased copies match). Survivor: the duplicate with the
-smallest id, whatever the input order or runner. The choice is made by a combiner that
-holds one document and a count per key (combiner lifting: a hot key with a million copies
-never materialises a list, TFDS C4's lesson), and `duplicate` counts every other copy.
+smallest id, whatever the input order or runner; copies that share that id too are told
+apart by a fingerprint of the whole document (`DocRef`), so the survivor never depends on
+which copy a worker met first. `duplicate` counts every other copy.
+
+Only small references cross the shuffle, never the text: each document is keyed once,
+a combiner keeps per key the smallest `DocRef` and the number of copies (combiner lifting,
+so a key with a million copies never materialises a list, TFDS C4's lesson), and the keys
+that have copies reach the documents as a side input (`Survivors`: key -> survivor) that
+drops every copy but the survivor. On a local run the documents then wait between stages as
+one encoded buffer, instead of being held decoded by the combiner and the grouping buffer
+and encoded again (~3 copies of the corpus text; benchmarks/bench_scale.py). Copies that
+share the survivor's id *and* fingerprint are the same document; they alone are grouped
+(a rare, small shuffle) to keep one.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import apache_beam as beam
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.records import TextDocument
+
+_DUPLICATE = DROPPED_PREFIX + DropReason.DUPLICATE.value
+_TWINS_TAG = "twins"
 
 
 def dedup_key(text: str) -> bytes:
@@ -24,37 +38,81 @@ def dedup_key(text: str) -> bytes:
     return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
 
 
-Survivor = tuple[TextDocument, int]
+def fingerprint(doc: TextDocument) -> bytes:
+    """A 128-bit hash of every field of the document: equal only for identical documents."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (doc.id, doc.text, doc.source, doc.lang):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    h.update(b"\x01" if doc.presplit else b"\x00")
+    return h.digest()
 
 
-def keep_smallest_id(a: Survivor, b: Survivor) -> Survivor:
-    """Merge two (survivor, copies) accumulators: the smaller id survives, copies add up."""
-    doc = a[0] if a[0].id <= b[0].id else b[0]
-    return doc, a[1] + b[1]
+class DocRef(NamedTuple):
+    """What dedup shuffles for a document: its id and fingerprint; orders by id first."""
+
+    id: str
+    fingerprint: bytes
 
 
-class _KeepSmallestIdFn(beam.CombineFn):
-    """Accumulator: (document with the smallest id so far, number of copies), or None."""
+def doc_ref(doc: TextDocument) -> DocRef:
+    return DocRef(doc.id, fingerprint(doc))
+
+
+class Survivor(NamedTuple):
+    """Per key: the smallest reference, how many documents carry exactly it, all copies."""
+
+    ref: DocRef
+    twins: int
+    copies: int
+
+
+def merge_survivors(a: Survivor, b: Survivor) -> Survivor:
+    """Merge two accumulators: the smaller reference survives, copies add up."""
+    if a.ref == b.ref:
+        return Survivor(a.ref, a.twins + b.twins, a.copies + b.copies)
+    first = a if a.ref < b.ref else b
+    return Survivor(first.ref, first.twins, a.copies + b.copies)
+
+
+class _SmallestRefFn(beam.CombineFn):
+    """Accumulator: a `Survivor` (as a plain tuple after a shuffle), or None."""
 
     def create_accumulator(self) -> Survivor | None:
         return None
 
-    def add_input(self, acc: Survivor | None, doc: TextDocument) -> Survivor:
-        return (doc, 1) if acc is None else keep_smallest_id(acc, (doc, 1))
+    def add_input(self, acc: Survivor | None, ref: DocRef) -> Survivor:
+        one = Survivor(DocRef(*ref), 1, 1)
+        return one if acc is None else merge_survivors(Survivor(*acc), one)
 
     def merge_accumulators(self, accs: Iterable[Survivor | None]) -> Survivor | None:
         merged = None
         for acc in accs:
             if acc is not None:
-                merged = acc if merged is None else keep_smallest_id(merged, acc)
+                acc = Survivor(DocRef(*acc[0]), acc[1], acc[2])
+                merged = acc if merged is None else merge_survivors(merged, acc)
         return merged
 
     def extract_output(self, acc: Survivor | None) -> Survivor | None:
         return acc
 
 
-class _EmitSurvivorFn(beam.DoFn):
-    """(key, (survivor, copies)) -> the survivor; the other copies count as `duplicate`."""
+def _has_copies(keyed: tuple[bytes, Survivor]) -> bool:
+    return keyed[1][2] > 1
+
+
+def _keyed(doc: TextDocument) -> tuple[bytes, TextDocument]:
+    return dedup_key(doc.text), doc
+
+
+def _ref_of(keyed: tuple[bytes, TextDocument]) -> tuple[bytes, DocRef]:
+    return keyed[0], doc_ref(keyed[1])
+
+
+class _DropCopiesFn(beam.DoFn):
+    """(key, doc) -> the doc unless a copy with a smaller reference survives; the survivor's
+    twins (same reference) go to `twins` to be grouped; dropped copies count as `duplicate`."""
 
     def __init__(self) -> None:
         self.counters = Counters()
@@ -62,26 +120,57 @@ class _EmitSurvivorFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, keyed):
-        _, (doc, copies) = keyed
-        if copies > 1:
-            self.counters.inc(DROPPED_PREFIX + DropReason.DUPLICATE.value, copies - 1)
-        yield doc
+    def process(self, keyed, survivors):
+        key, doc = keyed
+        survivor = survivors.get(key)
+        if survivor is None:
+            yield doc
+            return
+        ref, twins, _ = survivor
+        if doc_ref(doc) != DocRef(*ref):
+            self.counters.inc(_DUPLICATE)
+        elif twins == 1:
+            yield doc
+        else:
+            yield beam.pvalue.TaggedOutput(_TWINS_TAG, (key, doc))
 
 
-def _keyed(doc: TextDocument) -> tuple[bytes, TextDocument]:
-    return dedup_key(doc.text), doc
+class _KeepOneTwinFn(beam.DoFn):
+    """(key, identical documents) -> one of them; the others count as `duplicate`."""
+
+    def __init__(self) -> None:
+        self.counters = Counters()
+
+    def finish_bundle(self):
+        yield from self.counters.flush()
+
+    def process(self, grouped):
+        _, docs = grouped
+        it = iter(docs)
+        yield next(it)
+        self.counters.inc(_DUPLICATE, sum(1 for _ in it))
 
 
 class DeduplicateDocuments(beam.PTransform):
     """PCollection[TextDocument] -> {"documents": one per distinct text, "stats"}."""
 
     def expand(self, docs):
-        out = (
-            docs
-            | "KeyByText" >> beam.Map(_keyed)
-            | "KeepSmallestId" >> beam.CombinePerKey(_KeepSmallestIdFn())
-            | "EmitSurvivors" >> beam.ParDo(_EmitSurvivorFn()).with_outputs(
+        keyed = docs | "KeyByText" >> beam.Map(_keyed)
+        survivors = (
+            keyed
+            | "Refs" >> beam.Map(_ref_of)
+            | "SmallestRef" >> beam.CombinePerKey(_SmallestRefFn())
+            | "WithCopies" >> beam.Filter(_has_copies)
+        )
+        kept = keyed | "DropCopies" >> beam.ParDo(
+            _DropCopiesFn(), beam.pvalue.AsDict(survivors)).with_outputs(
+                STATS_TAG, _TWINS_TAG, main="documents")
+        twins = (
+            kept[_TWINS_TAG]
+            | "GroupTwins" >> beam.GroupByKey()
+            | "KeepOneTwin" >> beam.ParDo(_KeepOneTwinFn()).with_outputs(
                 STATS_TAG, main="documents")
         )
-        return {"documents": out.documents, "stats": out[STATS_TAG]}
+        documents = (kept.documents, twins.documents) | "Survivors" >> beam.Flatten()
+        stats = (kept[STATS_TAG], twins[STATS_TAG]) | "DedupStats" >> beam.Flatten()
+        return {"documents": documents, "stats": stats}

@@ -27,7 +27,8 @@ Pure functions first, the `NearDeduplicate` PTransform last. The steps:
    every cluster keeps exactly its smallest id when the rounds reach across it, and at
    least that one always (a path longer than `LABEL_ROUNDS` hops from the smallest id can
    leave an extra survivor, never a cluster without one).
-6. The documents are joined with their labels by id, and the near-duplicates counted as
+6. The ids labelled with a smaller id reach the documents as a side input (ids only, so the
+   texts never cross a shuffle); those documents are dropped and counted as
    `documents_dropped/near_duplicate`.
 
 Survivor = the smallest id, as in exact dedup: it depends on nothing but the ids (not on
@@ -201,8 +202,17 @@ def _label_components(edges, rounds: int):
     return labels
 
 
+def _is_near_duplicate(labelled: tuple[str, str]) -> bool:
+    node, label = labelled
+    return label < node
+
+
 class _DropLabelledFn(beam.DoFn):
-    """(id, {"doc": docs, "label": [l]}) -> the docs unless l is a smaller id (near-duplicate)."""
+    """doc -> the doc unless its id is labelled with a smaller id (a near-duplicate).
+
+    The labels of the near-duplicates reach the documents as a side input (ids only), so the
+    documents never cross a shuffle (a join by id would hold every text decoded in a local
+    run's grouping buffer)."""
 
     def __init__(self) -> None:
         self.counters = Counters()
@@ -210,18 +220,11 @@ class _DropLabelledFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, grouped):
-        doc_id, parts = grouped
-        label = min(parts["label"], default=doc_id)
-        for doc in parts["doc"]:
-            if label < doc_id:
-                self.counters.inc(DROPPED_PREFIX + DropReason.NEAR_DUPLICATE.value)
-            else:
-                yield doc
-
-
-def _keyed_by_id(doc: TextDocument) -> tuple[str, TextDocument]:
-    return doc.id, doc
+    def process(self, doc: TextDocument, near_duplicates):
+        if doc.id in near_duplicates:
+            self.counters.inc(DROPPED_PREFIX + DropReason.NEAR_DUPLICATE.value)
+        else:
+            yield doc
 
 
 class NearDeduplicate(beam.PTransform):
@@ -238,11 +241,11 @@ class NearDeduplicate(beam.PTransform):
             | "GroupBuckets" >> beam.GroupByKey()
             | "BucketEdges" >> beam.ParDo(_BucketEdgesFn(self._cfg.near_dedup_threshold))
         )
-        labels = _label_components(edges, LABEL_ROUNDS)
-        out = (
-            {"doc": docs | "KeyById" >> beam.Map(_keyed_by_id), "label": labels}
-            | "JoinDocsLabels" >> beam.CoGroupByKey()
-            | "DropNearDuplicates" >> beam.ParDo(_DropLabelledFn()).with_outputs(
-                STATS_TAG, main="documents")
+        near_duplicates = (
+            _label_components(edges, LABEL_ROUNDS)
+            | "NearDuplicates" >> beam.Filter(_is_near_duplicate)
         )
+        out = docs | "DropNearDuplicates" >> beam.ParDo(
+            _DropLabelledFn(), beam.pvalue.AsDict(near_duplicates)).with_outputs(
+                STATS_TAG, main="documents")
         return {"documents": out.documents, "stats": out[STATS_TAG]}
