@@ -90,14 +90,18 @@ def test_too_short_agrees_with_counting_words(texts):
 
 
 def test_scan_classes_cover_what_they_stand_for():
-    """`_ODD_SPACE_RE` is `[^\\S \\n]`; `_FAR_RE` finds every CJK and wrap-mark character
-    except “ and ‘ (which `_may_wrap` looks for by name). Checked on every code point."""
+    """`_ODD_SPACE_RE` is `[^\\S \\n]`, `_UNUSUAL_RE` the union of four classes, and
+    `_FAR_RE` finds every CJK and wrap-mark character except “ and ‘ (which `_may_wrap`
+    looks for by name). Checked on every code point."""
     every = "".join(map(chr, range(0x110000)))
 
     def found(pattern: re.Pattern) -> set[int]:
         return {m.start() for m in pattern.finditer(every)}
 
     assert found(clean._ODD_SPACE_RE) == found(re.compile(r"[^\S \n]"))
+    assert found(clean._UNUSUAL_RE) == (
+        found(clean._CONTROL_BUT_NL_RE) | found(clean._ZERO_WIDTH_RE)
+        | found(clean._INLINE_BREAK_RE) | found(clean._ODD_SPACE_RE))
     far = found(clean._FAR_RE)
     assert found(re.compile(f"[{KANA_AND_HAN_CLASS}]")) <= far
     assert found(clean._WRAP_BEFORE_RE) - far == {ord("“"), ord("‘")}
@@ -118,3 +122,13 @@ def test_boundary_regexes_match_their_readable_spelling(texts):
                                (sentences._EN_BOUNDARY, _EN_READABLE)):
             assert ([m.span() for m in fast.finditer(text)]
                     == [m.span() for m in readable.finditer(text)]), repr(text)
+
+
+def test_lorem_ipsum_is_found_in_any_case_after_line_rules():
+    """The paragraph rules tell the document rules whether "lorem ipsum" can be there."""
+    prose = "The quick brown fox jumps over the lazy dog near the river bank today. " * 3
+    for text in (prose + "\nLOREM Ipsum dolor sit amet is here.", prose + "\nLorem ipsum."):
+        doc = clean.TextDocument(id="d", text=text, source="s", presplit=False)
+        cleaned, reason, dropped = clean.clean_document(doc, CleanConfig())
+        expected = (clean.DropReason.LOREM_IPSUM if "amet" in text else None)
+        assert reason == expected, (text, dropped)

@@ -1,7 +1,10 @@
 """The training loop behind `python -m trainer.train` (single process or torchrun).
 
 One optimizer step = `--grad-accum` micro-batches of `--batch-size` rows per rank, so the
-global batch is batch_size x grad_accum x world_size. AdamW (no decay on biases and
+global batch is batch_size x grad_accum x world_size. With packed shards a row holds
+several instances, so a step sees more instances than rows (`samples_per_s` counts
+instances); divide the unpacked batch size by the shards' instances per row (manifest
+totals: instances / rows) to keep the instances per step. AdamW (no decay on biases and
 LayerNorm) with linear warmup and linear decay to 0 at `--max-steps`, gradient clipping at
 1.0, bf16 autocast on CUDA and fp32 on CPU. Under torchrun (WORLD_SIZE set) it joins a
 process group (nccl on CUDA, gloo on CPU) and wraps the model in DDP; only rank 0 writes.

@@ -23,7 +23,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--output", required=True, type=Path)
     p.add_argument("--config", choices=sorted(SIZES), default="base")
     p.add_argument("--max-steps", type=int, required=True)
-    p.add_argument("--batch-size", type=int, required=True, help="rows per rank per micro-batch")
+    p.add_argument("--batch-size", type=int, required=True,
+                   help="rows per rank per micro-batch (packed shards: rows of up to "
+                   "--max-sequences-per-row instances each)")
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup-steps", type=int, default=None, help="default: 1%% of max steps")

@@ -65,6 +65,11 @@ _ODD_SPACE_RE = re.compile(
 """`[^\\S \\n]` spelled out (whitespace besides a space and a line break; a test checks every
 code point), which `re` scans for twice as fast. Without it and without a double space, no
 line needs `_SPACE_RUN_RE`."""
+_UNUSUAL_RE = re.compile("[" + "".join(
+    r.pattern[1:-1] for r in (_CONTROL_BUT_NL_RE, _ZERO_WIDTH_RE, _INLINE_BREAK_RE, _ODD_SPACE_RE)
+) + "]")
+"""Any character a normalisation pass removes or replaces besides `\\n` and double spaces:
+one scan that most lines of clean text pass, instead of four."""
 _FAR_RE = re.compile("[\u3000-\U0010ffff]")
 """Characters from U+3000 on (CJK marks, kana, Han, fullwidth forms): a fast scan that
 most non-CJK text passes without a match, before the slower CJK classes are searched."""
@@ -82,6 +87,7 @@ _BOILERPLATE = (
 )
 END_MARKS = (".", "!", "?", '"', "。", "！", "？", "”", "」", "』", "…")
 MIN_LINES_FOR_SHAPE_RULES = 3
+_LOREM = "lorem ipsum"
 _BULLETS = ("•", "-", "*", "·", "‣", "◦")
 _ELLIPSES = ("...", "…")
 
@@ -112,12 +118,15 @@ def normalize_text(text: str, form: str = "NFC", presplit: bool = False) -> str:
     normalised by whole-document passes (`_normalize_document`, several times faster than a
     regex per line); the rare one with such breaks goes line by line (`_normalize_by_line`).
     """
-    text = _ZERO_WIDTH_RE.sub("", unicodedata.normalize(form, text))
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if _INLINE_BREAK_RE.search(text):
-        return _normalize_by_line(text, presplit)
-    return _normalize_document(text, presplit)
+    text = unicodedata.normalize(form, text)
+    unusual = _UNUSUAL_RE.search(text) is not None
+    if unusual:
+        text = _ZERO_WIDTH_RE.sub("", text)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if _INLINE_BREAK_RE.search(text):
+            return _normalize_by_line(text, presplit)
+    return _normalize_document(text, presplit, unusual)
 
 
 def _normalize_by_line(text: str, presplit: bool) -> str:
@@ -139,11 +148,13 @@ def _normalize_by_line(text: str, presplit: bool) -> str:
     return "\n".join(lines)
 
 
-def _normalize_document(text: str, presplit: bool) -> str:
+def _normalize_document(text: str, presplit: bool, unusual: bool = True) -> str:
     """`_normalize_by_line` in whole-document passes, for text with no `\r` and no breaks
-    inside its lines: each pass runs only when a cheap search finds something for it."""
-    text = _CONTROL_BUT_NL_RE.sub(" ", text)
-    text = _collapse_spaces(text)
+    inside its lines: each pass runs only when a cheap search finds something for it.
+    `unusual=False` says that `_UNUSUAL_RE` finds nothing in `text`."""
+    if unusual:
+        text = _CONTROL_BUT_NL_RE.sub(" ", text)
+    text = _collapse_spaces(text, unusual)
     if not presplit and _may_wrap(text):
         text = _WRAP_JOIN_RE.sub(r"\1", text)  # lines are stripped: the break is bare
     if "\n\n" in text:
@@ -158,9 +169,10 @@ def _may_wrap(text: str) -> bool:
     return _WRAP_BEFORE_RE.search(text) is not None
 
 
-def _collapse_spaces(text: str) -> str:
-    """Each line of `text` with `_SPACE_RUN_RE` applied and stripped (blank lines stay)."""
-    if "  " in text or _ODD_SPACE_RE.search(text):
+def _collapse_spaces(text: str, odd_spaces: bool = True) -> str:
+    """Each line of `text` with `_SPACE_RUN_RE` applied and stripped (blank lines stay);
+    `odd_spaces=False` says that `text` has no whitespace but spaces and line breaks."""
+    if "  " in text or (odd_spaces and _ODD_SPACE_RE.search(text)):
         text = _SPACE_RUN_RE.sub(" ", text)
     # Now the only whitespace is single spaces and line breaks.
     if " \n" in text or "\n " in text:
@@ -240,11 +252,14 @@ def clean_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Counter]:
     if not _is_normalized(text):
         lines, dropped = clean_lines(text.split("\n"), cfg)
         return "\n".join(lines), dropped
-    return _clean_normalized_paragraphs(text, cfg)
+    kept, dropped, _ = _clean_normalized_paragraphs(text, cfg)
+    return kept, dropped
 
 
-def _clean_normalized_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Counter]:
-    """`clean_paragraphs` of text known to be normalised (the output of `normalize_text`)."""
+def _clean_normalized_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Counter, bool]:
+    """`clean_paragraphs` of text known to be normalised (the output of `normalize_text`),
+    and whether the kept text may contain "lorem ipsum" in any case (no phrase spans lines,
+    so the kept lines can hold it only if all the lines did: one `lower` serves both)."""
     if cfg.strip_wiki_markup:
         stripped = _CITATION_RE.sub("", text)
         if "-{" in stripped:
@@ -252,7 +267,9 @@ def _clean_normalized_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Coun
         stripped = _EMPTY_BRACKETS_RE.sub("", stripped)
         if stripped != text:
             text = _collapse_spaces(stripped)
-    boilerplate = cfg.drop_boilerplate_lines and _has_boilerplate(text.lower())
+    lower = text.lower() if cfg.drop_boilerplate_lines or cfg.drop_lorem_ipsum else None
+    boilerplate = lower is not None and cfg.drop_boilerplate_lines and _has_boilerplate(lower)
+    maybe_lorem = lower is None or _LOREM in lower
     kept, dropped = [], Counter()
     for line in text.split("\n"):
         rule = _line_rule(line, cfg, boilerplate)
@@ -260,7 +277,7 @@ def _clean_normalized_paragraphs(text: str, cfg: CleanConfig) -> tuple[str, Coun
             kept.append(line)
         else:
             dropped[rule] += 1
-    return "\n".join(kept), dropped
+    return "\n".join(kept), dropped, maybe_lorem
 
 
 def _is_normalized(text: str) -> bool:
@@ -279,10 +296,14 @@ def _fraction(count: int, total: int) -> float:
 
 def document_drop_reason(text: str, cfg: CleanConfig) -> DropReason | None:
     """Gopher-style quality rules on a normalised document; None means keep."""
+    return _drop_reason(text, cfg, maybe_lorem=True)
+
+
+def _drop_reason(text: str, cfg: CleanConfig, maybe_lorem: bool) -> DropReason | None:
+    """`document_drop_reason`; `maybe_lorem=False` says "lorem ipsum" is not in any case."""
     if not text:
         return DropReason.EMPTY
-    lower = text.lower()
-    if cfg.drop_lorem_ipsum and "lorem ipsum" in lower:
+    if cfg.drop_lorem_ipsum and maybe_lorem and _LOREM in text.lower():
         return DropReason.LOREM_IPSUM
     if cfg.drop_code and "{" in text:
         return DropReason.CODE
@@ -317,12 +338,14 @@ def word_stats(text: str) -> tuple[int, int, int, int]:
     others = text.split()
     # Most words are all letters or digits; only the others are searched, and every
     # per-word call is made from C (`filter`, `map`), not from a Python loop.
-    odd = list(filterfalse(str.isalnum, others))
+    # A word that is not all letters may still have one; one that is not all letters or
+    # digits (a subset: letters are alphanumeric) may still have one of those.
+    not_alpha = list(filterfalse(str.isalpha, others))
+    n_alpha = len(others) - len(not_alpha) + len(list(filter(_HAS_ALPHA.search, not_alpha)))
+    odd = list(filterfalse(str.isalnum, not_alpha))
     odd_real = list(filter(_HAS_ALNUM.search, odd))
     n_real = len(others) - len(odd) + len(odd_real)
     real_chars = sum(map(len, others)) - sum(map(len, odd)) + sum(map(len, odd_real))
-    not_alpha = list(filterfalse(str.isalpha, others))
-    n_alpha = len(others) - len(not_alpha) + len(list(filter(_HAS_ALPHA.search, not_alpha)))
     return n_cjk + len(others), n_cjk + n_real, n_cjk + real_chars, n_cjk + n_alpha
 
 
@@ -352,9 +375,10 @@ def clean_document(
     """(cleaned document or None, drop reason or None, dropped lines by rule)."""
     text = normalize_text(doc.text, cfg.normalization, doc.presplit)
     dropped: Counter = Counter()
+    maybe_lorem = True
     if not doc.presplit and text:
-        text, dropped = _clean_normalized_paragraphs(text, cfg)
-    reason = document_drop_reason(text, cfg)
+        text, dropped, maybe_lorem = _clean_normalized_paragraphs(text, cfg)
+    reason = _drop_reason(text, cfg, maybe_lorem)
     if reason is not None:
         return None, reason, dropped
     cleaned = TextDocument(id=doc.id, text=text, source=doc.source, presplit=doc.presplit)

@@ -111,8 +111,12 @@ def _mask_units(
     rng: np.random.Generator,
     cfg: MaskConfig,
     pmf: np.ndarray | None,
+    words: mask_units.Words | None = None,
 ) -> MaskResult:
-    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
+    """Masks by units of whole words; `words` (the instance's `candidate_words`) when the
+    caller computed them for a batch."""
+    if words is None:
+        words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
     first, end = mask_units.tile_units(words, pmf, rng)
     first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
     starts = words.starts[first]
@@ -184,6 +188,15 @@ def mask_ngram(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: 
 MASKERS = {"token": mask_token, "wwm": mask_wwm, "span": mask_span, "ngram": mask_ngram}
 
 
+def _unit_law(cfg: MaskConfig) -> np.ndarray | None:
+    """The unit-length law of a unit mode, as `mask_wwm`/`mask_span`/`mask_ngram` pass it."""
+    if cfg.masking == "span":
+        return mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
+    if cfg.masking == "ngram":
+        return mask_units.inverse_n(cfg.max_ngram)
+    return None
+
+
 def instance_rng(seed: int, inst: Instance) -> np.random.Generator:
     """The instance's own stream: (doc_id, pass_index) is shared by a document's instances."""
     return make_rng(seed, inst.doc_id, inst.pass_index, Stage.MASK, extra=inst.index)
@@ -208,11 +221,21 @@ def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
     """`mask_instance` of each instance (in place; returned), with the generators of all of
     them keyed in one vectorised hash (`rng.stream_keys`): building a generator per instance
     from scratch cost as much as masking it."""
+    if not instances:
+        return []
     keys = stream_keys(
         cfg.seed, np.fromiter((i.doc_id for i in instances), np.uint64, len(instances)),
         np.fromiter((i.pass_index for i in instances), np.uint64, len(instances)), Stage.MASK,
         np.fromiter((i.index for i in instances), np.uint64, len(instances)))
-    masker, streams = MASKERS[cfg.masking], Streams()
-    return [_fill(inst, masker(inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab,
-                               streams.at(key)))
-            for inst, key in zip(instances, keys, strict=True)]
+    streams = Streams()
+    if cfg.masking == "token":
+        return [_fill(inst, mask_token(inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab,
+                                       streams.at(key)))
+                for inst, key in zip(instances, keys, strict=True)]
+    words = mask_units.batch_candidate_words([i.input_ids for i in instances],
+                                             [i.word_starts for i in instances],
+                                             [i.a_len for i in instances], vocab.never_mask)
+    pmf = _unit_law(cfg)
+    return [_fill(inst, _mask_units(inst.input_ids, inst.word_starts, inst.a_len, vocab,
+                                    streams.at(key), cfg, pmf, w))
+            for inst, w, key in zip(instances, words, keys, strict=True)]
