@@ -19,11 +19,7 @@ from apache_beam.options.pipeline_options import StandardOptions
 from core.config import ReadConfig
 from core.errors import UserError
 from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_options
-from pipeline.local_memory import (
-    release_finished_stages,
-    return_freed_memory,
-    trim_heap_every_second,
-)
+from pipeline.local_memory import release_finished_stages, return_freed_memory
 from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, check_remote_inputs, with_default_inputs
@@ -82,7 +78,6 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
         prepare_output_dir(output, overwrite, own_files)
         return_freed_memory()
         release_finished_stages()
-        trim_heap_every_second()
     start = time.monotonic()
     try:
         with (_quiet_worker_errors(), progress_lines() if local else contextlib.nullcontext(),

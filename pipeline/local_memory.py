@@ -16,10 +16,6 @@ its DoFns (the encoder's piece cache) and, per output, the encode buffer of the 
 output (grown to ~2x the last flushed 10 MB). One stage after another, these add up to
 ~100 MB on an 8 MB corpus, all alive at the peak. A 1-second threshold frees them as soon
 as the next stage runs (measured: README "Corpus scale and memory").
-
-`trim_heap_every_second` returns the free pages inside glibc's heap: the stages' decoded
-objects leave it fragmented, with ~30 MB free but not at its top (24 MB of input) under the
-shard writer's peak; `malloc_trim(0)` gives those pages back (a few ms per call).
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import threading
-import time
 
 MMAP_THRESHOLD = 64 << 10
 TRIM_THRESHOLD = 1 << 20
@@ -38,28 +32,17 @@ _M_TRIM_THRESHOLD = -1  # glibc malloc.h
 _M_MMAP_THRESHOLD = -3
 
 
-TRIM_SECONDS = 1.0
-"""How often the heap's free pages are returned to the OS during a local run."""
-_trimmer: threading.Thread | None = None
-
-
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        return ctypes.CDLL(name)
-    except OSError:
-        return None
-
-
 def return_freed_memory() -> bool:
     """Fix glibc's mmap and trim thresholds here and in child processes; False without glibc."""
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
     os.environ.setdefault("MALLOC_TRIM_THRESHOLD_", str(TRIM_THRESHOLD))
-    libc = _libc()
-    mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
@@ -75,21 +58,3 @@ def release_finished_stages() -> None:
     from apache_beam.runners.worker import sdk_worker
 
     sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S = IDLE_STAGE_SECONDS
-
-
-def trim_heap_every_second() -> bool:
-    """Start (once per process) a daemon thread calling glibc's `malloc_trim(0)` every
-    `TRIM_SECONDS`; False without glibc."""
-    global _trimmer
-    trim = getattr(_libc(), "malloc_trim", None)
-    if trim is None:
-        return False
-    if _trimmer is None:
-        def loop() -> None:
-            while True:
-                time.sleep(TRIM_SECONDS)
-                trim(0)
-
-        _trimmer = threading.Thread(target=loop, name="malloc_trim", daemon=True)
-        _trimmer.start()
-    return True
