@@ -39,3 +39,14 @@ def test_a_finished_stage_is_torn_down_while_the_next_stage_runs():
             | "Second" >> beam.Map(_first_stage_gone)
         )
         assert_that(gone, equal_to([True]))
+
+
+def test_every_local_run_releases_finished_stages(tmp_path, monkeypatch):
+    """The CLI's launcher sets the release up before the pipeline starts its worker."""
+    from apache_beam.runners.worker import sdk_worker
+
+    from pipeline.cli import main
+
+    monkeypatch.setattr(sdk_worker, "DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S", 60)
+    assert main(["clean", "--output", str(tmp_path / "out")]) == 0
+    assert sdk_worker.DEFAULT_BUNDLE_PROCESSOR_CACHE_SHUTDOWN_THRESHOLD_S == IDLE_STAGE_SECONDS
