@@ -510,3 +510,16 @@ def test_compressed_and_parquet_files_are_read_whole(tmp_path):
         assert len(ranges) == (10 if name == "a.txt" else 1)
     assert len(byte_ranges(InputFile("a", "a", 100), ReadConfig(split_bytes=10,
                                                                format="parquet"))) == 1
+
+
+def test_an_unreadable_range_is_one_counted_reject(tmp_path):
+    """A range whose file cannot be opened (here a directory) is read as one document and
+    rejected as `unreadable`, so the read count still balances the kept and rejected."""
+    from transforms.read import ByteRange, _ReadRangeFn
+
+    fn = _ReadRangeFn(ReadConfig(inputs=(str(tmp_path),)))
+    out = list(fn.process(ByteRange("dir", str(tmp_path))))
+    stats = dict(o.value.value for o in fn.finish_bundle())
+    assert [(o.tag, o.value.reason) for o in out] == [("rejects", "unreadable")]
+    assert stats == {"documents_read": 1, "documents_rejected": 1,
+                     "documents_rejected/unreadable": 1, "files_read": 1}
