@@ -68,7 +68,8 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     tokens = _TOKEN_RE.findall(text.casefold())
     if not tokens:
         return _EMPTY
-    hashes = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens), np.uint64, len(tokens))
+    # `map` keeps the per-token calls in C (str.encode is UTF-8): no Python frame per token.
+    hashes = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), np.uint64, len(tokens))
     n = min(ngram, len(tokens))
     count = len(tokens) - n + 1
     acc = np.zeros(count, np.uint64)
