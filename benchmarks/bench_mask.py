@@ -18,12 +18,13 @@ os.environ["RAYON_RS_NUM_CPUS"] = "1"  # before tokenizers starts its thread poo
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import best_of  # noqa: E402
 
 from core.config import MaskConfig  # noqa: E402
 from transforms.manifest import vocab_tokens  # noqa: E402
@@ -31,15 +32,6 @@ from transforms.mask import MASKERS, MaskVocab, mask_instance  # noqa: E402
 from transforms.records import Instance  # noqa: E402
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-
-
-def best_of(repeat: int, fn) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -56,7 +48,7 @@ def main() -> None:
     lines = [ln for ln in args.corpus.read_text(encoding="utf-8").splitlines()
              if ln.strip() and not ln.startswith("<")]
     encodings = tokenizer.encode_batch(lines, add_special_tokens=False)
-    tok_s = best_of(args.repeat, lambda: tokenizer.encode_batch(lines, add_special_tokens=False))
+    tok_s, _ = best_of(args.repeat, lambda: tokenizer.encode_batch(lines, add_special_tokens=False))
     ids = np.concatenate([np.asarray(e.ids, dtype=np.int32) for e in encodings])
     ws = np.array([not t.startswith("##") for e in encodings for t in e.tokens])
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -78,7 +70,7 @@ def main() -> None:
     for mode in MASKERS:
         cfg = MaskConfig(masking=mode, max_predictions_per_seq=77)
         copies = [dataclasses.replace(i) for i in instances]
-        secs = best_of(args.repeat, lambda cfg=cfg, copies=copies: [
+        secs, _ = best_of(args.repeat, lambda cfg=cfg, copies=copies: [
             mask_instance(dataclasses.replace(i), cfg, vocab) for i in copies])
         print(f"{mode:<6} {len(instances) / secs:>12,.0f} {secs / len(instances) * 1e6:>8.1f} "
               f"{secs / tok_per_inst:>14.3f}")

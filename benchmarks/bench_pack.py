@@ -18,11 +18,12 @@ os.environ["RAYON_RS_NUM_CPUS"] = "1"  # before tokenizers starts its thread poo
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import best_of  # noqa: E402
 
 from core.config import PackConfig  # noqa: E402
 from transforms.pack import SpecialIds, pack_documents  # noqa: E402
@@ -41,16 +42,6 @@ def load_documents(path: Path) -> list[Document]:
             text = line.rstrip("\n").split("\t", 1)[1]
             docs.append(Document(f"thucnews-{k}", text, split_sentences(text, presplit=False)))
     return docs
-
-
-def best_of(repeat: int, fn):
-    """(smallest wall time, result of the last call)."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from common import best_of  # noqa: E402
 
 from core.config import ReadConfig  # noqa: E402
 from transforms.input_names import InputFile  # noqa: E402
@@ -53,15 +54,6 @@ def read_ranges(path: Path, cfg: ReadConfig) -> list:
     return records
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=40)
@@ -75,9 +67,9 @@ def main() -> None:
             path.write_bytes(data * max(1, round(args.mb * 1e6 / len(data))))
             mb = path.stat().st_size / 1e6
             cfg = ReadConfig(split_bytes=int(args.split_mb * (1 << 20)))
-            t_bare, _ = best(lambda p=path: bare_lines(p), args.repeat)
-            t_whole, whole = best(lambda p=path, c=cfg: read_whole(p, c), args.repeat)
-            t_ranges, ranged = best(lambda p=path, c=cfg: read_ranges(p, c), args.repeat)
+            t_bare, _ = best_of(args.repeat, lambda p=path: bare_lines(p))
+            t_whole, whole = best_of(args.repeat, lambda p=path, c=cfg: read_whole(p, c))
+            t_ranges, ranged = best_of(args.repeat, lambda p=path, c=cfg: read_ranges(p, c))
             assert ranged == whole, "ranges must read what the whole file reads"
             n_ranges = len(byte_ranges(InputFile("", str(path), path.stat().st_size), cfg))
             print(f"{rel}: {mb:.1f} MB, {len(whole)} records, {n_ranges} ranges")

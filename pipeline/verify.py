@@ -74,6 +74,13 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+def not_ascending(prow: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
+    """Per row of `n`: whether its positions (`pos`, row of each in `prow`) fail to ascend."""
+    bad = np.zeros(n, bool)
+    bad[prow[1:][(prow[1:] == prow[:-1]) & (pos[1:] <= pos[:-1])]] = True
+    return bad
+
+
 def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int,
                 row_name: Callable[[int], str] | None = None) -> None:
     """Every v1 row rule; `row_name(i)` names row i in messages (default `row {row0 + i}`;
@@ -106,10 +113,7 @@ def check_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: int,
     check(np.diff(po) > rules.max_preds, f"more than {rules.max_preds} masked positions")
     prow = np.repeat(np.arange(n), np.diff(po))
     if len(pos):
-        same_row = prow[1:] == prow[:-1]
-        bad = np.zeros(n, bool)
-        bad[prow[1:][same_row & (pos[1:] <= pos[:-1])]] = True
-        check(bad, "mlm_positions not strictly ascending")
+        check(not_ascending(prow, pos, n), "mlm_positions not strictly ascending")
         bad_pos = (pos < 1) | (pos >= lens[prow] - 1) | (pos == a_len[prow] - 1)
         check(np.bincount(prow[bad_pos], minlength=n) > 0,
               "mlm position out of range or on a special")

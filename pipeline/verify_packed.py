@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from pipeline.verify import Rules, _fail, _first, _list, check_batch
+from pipeline.verify import Rules, _fail, _first, _list, check_batch, not_ascending
 from transforms.shard_schema import PACKED_LIST_COLUMNS
 
 
@@ -53,9 +53,7 @@ def check_packed_batch(batch: pa.RecordBatch, rules: Rules, where: str, row0: in
     eo, s_ends = _list(batch, "span_ends")
     check(np.diff(xo) != np.diff(eo), "span_starts and span_ends differ in length")
     prow = np.repeat(np.arange(n), np.diff(po))
-    bad = np.zeros(n, bool)
-    bad[prow[1:][(prow[1:] == prow[:-1]) & (pos[1:] <= pos[:-1])]] = True
-    check(bad, "mlm_positions not strictly ascending")
+    check(not_ascending(prow, pos, n), "mlm_positions not strictly ascending")
     check(np.bincount(prow[pos >= row_lens[prow]], minlength=n) > 0,
           "mlm position outside the row")
     pseq = np.searchsorted(starts, io[prow] + pos, side="right") - 1

@@ -143,3 +143,13 @@ def test_step_progress_prints_the_first_and_last_step_whatever_the_interval():
     assert line.startswith("step 5/100, ") and "loss 2.5000" in line and "ETA " in line
     assert not steps.due(6) and not steps.due(99)
     assert steps.due(100)
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--bogus"], 2)])
+def test_help_and_argparse_errors_exit_without_a_traceback(argv, code, capsys):
+    # argparse exits (SystemExit) before trainer.loop is imported; main() must not touch the
+    # not-yet-imported NothingToTrain on the way out (it raised UnboundLocalError).
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == code
+    assert "Traceback" not in capsys.readouterr().err

@@ -61,12 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         progress("importing torch and transformers")
         from trainer.loop import NothingToTrain, Trainer
 
-        Trainer(args).train()
-    except UserError as e:  # first: a bad flag is raised before NothingToTrain is imported
+        try:
+            Trainer(args).train()
+        except NothingToTrain as e:  # handled here: the name is bound only after the import
+            print(e, file=sys.stderr)
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except NothingToTrain as e:
-        print(e, file=sys.stderr)
     return 0
 
 
