@@ -59,4 +59,4 @@ def build_clean(p: beam.Pipeline, job: CleanJobConfig) -> None:
 def run_clean(job: CleanJobConfig, beam_args: list[str]) -> None:
     """The `clean` subcommand."""
     launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
-           lambda p: build_clean(p, job))
+           lambda p, _spill_dir: build_clean(p, job))

@@ -38,6 +38,6 @@ def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
 def run_vocab(job: VocabJobConfig, beam_args: list[str]) -> None:
     """The `vocab` subcommand."""
     summary = launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
-                     lambda p: build_vocab(p, job))
+                     lambda p, _spill_dir: build_vocab(p, job))
     if summary is not None:
         warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)
