@@ -53,8 +53,8 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
                   shard_dir: str, vocab_source: str, extra_stats: list,
                   spill_dir: str | None) -> None:
     """tokenize -> pack -> mask -> shards -> manifest, summary; shared by `shards` and `all`.
-    With a `spill_dir` (local runs) the documents and instances cross the NSP-pool and shard
-    shuffles as spill files (transforms/spill.py)."""
+    With a `spill_dir` (local runs) the documents and instances cross dedup and the NSP-pool
+    and shard shuffles as spill files (transforms/spill.py)."""
     from transforms.mask_beam import ApplyMasks
     from transforms.pack_beam import PackInstances
     from transforms.shards import RowPacking, WriteManifest, WriteShards
@@ -96,7 +96,7 @@ def build_shards(p: beam.Pipeline, job: ShardsJobConfig,
     if artifacts is None:
         artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
     specials = special_ids(vocab_tokens(artifacts.files[VOCAB_TXT]))
-    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     vocab = p | "VocabArtifacts" >> beam.Impulse() | "EmbedVocab" >> beam.Map(_embedded, artifacts)
     _shard_stages(cleaned, vocab, specials, job, job.output, job.vocab_dir, [], spill_dir)
 
@@ -109,7 +109,7 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = No
     vocab_dir = FileSystems.join(job.output, VOCAB_SUBDIR)
     # BuildVocab puts the special tokens first, in this order.
     specials = special_ids(list(SPECIAL_TOKEN_LIST))
-    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(job.vocab, vocab_dir,
                                                               count_kept=False)
     _shard_stages(cleaned, built["artifacts"], specials, job,

@@ -65,10 +65,10 @@ class _Counts(Counter):
 class _PackFn(beam.DoFn):
     """Packs all passes of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
 
-    def __init__(self, cfg: PackConfig, specials: SpecialIds, payloads: Payloads) -> None:
+    def __init__(self, cfg: PackConfig, specials: SpecialIds, spill_dir: str | None) -> None:
         self._cfg = cfg
         self._specials = specials
-        self._payloads = payloads
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
@@ -95,8 +95,8 @@ class _PackFn(beam.DoFn):
 class _CompactFn(beam.DoFn):
     """Documents -> payloads of their compact bytes (`join_rows` batches) for KeyByPool."""
 
-    def __init__(self, payloads: Payloads) -> None:
-        self._payloads = payloads
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
         self._batches = Batcher(self._payload)
@@ -118,10 +118,10 @@ class _KeyByPoolFn(beam.DoFn):
     """Payload of compact documents -> (pool, payload of its documents), batched per pool
     within a bundle."""
 
-    def __init__(self, cfg: PackConfig, payloads: Payloads) -> None:
+    def __init__(self, cfg: PackConfig, spill_dir: str | None) -> None:
         self._seed = cfg.seed
         self._pool_size = cfg.nsp_pool_size
-        self._payloads = payloads
+        self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
         self._batches = Batcher(self._payload)
@@ -153,21 +153,21 @@ class PackInstances(beam.PTransform):
         super().__init__()
         self._cfg = pack_cfg
         self._specials = SpecialIds(cls_id, sep_id)
-        self._payloads = Payloads(spill_dir)
+        self._spill_dir = spill_dir
 
     def expand(self, documents):
         if self._cfg.task == "nsp":
             n_docs = documents | "CountDocuments" >> beam.combiners.Count.Globally()
             documents = (
                 documents
-                | "CompactDocuments" >> beam.ParDo(_CompactFn(self._payloads))
+                | "CompactDocuments" >> beam.ParDo(_CompactFn(self._spill_dir))
                 .with_output_types(bytes)
-                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg, self._payloads),
+                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg, self._spill_dir),
                                            beam.pvalue.AsSingleton(n_docs))
                 .with_output_types(tuple[int, bytes])
                 | "GroupByPool" >> beam.GroupByKey()
             )
-        pack = beam.ParDo(_PackFn(self._cfg, self._specials, self._payloads)).with_output_types(
+        pack = beam.ParDo(_PackFn(self._cfg, self._specials, self._spill_dir)).with_output_types(
             Instance)
         outputs = documents | "Pack" >> pack.with_outputs(STATS_TAG, main="instances")
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

@@ -69,9 +69,9 @@ class KeyBySortKey(beam.DoFn):
 
     KEYS = "keys"
 
-    def __init__(self, seed: int, payloads: Payloads) -> None:
+    def __init__(self, seed: int, spill_dir: str | None) -> None:
         self._seed = seed
-        self._payloads = payloads
+        self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
         self._keys = Batcher(b"".join)
@@ -119,8 +119,8 @@ class AssignShard(beam.DoFn):
     """Payload of rows -> (shard, payload of its rows) by bisecting the boundary keys; rows
     are batched per shard within a bundle (`batching.Batcher`)."""
 
-    def __init__(self, payloads: Payloads) -> None:
-        self._payloads = payloads
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
 
     def setup(self) -> None:
         self._seen = None
@@ -150,12 +150,12 @@ class WriteShard(beam.DoFn):
     files."""
 
     def __init__(self, output_dir: str, num_shards: int, compression: str,
-                 packing: RowPacking | None, payloads: Payloads) -> None:
+                 packing: RowPacking | None, spill_dir: str | None) -> None:
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
         self._packing = packing
-        self._payloads = payloads
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
@@ -227,11 +227,11 @@ class WriteShards(beam.PTransform):
         self._seed = seed
         self._vocab = vocab
         self._packing = packing
-        self._payloads = Payloads(spill_dir)
+        self._spill_dir = spill_dir
 
     def expand(self, instances):
         keyed = instances | "KeyBySortKey" >> beam.ParDo(
-            KeyBySortKey(self._seed, self._payloads)).with_output_types(bytes).with_outputs(
+            KeyBySortKey(self._seed, self._spill_dir)).with_output_types(bytes).with_outputs(
                 KeyBySortKey.KEYS, main="rows")
         rows, bucketed = keyed.rows, keyed[KeyBySortKey.KEYS]
         offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
@@ -242,11 +242,11 @@ class WriteShards(beam.PTransform):
                                            offsets=beam.pvalue.AsSingleton(offsets))
         )
         writer = WriteShard(self._output_dir, self._num_shards, self._compression,
-                            self._packing, self._payloads)
+                            self._packing, self._spill_dir)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             rows
-            | "AssignShard" >> beam.ParDo(AssignShard(self._payloads),
+            | "AssignShard" >> beam.ParDo(AssignShard(self._spill_dir),
                                           beam.pvalue.AsList(boundaries))
             .with_output_types(Assigned)
             | "GroupByShard" >> beam.GroupByKey()

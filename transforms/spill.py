@@ -20,17 +20,28 @@ which `spill_dir` removes when the job ends, failed or not.
 Without a spill dir (`Payloads(None)`: every non-local runner, where shuffles are the
 service's and not the launcher's RAM) the batch itself is the payload, so both paths run
 the same code apart from `put`/`get`.
+
+`SpillElements` / `spilled_elements` do the same for any picklable elements (documents),
+batched with `batching.Batcher`, where a PCollection of them would otherwise be held
+between stages: the consumer reads them back in its own stage.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import shutil
 import struct
 import tempfile
 import uuid
 from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+
+from transforms.batching import Batcher
+from transforms.shard_rows import join_rows, split_rows
 
 SPILL_DIR_PREFIX = "bert-shards-spill-"
 _REF = struct.Struct("<QQ")  # offset, length; the file name follows
@@ -90,6 +101,44 @@ class Payloads:
             raise ValueError(f"spill file {name} holds {len(data)} of the {length} bytes "
                              f"referenced at offset {offset}")
         return data
+
+
+class SpillElements(beam.DoFn):
+    """Elements -> payloads of batches of them, pickled (`spilled_elements` reads them)."""
+
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
+
+    def start_bundle(self) -> None:
+        self._batches = Batcher(self._payload)
+
+    def _payload(self, pickled: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(pickled))
+
+    def process(self, element):
+        for _, payload in self._batches.add(0, pickle.dumps(element, pickle.HIGHEST_PROTOCOL)):
+            yield payload
+
+    def finish_bundle(self):
+        for _, payload in self._batches.flush():
+            yield GlobalWindows.windowed_value(payload)
+        self._payloads.close()
+
+
+def spilled_elements(payloads: Payloads, payload: bytes) -> Iterator:
+    """The elements of a `SpillElements` payload, in order."""
+    for data in split_rows(payloads.get(payload)):
+        yield pickle.loads(data)
+
+
+class UnspillElements(beam.DoFn):
+    """Payload -> its elements (`spilled_elements`)."""
+
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
+
+    def process(self, payload: bytes):
+        yield from spilled_elements(self._payloads, payload)
 
 
 @contextlib.contextmanager
