@@ -11,11 +11,12 @@ Only the references cross the runner's data plane.
 
     reference = offset (u64 LE) | length (u64 LE) | file name (UTF-8)
 
-Exactly once, whatever the retries: every bundle writes a new file (random name, created
-exclusively, so no two attempts ever share or overwrite one) and a reference is returned
-only once its bytes are written. A runner forwards the outputs of committed bundles only,
-so the file of a failed or duplicate attempt is never read; it goes with the directory,
-which `spill_dir` removes when the job ends, failed or not.
+Exactly once, whatever the retries: each DoFn instance appends to files of its own (random
+names, created exclusively, so no two attempts ever share or overwrite one; a new one per
+bundle), a reference names the file, offset and length, and it is returned only once its
+bytes are written. A runner forwards the outputs of committed bundles only, so what a
+failed or duplicate attempt wrote is never read; it goes with the directory, which
+`spill_dir` removes when the job ends, failed or not.
 
 Without a spill dir (`Payloads(None)`: every non-local runner, where shuffles are the
 service's and not the launcher's RAM) the batch itself is the payload, so both paths run
