@@ -141,3 +141,9 @@ def test_word_stats_class_table_agrees_on_every_code_point():
     from the class table equal the word-by-word definition."""
     text = " ".join("_" + chr(cp) for cp in range(0x110000))
     assert word_stats(text) == word_stats_by_definition(text)
+
+
+def test_every_boilerplate_phrase_holds_a_key_word():
+    """`_has_boilerplate` looks for the phrases only in text holding a key word."""
+    for phrase in clean._BOILERPLATE:
+        assert any(key in phrase for key in clean._BOILERPLATE_KEYS), phrase
