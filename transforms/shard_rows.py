@@ -31,6 +31,9 @@ _LENGTH = struct.Struct("<I")
 _ARRAYS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max
+_U16 = np.dtype(np.uint16).str.encode("ascii")
+_U16_ROW = struct.Struct(f"<{KEY_SIZE}s" + _HEADER.format[1:] + _ARRAY.format[1:] * len(_ARRAYS))
+"""Key, header and array specs of a row whose arrays are all uint16, in one pack."""
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -44,12 +47,21 @@ def encode_row(key: bytes, inst: Instance) -> bytes:
     """`key` (a `shard_assign.sort_key`) followed by the instance's shard fields."""
     if len(key) != KEY_SIZE:
         raise ValueError(f"sort keys are {KEY_SIZE} bytes, got {len(key)}")
-    parts = [key, _HEADER.pack(inst.doc_id, inst.pass_index, inst.index, inst.a_len,
-                               inst.sentence_label)]
-    arrays = [_narrow(np.asarray(getattr(inst, name))) for name in _ARRAYS]
+    arrays = [np.asarray(getattr(inst, name)) for name in _ARRAYS]
     for array in arrays:
         if array.ndim != 1:
             raise ValueError(f"instance arrays are 1-D, got shape {array.shape}")
+    scalars = (inst.doc_id, inst.pass_index, inst.index, inst.a_len, inst.sentence_label)
+    # The usual case: every array narrows to uint16, so their raw bytes are one uint16
+    # buffer, and one range check over all five replaces five (the same bytes).
+    values = np.concatenate(arrays)
+    if values.dtype.kind in "iu" and (
+            values.size == 0 or (values.min() >= 0 and values.max() <= _UINT16_MAX)):
+        specs = [field for array in arrays for field in (_U16, len(array))]
+        return _U16_ROW.pack(key, *scalars, *specs) + values.astype(np.uint16).tobytes()
+    parts = [key, _HEADER.pack(*scalars)]
+    arrays = [_narrow(array) for array in arrays]
+    for array in arrays:
         parts.append(_ARRAY.pack(array.dtype.str.encode("ascii"), len(array)))
     parts.extend(array.tobytes() for array in arrays)
     return b"".join(parts)
