@@ -22,6 +22,7 @@ share the survivor's id *and* fingerprint are the same document; they alone are 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -35,10 +36,21 @@ _DUPLICATE = DROPPED_PREFIX + DropReason.DUPLICATE.value
 _TWINS_TAG = "twins"
 
 
+_ASCII_SPACES = b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+_OTHER_SPACE_RE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+"""With `_ASCII_SPACES`, every character `str.split` splits at (a test checks each code point)."""
+
+
 def dedup_key(text: str) -> bytes:
-    """The duplicate-detection key of a cleaned text."""
-    normalised = "".join(text.casefold().split())  # `str.split`: every Unicode space
-    return hashlib.blake2b(normalised.encode("utf-8"), digest_size=16).digest()
+    """The duplicate-detection key of a cleaned text: its case-folded UTF-8 without any
+    whitespace. Cleaned text has no whitespace besides spaces and line breaks, so the
+    spaces are deleted from the bytes (one C pass) rather than by splitting into words."""
+    folded = text.casefold()
+    if _OTHER_SPACE_RE.search(folded) is None:
+        data = folded.encode("utf-8").translate(None, _ASCII_SPACES)
+    else:
+        data = "".join(folded.split()).encode("utf-8")
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def fingerprint(doc: TextDocument) -> bytes:
