@@ -21,6 +21,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import MaskConfig, PackConfig
 from tests.corpora import corpus_path
+from transforms import mask as mask_module
 from transforms.coders import tokenized_bytes, tokenized_from_bytes
 from transforms.manifest import vocab_tokens
 from transforms.mask import MaskVocab, mask_instance, mask_instances
@@ -100,7 +101,7 @@ def _row(inst: Instance) -> str:
 
 
 @pytest.mark.parametrize("task", ["nsp", "sop"])
-@pytest.mark.parametrize("masking", ["token", "wwm", "span"])
+@pytest.mark.parametrize("masking", ["token", "wwm", "span", "ngram"])
 def test_batched_path_gives_the_per_document_instances_and_masks(corpus, task, masking):
     docs, vocab, specials, _ = corpus
     pack_cfg, mask_cfg = _configs(task, masking)
@@ -122,3 +123,66 @@ def test_beam_stages_give_the_per_document_instances_and_masks(corpus):
                   | PackInstances(pack_cfg, specials.cls_id, specials.sep_id))
         masked = packed["instances"] | ApplyMasks(mask_cfg, p | "Vocab" >> beam.Create([artifacts]))
         assert_that(masked["instances"] | beam.Map(_row), equal_to(expected))
+
+
+def _crafted_batch(seed: int) -> list[Instance]:
+    """Random pair and single-segment instances of random lengths with [MASK], [PAD] and
+    [SEP] inside the text, and the edge cases: nothing maskable, one maskable token."""
+    rng = np.random.default_rng(seed)
+    instances = []
+    for k in range(300):
+        n = int(rng.integers(2, 90))
+        ids = rng.integers(5, 200, size=n).astype(np.int32)
+        ids[rng.random(n) < 0.03] = MASK_ID
+        ids[rng.random(n) < 0.02] = SEP_ID
+        ids[0], ids[-1] = CLS_ID, SEP_ID
+        a_len = int(rng.integers(2, n)) if n > 3 and k % 2 else n
+        if a_len < n:
+            ids[a_len - 1] = SEP_ID
+        instances.append(Instance(seed, k % 3, k, ids, rng.random(n) < 0.6, a_len, k % 2))
+    instances += [Instance(seed, 0, 1000 + k, np.asarray(ids, np.int32),
+                           np.ones(len(ids), bool), a_len, -1)
+                  for k, (ids, a_len) in enumerate((([CLS_ID, SEP_ID], 2),
+                                                    ([CLS_ID, 9, SEP_ID], 3),
+                                                    ([CLS_ID, MASK_ID, SEP_ID], 3),
+                                                    ([CLS_ID, 9, SEP_ID, SEP_ID], 3)))]
+    return instances
+
+
+PAD_ID, CLS_ID, SEP_ID, MASK_ID = 0, 2, 3, 4
+TOY_VOCAB = MaskVocab(MASK_ID, np.isin(np.arange(200), [PAD_ID, CLS_ID, SEP_ID, MASK_ID]),
+                      np.arange(5, 200, dtype=np.int32))
+
+
+@pytest.mark.parametrize("masking", ["token", "wwm", "span", "ngram"])
+@pytest.mark.parametrize("prob", [0.0, 0.15, 0.5, 1.0])
+def test_mask_instances_is_mask_instance_on_crafted_batches(masking, prob):
+    """Every mode and budget, with specials inside the text, empty and one-token budgets,
+    and a batch that ends in instances with nothing to mask."""
+    cfg = MaskConfig(masking=masking, masked_lm_prob=prob, max_predictions_per_seq=30,
+                     seed=5)
+    expected = [_row(mask_instance(i, cfg, TOY_VOCAB)) for i in _crafted_batch(1)]
+    assert [_row(i) for i in mask_instances(_crafted_batch(1), cfg, TOY_VOCAB)] == expected
+
+
+@pytest.mark.parametrize("masking", ["token", "span"])
+def test_an_instance_whose_replacement_draw_numpy_rejects_is_masked_its_own_way(
+        masking, monkeypatch):
+    """Rejections need ~2**31 replacement ids to be frequent, so they are simulated: every
+    7th replacement value comes back wrong and flagged. Those instances must be masked
+    again by the per-instance path, and the batch must still equal `mask_instance`."""
+    real = mask_module.bounded_from_uint32
+    flagged = []
+
+    def rejecting(draws, n):
+        values, rejected = real(draws, n)
+        rejected[::7] = True
+        values[rejected] = 0  # what a rejected draw gives is not numpy's value
+        flagged.append(int(rejected.sum()))
+        return values, rejected
+
+    monkeypatch.setattr(mask_module, "bounded_from_uint32", rejecting)
+    cfg = MaskConfig(masking=masking, max_predictions_per_seq=30, seed=5)
+    expected = [_row(mask_instance(i, cfg, TOY_VOCAB)) for i in _crafted_batch(2)]
+    assert [_row(i) for i in mask_instances(_crafted_batch(2), cfg, TOY_VOCAB)] == expected
+    assert sum(flagged) > 5

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -14,23 +13,20 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig, ReadConfig
+from tests.clean_reference import clean_lines, strip_wiki_markup, word_stats_by_definition, words
 from tests.corpora import corpus_path
 from transforms.accounting import DropReason
 from transforms.clean import (
     CleanDocuments,
     clean_document,
-    clean_lines,
     document_drop_reason,
     line_drop_rule,
     normalize_text,
-    strip_wiki_markup,
-    word_stats,
-    words,
 )
 from transforms.read import read_records
 from transforms.records import TextDocument
+from transforms.word_stats import word_stats
 
 CFG = CleanConfig()
 PROSE = "The quick brown fox jumps over the lazy dog near the river bank today. "
@@ -246,21 +242,6 @@ def test_config_is_json_able():
     assert json.loads(json.dumps(dataclasses.asdict(CFG)))["min_line_words"] == 3
 
 
-def _word_stats_by_definition(text: str) -> tuple[int, int, int, int]:
-    """`word_stats` from its docstring, word by word: a CJK word is one letter; another word
-    is real if a character is a letter or digit, alphabetic if one is a letter (a
-    non-decimal `isalnum` character, as the regex class `[^\\W\\d_]`)."""
-    n = n_real = chars = n_alpha = 0
-    for word in words(text):
-        cjk = re.fullmatch(f"[{KANA_AND_HAN_CLASS}]", word) is not None
-        n += 1
-        if cjk or any(c.isalnum() for c in word):
-            n_real += 1
-            chars += len(word)
-        n_alpha += cjk or any(c.isalnum() and not c.isdecimal() for c in word)
-    return n, n_real, chars, n_alpha
-
-
 def test_word_stats_counts_every_word_by_its_definition():
     # Letters, digits, '_', superscript/Roman numerals, kana punctuation, Han, punctuation
     # and whitespace of several kinds, in random words: the regex counting matches a
@@ -269,4 +250,4 @@ def test_word_stats_counts_every_word_by_its_definition():
     rng = random.Random(11)
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
-        assert word_stats(text) == _word_stats_by_definition(text), repr(text)
+        assert word_stats(text) == word_stats_by_definition(text), repr(text)

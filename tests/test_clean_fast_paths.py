@@ -12,9 +12,11 @@ import pytest
 
 from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
+from tests.clean_reference import clean_lines, word_stats_by_definition, words
 from tests.corpora import corpus_path
 from transforms import clean, sentences
-from transforms.clean import clean_lines, normalize_text
+from transforms.clean import normalize_text
+from transforms.word_stats import word_stats
 
 CONFIGS = (
     CleanConfig(),
@@ -72,21 +74,14 @@ def test_whole_document_paragraph_rules_equal_clean_lines(texts, cfg):
     for raw in texts:
         text = normalize_text(raw)
         lines, dropped = clean_lines(text.split("\n"), cfg)
-        assert clean.clean_paragraphs(text, cfg) == ("\n".join(lines), dropped), repr(text)
-
-
-def test_paragraph_rules_on_text_not_normalised_go_line_by_line():
-    text = "  Paris[1] is  big ( ) today\nA b\n\tTabbed [edit] line here "
-    lines, dropped = clean_lines(text.split("\n"), CONFIGS[0])
-    assert clean.clean_paragraphs(text, CONFIGS[0]) == ("\n".join(lines), dropped)
-    assert lines == ["Paris is big today", "Tabbed line here"]
+        assert clean.clean_paragraphs(text, cfg)[:2] == ("\n".join(lines), dropped), repr(text)
 
 
 def test_too_short_agrees_with_counting_words(texts):
     for text in texts:
         for line in text.split("\n")[:50]:
             for n in (0, 1, 3, 5):
-                assert clean._too_short(line, n) == (len(clean.words(line)) < n), repr(line)
+                assert clean._too_short(line, n) == (len(words(line)) < n), repr(line)
 
 
 def test_scan_classes_cover_what_they_stand_for():
@@ -132,3 +127,23 @@ def test_lorem_ipsum_is_found_in_any_case_after_line_rules():
         cleaned, reason, dropped = clean.clean_document(doc, CleanConfig())
         expected = (clean.DropReason.LOREM_IPSUM if "amet" in text else None)
         assert reason == expected, (text, dropped)
+
+
+def test_word_stats_equal_the_definition_on_real_texts(texts):
+    for raw in texts:
+        for text in (raw, normalize_text(raw)):
+            assert word_stats(text) == word_stats_by_definition(text), repr(text)
+
+
+def test_word_stats_class_table_agrees_on_every_code_point():
+    """Every code point after a '_' (neither letter nor digit: the word is real or
+    alphabetic by that code point alone; a space or CJK character ends it): the counts
+    from the class table equal the word-by-word definition."""
+    text = " ".join("_" + chr(cp) for cp in range(0x110000))
+    assert word_stats(text) == word_stats_by_definition(text)
+
+
+def test_every_boilerplate_phrase_holds_a_key_word():
+    """`_has_boilerplate` looks for the phrases only in text holding a key word."""
+    for phrase in clean._BOILERPLATE:
+        assert any(key in phrase for key in clean._BOILERPLATE_KEYS), phrase

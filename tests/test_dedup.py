@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import ReadConfig
 from tests.corpora import corpus_path
+from transforms import dedup
 from transforms.dedup import (
     DeduplicateDocuments,
     DocRef,
@@ -29,6 +30,18 @@ def doc(doc_id: str, text: str) -> TextDocument:
 def test_key_ignores_case_and_whitespace_only():
     assert dedup_key("Hello  World\nAgain") == dedup_key("hello world again")
     assert dedup_key("Hello world.") != dedup_key("Hello world!")
+
+
+def test_key_drops_every_kind_of_whitespace_and_folds_case():
+    """Every whitespace code point (as `str.split` knows them) is dropped, on the byte path
+    (ASCII ones) and the word path (others); `casefold`, not `lower`."""
+    spaces = [chr(cp) for cp in range(0x110000) if chr(cp).isspace()]
+    assert {ord(c) for c in spaces} == set(dedup._ASCII_SPACES) | {
+        ord(c) for c in spaces if dedup._OTHER_SPACE_RE.match(c)}
+    for space in spaces:
+        assert dedup_key(f"Ab{space}c d\n{space}E") == dedup_key("abcde"), repr(space)
+    assert dedup_key("Straße") == dedup_key("STRASSE")
+    assert dedup_key("Ab c") != dedup_key("Ab-c")
 
 
 def test_merge_survivors_is_order_free():

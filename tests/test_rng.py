@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.config import MAX_SEED
-from transforms.rng import Stage, Streams, make_rng, stream_keys
+from transforms.rng import (
+    Stage,
+    Streams,
+    StreamTails,
+    bounded_from_uint32,
+    make_rng,
+    stream_keys,
+)
 
 
 def _draws(rng: np.random.Generator) -> list:
@@ -38,3 +46,41 @@ def test_a_stream_restarts_from_its_key_whatever_was_drawn_before():
     first = _draws(streams.at(keys[0]))
     streams.at(keys[1]).integers(0, 9, size=3)  # leaves a buffered half word behind
     assert _draws(streams.at(keys[0])) == first
+
+
+@pytest.mark.parametrize("n", [1, 3, 21_128, 30_522, 2**31 + 7, 3 * 2**30, 2**32])
+def test_stream_tails_give_numpys_bounded_integers(n):
+    """After any earlier draws (odd or even uint32 counts: `has_uint32` set or not), a
+    stream's tail through `bounded_from_uint32` equals numpy's `integers(0, n, size)`
+    wherever no rejection is flagged, and a rejection is flagged at the first value where
+    numpy rejected (n near 2**31: often). Many streams share one `StreamTails`."""
+    tails, expected, sizes = StreamTails(), [], []
+    for seed in range(400):
+        generator = np.random.Generator(np.random.Philox(seed))
+        generator.permutation(seed % 40 + 1)  # next_uint32 draws: leaves a buffered half or not
+        generator.random(seed % 5)
+        state = generator.bit_generator.state
+        size = seed % 9  # 0 too: nothing drawn
+        expected.append(generator.integers(0, n, size=size, dtype=np.int64).tolist())
+        generator.bit_generator.state = state
+        tails.add(generator, size)
+        sizes.append(size)
+    stream = np.repeat(np.arange(len(sizes)), sizes)
+    rank = np.concatenate([np.arange(size) for size in sizes])
+    values, rejected = bounded_from_uint32(tails.draws(stream, rank), n)
+    assert values.dtype == np.int64
+    flagged, pos = 0, 0
+    for want, size in zip(expected, sizes, strict=True):
+        got, bad = values[pos:pos + size], rejected[pos:pos + size]
+        pos += size
+        first_bad = int(bad.argmax()) if bad.any() else size
+        flagged += first_bad < size
+        assert got[:first_bad].tolist() == want[:first_bad]
+        assert first_bad == size or got[first_bad] != want[first_bad]
+    assert (flagged > 50) == (n in (2**31 + 7, 3 * 2**30))
+
+
+def test_bounded_draws_refuse_an_empty_or_64_bit_range():
+    for n in (0, 2**32 + 1):
+        with pytest.raises(ValueError, match="1 <= n"):
+            bounded_from_uint32(np.zeros(1, np.uint32), n)

@@ -44,6 +44,16 @@ def test_ids_beyond_uint16_and_negative_values_keep_their_width():
     assert decoded.mlm_positions.dtype == np.uint16
 
 
+def test_one_array_beyond_uint16_keeps_its_width_and_the_others_narrow():
+    inst = make_instances(1)[0]
+    inst.mlm_labels = inst.mlm_labels.copy()
+    inst.mlm_labels[0] = 65_536  # the first id beyond uint16, nothing negative
+    decoded = decode_row(encode_row(_key(inst), inst))
+    _assert_same(decoded, inst)
+    assert decoded.mlm_labels.dtype == inst.mlm_labels.dtype
+    assert decoded.input_ids.dtype == np.uint16
+
+
 def test_rows_are_compact():
     inst = make_instances(1)[0]
     arrays = sum(getattr(inst, name).size for name in FIELDS)

@@ -42,7 +42,14 @@ from core.config import MaskConfig
 from transforms import mask_units
 from transforms.manifest import special_ids
 from transforms.records import Instance
-from transforms.rng import Stage, Streams, make_rng, stream_keys
+from transforms.rng import (
+    Stage,
+    Streams,
+    StreamTails,
+    bounded_from_uint32,
+    make_rng,
+    stream_keys,
+)
 
 _UNUSED = re.compile(r"\[unused\d+\]")
 MASK_SHARE, RANDOM_SHARE = 0.8, 0.1
@@ -111,12 +118,9 @@ def _mask_units(
     rng: np.random.Generator,
     cfg: MaskConfig,
     pmf: np.ndarray | None,
-    words: mask_units.Words | None = None,
 ) -> MaskResult:
-    """Masks by units of whole words; `words` (the instance's `candidate_words`) when the
-    caller computed them for a batch."""
-    if words is None:
-        words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
+    """Masks by units of whole words."""
+    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
     first, end = mask_units.tile_units(words, pmf, rng)
     first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
     starts = words.starts[first]
@@ -218,9 +222,19 @@ def mask_instance(inst: Instance, cfg: MaskConfig, vocab: MaskVocab) -> Instance
 
 def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
                    ) -> list[Instance]:
-    """`mask_instance` of each instance (in place; returned), with the generators of all of
-    them keyed in one vectorised hash (`rng.stream_keys`): building a generator per instance
-    from scratch cost as much as masking it."""
+    """`mask_instance` of each instance (in place; returned), vectorised over the batch.
+
+    Building a generator per instance cost as much as masking it, and so did numpy's
+    per-call overhead on ~500-token arrays, so only the draws run per instance: every
+    generator is keyed in one vectorised hash (`rng.stream_keys`) and reset per instance
+    (`rng.Streams`); each instance draws its units (`mask_token`'s permutation, or
+    `_mask_units`' tiling and selection) and its 80/10/10 actions; the random replacement
+    ids, the last draws of every stream, are computed from the stream's next raw uint32s
+    (`rng.bounded_from_uint32`). Everything else (blocked positions, labels, replacements)
+    runs once over the concatenated batch. Same draws from the same streams, so the same
+    result; the rare instance whose replacement draw numpy would have rejected is masked
+    again by `mask_instance`'s own path. The instances' arrays are views of batch arrays.
+    """
     if not instances:
         return []
     keys = stream_keys(
@@ -228,14 +242,128 @@ def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
         np.fromiter((i.pass_index for i in instances), np.uint64, len(instances)), Stage.MASK,
         np.fromiter((i.index for i in instances), np.uint64, len(instances)))
     streams = Streams()
+    lengths = np.fromiter(map(len, (i.input_ids for i in instances)), np.int64, len(instances))
+    first = np.zeros(len(instances) + 1, dtype=np.int64)
+    lengths.cumsum(out=first[1:])
+    ids = np.concatenate([i.input_ids for i in instances])
     if cfg.masking == "token":
-        return [_fill(inst, mask_token(inst.input_ids, inst.word_starts, inst.a_len, cfg, vocab,
-                                       streams.at(key)))
-                for inst, key in zip(instances, keys, strict=True)]
-    words = mask_units.batch_candidate_words([i.input_ids for i in instances],
-                                             [i.word_starts for i in instances],
-                                             [i.a_len for i in instances], vocab.never_mask)
+        units = _token_units(instances, ids, first, cfg, vocab, keys, streams)
+    else:
+        units = _word_units(instances, first, cfg, vocab, keys, streams)
+    return _replace_batch(instances, ids, first, units, cfg, vocab, keys, streams)
+
+
+class _BatchUnits(NamedTuple):
+    """The chosen units of a batch, instance after instance, and the draws that follow."""
+
+    starts: np.ndarray  # int64 positions in the concatenated batch, ascending
+    lengths: np.ndarray | None  # tokens per unit; None: one each
+    actions: np.ndarray  # float64 per unit: the 80/10/10 draw
+    n_units: np.ndarray  # int64 per instance
+    tails: StreamTails  # per instance: its stream's next uint32s, one per masked token
+
+
+def _token_units(instances: list[Instance], ids: np.ndarray, first: np.ndarray,
+                 cfg: MaskConfig, vocab: MaskVocab, keys: np.ndarray,
+                 streams: Streams) -> _BatchUnits:
+    """`mask_token`'s draws for each instance, its blocked positions found for all at once."""
+    blocked = vocab.never_mask[ids]
+    blocked[first[:-1]] = True
+    blocked[first[1:] - 1] = True
+    a_lens = np.fromiter((i.a_len for i in instances), np.int64, len(instances))
+    blocked[(first[:-1] + a_lens - 1)[a_lens < np.diff(first)]] = True
+    maskable = (~blocked).nonzero()[0]
+    cut = maskable.searchsorted(first)
+    picked, actions, n_units, tails = [], [], [], StreamTails()
+    for k, key in enumerate(keys):
+        n_maskable = int(cut[k + 1] - cut[k])
+        n = budget(n_maskable, cfg)
+        rng = streams.at(key)
+        picked.append(rng.permutation(n_maskable)[:n])
+        actions.append(rng.random(n))
+        tails.add(rng, n)
+        n_units.append(n)
+    n_units = np.asarray(n_units, np.int64)
+    chosen = np.concatenate(picked) + np.repeat(cut[:-1], n_units)
+    chosen.sort()  # instances' ranges are disjoint and ascending: each is sorted in place
+    return _BatchUnits(maskable[chosen], None, np.concatenate(actions), n_units, tails)
+
+
+def _word_units(instances: list[Instance], first: np.ndarray, cfg: MaskConfig,
+                vocab: MaskVocab, keys: np.ndarray, streams: Streams) -> _BatchUnits:
+    """`_mask_units`' draws for each instance (units of whole words)."""
+    all_words = mask_units.batch_candidate_words([i.input_ids for i in instances],
+                                                 [i.word_starts for i in instances],
+                                                 [i.a_len for i in instances], vocab.never_mask)
     pmf = _unit_law(cfg)
-    return [_fill(inst, _mask_units(inst.input_ids, inst.word_starts, inst.a_len, vocab,
-                                    streams.at(key), cfg, pmf, w))
-            for inst, w, key in zip(instances, words, keys, strict=True)]
+    starts, lengths, actions, n_units, tails = [], [], [], [], StreamTails()
+    for k, (words, key) in enumerate(zip(all_words, keys, strict=True)):
+        rng = streams.at(key)
+        unit_first, unit_end = mask_units.tile_units(words, pmf, rng)
+        unit_first, unit_end = mask_units.select_units(
+            words, unit_first, unit_end, budget(words.n_tokens, cfg), rng)
+        unit_starts = words.starts[unit_first]
+        unit_lengths = words.ends[unit_end - 1] - unit_starts
+        starts.append(unit_starts + first[k])
+        lengths.append(unit_lengths)
+        actions.append(rng.random(len(unit_starts)))
+        tails.add(rng, int(unit_lengths.sum()))
+        n_units.append(len(unit_starts))
+    return _BatchUnits(np.concatenate(starts), np.concatenate(lengths), np.concatenate(actions),
+                       np.asarray(n_units, np.int64), tails)
+
+
+def _replace_batch(instances: list[Instance], ids: np.ndarray, first: np.ndarray,
+                   units: _BatchUnits, cfg: MaskConfig, vocab: MaskVocab, keys: np.ndarray,
+                   streams: Streams) -> list[Instance]:
+    """`_replace_units` over the whole batch, then each instance's columns as views."""
+    if units.lengths is None:
+        positions, action, n_tokens = units.starts, units.actions, units.n_units
+    else:
+        positions = _expand(units.starts, units.lengths)
+        action = np.repeat(units.actions, units.lengths)
+        unit_cut = np.concatenate(([0], units.n_units.cumsum()))
+        n_tokens = np.concatenate(([0], units.lengths.cumsum()))[unit_cut]
+        n_tokens = np.diff(n_tokens)
+    labels = ids[positions].astype(np.int32, copy=False)
+    masked = ids.astype(np.int32)  # a copy
+    masked[positions[action < MASK_SHARE]] = vocab.mask_id
+    randomised = (action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)
+    redo: set[int] = set()
+    if randomised.any():
+        # Replacement j of an instance is drawn from the j-th uint32 of its tail.
+        owner = np.repeat(np.arange(len(instances)), n_tokens)[randomised]
+        seen = randomised.cumsum()
+        rank = seen[randomised] - 1 - np.concatenate(([0], seen))[_starts_of(n_tokens)][owner]
+        draws = units.tails.draws(owner, rank)
+        picks, rejected = bounded_from_uint32(draws, len(vocab.replacement_ids))
+        masked[positions[randomised]] = vocab.replacement_ids[picks]
+        redo = set(owner[rejected].tolist())
+    positions = (positions - np.repeat(first[:-1], n_tokens)).astype(np.int32)
+    if units.lengths is None:
+        span_starts = span_ends = positions
+    else:
+        span_starts = units.starts - np.repeat(first[:-1], units.n_units)
+        span_ends = (span_starts + units.lengths - 1).astype(np.int32)
+        span_starts = span_starts.astype(np.int32)
+    bounds = first.tolist()
+    tok = np.concatenate(([0], n_tokens.cumsum())).tolist()
+    unit = np.concatenate(([0], units.n_units.cumsum())).tolist()
+    for k, inst in enumerate(instances):
+        if k in redo:
+            _fill(inst, MASKERS[cfg.masking](inst.input_ids, inst.word_starts, inst.a_len, cfg,
+                                             vocab, streams.at(keys[k])))
+            continue
+        inst.input_ids = masked[bounds[k]:bounds[k + 1]]
+        inst.mlm_positions = positions[tok[k]:tok[k + 1]]
+        inst.mlm_labels = labels[tok[k]:tok[k + 1]]
+        inst.span_starts = span_starts[unit[k]:unit[k + 1]]
+        inst.span_ends = span_ends[unit[k]:unit[k + 1]]
+    return instances
+
+
+def _starts_of(counts: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of `counts` items starts."""
+    starts = np.zeros(len(counts), dtype=np.int64)
+    counts[:-1].cumsum(out=starts[1:])
+    return starts

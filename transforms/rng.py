@@ -31,11 +31,17 @@ def stable_hash64(*parts: object) -> int:
 
     Python's `hash()` is salted per process, so it must never decide anything here.
     """
+    return int.from_bytes(stable_hash64_state(*parts).digest(), "little")
+
+
+def stable_hash64_state(*parts: object):
+    """The hash state of `stable_hash64(*parts)`: `.copy()` it and `.update` it with more
+    parts' `str(part).encode("utf-8") + b"\x1f"` to hash a longer tuple from a shared prefix."""
     h = hashlib.blake2b(digest_size=8)
     for part in parts:
         h.update(str(part).encode("utf-8"))
         h.update(b"\x1f")
-    return int.from_bytes(h.digest(), "little")
+    return h
 
 
 def doc_id_hash(doc_id: str) -> int:
@@ -150,3 +156,61 @@ class Streams:
             "buffer": self._zeros, "buffer_pos": 4, "has_uint32": 0, "uinteger": 0,
         }
         return self._generator
+
+
+class StreamTails:
+    """The next uint32 draws of many streams, taken at each stream's end, read in one go.
+
+    A Philox generator's `next_uint32` returns the low half of a 64-bit draw, then its high
+    half, which waits in the `has_uint32`/`uinteger` buffer; so a stream's next uint32s are
+    that buffered half, if any, then the halves of its next raw 64-bit draws. `add` takes
+    whole 64-bit draws, so it must be a stream's last use.
+    """
+
+    def __init__(self) -> None:
+        self._buffered: list[int] = []  # the waiting half, or -1
+        self._raw: list[np.ndarray] = []
+
+    def add(self, generator: np.random.Generator, n: int) -> None:
+        """Takes the stream's next `n` uint32s (at least)."""
+        if n == 0:
+            self._buffered.append(-1)
+            self._raw.append(_NO_RAW)
+            return
+        state = generator.bit_generator.state
+        self._buffered.append(state["uinteger"] if state["has_uint32"] else -1)
+        self._raw.append(generator.bit_generator.random_raw((n + 1) // 2))
+
+    def draws(self, stream: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """uint32 number `rank[i]` (from 0) of stream `stream[i]` (in `add` order), for every i."""
+        halves = np.concatenate(self._raw).astype("<u8", copy=False).view("<u4")
+        first = np.zeros(len(self._raw), dtype=np.int64)
+        np.fromiter(map(len, self._raw[:-1]), np.int64, len(self._raw) - 1).cumsum(
+            out=first[1:])
+        buffered = np.asarray(self._buffered, dtype=np.int64)
+        rank = rank - (buffered >= 0)[stream]
+        out = halves[np.maximum(2 * first[stream] + rank, 0)] if len(halves) else (
+            np.zeros(len(stream), np.uint32))
+        from_buffer = rank < 0
+        out[from_buffer] = buffered[stream[from_buffer]]
+        return out
+
+
+_NO_RAW = np.zeros(0, dtype=np.uint64)
+
+
+def bounded_from_uint32(draws: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`Generator.integers(0, n, size, dtype=np.int64)` from the uint32 draws it consumes.
+
+    numpy draws each value by Lemire's method on one `next_uint32`
+    (numpy/random/src/distributions/distributions.c, `buffered_bounded_lemire_uint32`):
+    `(u * n) >> 32`, unless the low 32 bits of `u * n` fall below `2**32 mod n`; then it
+    rejects `u` and draws again, shifting every later value. Returns the values and a
+    rejection flag per draw: where one is set, that value and all later ones of the same
+    call are not numpy's (the chance is below n / 2**32 per draw).
+    """
+    if not 1 <= n <= 1 << 32:
+        raise ValueError(f"bounded draws need 1 <= n <= 2**32, got {n}")
+    product = draws.astype(np.uint64) * np.uint64(n)
+    rejected = (product & np.uint64(_U32)) < np.uint64(((1 << 32) - n) % n)
+    return (product >> np.uint64(32)).astype(np.int64), rejected

@@ -31,6 +31,11 @@ _LENGTH = struct.Struct("<I")
 _ARRAYS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max
+_U16 = np.dtype(np.uint16).str.encode("ascii")
+_U16_ROW = struct.Struct(f"<{KEY_SIZE}s" + _HEADER.format[1:] + _ARRAY.format[1:] * len(_ARRAYS))
+"""Key, header and array specs of a row in one struct (specs are the same size whatever
+the dtypes)."""
+_ALL_U16 = (_U16.ljust(4, b"\0"),) * len(_ARRAYS)
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -44,12 +49,21 @@ def encode_row(key: bytes, inst: Instance) -> bytes:
     """`key` (a `shard_assign.sort_key`) followed by the instance's shard fields."""
     if len(key) != KEY_SIZE:
         raise ValueError(f"sort keys are {KEY_SIZE} bytes, got {len(key)}")
-    parts = [key, _HEADER.pack(inst.doc_id, inst.pass_index, inst.index, inst.a_len,
-                               inst.sentence_label)]
-    arrays = [_narrow(np.asarray(getattr(inst, name))) for name in _ARRAYS]
+    arrays = [np.asarray(getattr(inst, name)) for name in _ARRAYS]
     for array in arrays:
         if array.ndim != 1:
             raise ValueError(f"instance arrays are 1-D, got shape {array.shape}")
+    scalars = (inst.doc_id, inst.pass_index, inst.index, inst.a_len, inst.sentence_label)
+    # The usual case: every array narrows to uint16, so their raw bytes are one uint16
+    # buffer, and one range check over all five replaces five (the same bytes).
+    values = np.concatenate(arrays)
+    if values.dtype.kind in "iu" and (
+            values.size == 0 or (values.min() >= 0 and values.max() <= _UINT16_MAX)):
+        specs = [field for array in arrays for field in (_U16, len(array))]
+        return _U16_ROW.pack(key, *scalars, *specs) + values.astype(np.uint16).tobytes()
+    parts = [key, _HEADER.pack(*scalars)]
+    arrays = [_narrow(array) for array in arrays]
+    for array in arrays:
         parts.append(_ARRAY.pack(array.dtype.str.encode("ascii"), len(array)))
     parts.extend(array.tobytes() for array in arrays)
     return b"".join(parts)
@@ -57,22 +71,37 @@ def encode_row(key: bytes, inst: Instance) -> bytes:
 
 def decode_row(row: bytes) -> Instance:
     """The instance of an `encode_row` row (arrays are read-only views of `row`)."""
-    doc_id, pass_index, index, a_len, label = _HEADER.unpack_from(row, KEY_SIZE)
-    pos = KEY_SIZE + _HEADER.size
-    specs = []
-    for _ in _ARRAYS:
-        code, count = _ARRAY.unpack_from(row, pos)
-        specs.append((np.dtype(code.rstrip(b"\0").decode("ascii")), count))
-        pos += _ARRAY.size
+    fields = _U16_ROW.unpack_from(row)
+    scalars, specs = fields[1:6], fields[6:]
+    if specs[::2] == _ALL_U16:  # the usual row: one uint16 buffer, cut in five
+        counts = specs[1::2]
+        if _U16_ROW.size + 2 * sum(counts) != len(row):
+            raise ValueError(f"row of {len(row)} bytes holds "
+                             f"{_U16_ROW.size + 2 * sum(counts)} bytes of fields")
+        values = np.frombuffer(row, np.uint16, offset=_U16_ROW.size)
+        arrays, pos = [], 0
+        for count in counts:
+            arrays.append(values[pos:pos + count])
+            pos += count
+    else:
+        arrays = _general_arrays(row, specs)
+    doc_id, pass_index, index, a_len, label = scalars
+    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
+    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
+                    mlm_positions, mlm_labels, span_starts, span_ends)
+
+
+def _general_arrays(row: bytes, specs: tuple) -> list[np.ndarray]:
+    """The five arrays of a row of any dtypes (`specs`: dtype code, count, five times)."""
+    pos = _U16_ROW.size
     arrays = []
-    for dtype, count in specs:
+    for code, count in zip(specs[::2], specs[1::2], strict=True):
+        dtype = np.dtype(code.rstrip(b"\0").decode("ascii"))
         arrays.append(np.frombuffer(row, dtype, count, pos))
         pos += count * dtype.itemsize
     if pos != len(row):
         raise ValueError(f"row of {len(row)} bytes holds {pos} bytes of fields")
-    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
-    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
-                    mlm_positions, mlm_labels, span_starts, span_ends)
+    return arrays
 
 
 def join_rows(rows: Iterable[bytes]) -> bytes:
