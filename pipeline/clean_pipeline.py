@@ -35,10 +35,12 @@ def _reject_row(reject: Reject) -> tuple[str, dict]:
     return f"{reject.source}\x1f{reject.reason}\x1f{reject.raw}", reject.to_json_dict()
 
 
-def build_clean(p: beam.Pipeline, job: CleanJobConfig) -> None:
-    """Add the clean job to `p` (no file-system access while building)."""
+def build_clean(p: beam.Pipeline, job: CleanJobConfig, spill_dir: str | None = None) -> None:
+    """Add the clean job to `p` (no file-system access while building); `spill_dir`: see
+    `CleanCorpus`."""
     output, num_shards = job.output, job.num_shards
-    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean,
+                                              spill_dir)
     docs = (
         corpus["documents"]
         | "DocumentRows" >> beam.Map(_document_row)
@@ -59,4 +61,4 @@ def build_clean(p: beam.Pipeline, job: CleanJobConfig) -> None:
 def run_clean(job: CleanJobConfig, beam_args: list[str]) -> None:
     """The `clean` subcommand."""
     launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
-           lambda p: build_clean(p, job))
+           lambda p, spill: build_clean(p, job, spill))

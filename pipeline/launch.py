@@ -24,6 +24,7 @@ from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, check_remote_inputs, with_default_inputs
 from pipeline.summary import print_summary
+from transforms.spill import spill_dir
 
 _NO_SPACE = re.compile(r"No space left on device(?:: '([^']+)')?")
 
@@ -60,10 +61,15 @@ def _quiet_worker_errors() -> Iterator[None]:
 
 
 def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: bool,
-           own_files: OwnFiles, build: Callable[[beam.Pipeline], None]) -> dict | None:
+           own_files: OwnFiles, build: Callable[[beam.Pipeline, str | None], None]
+           ) -> dict | None:
     """Validate the Beam flags and local inputs, apply the output-dir policy
-    (`pipeline/output_dir.py`) to `output`, run `build(p)` to the end, then print the
-    `summary.json` the pipeline wrote to `output` with the wall time and return it.
+    (`pipeline/output_dir.py`) to `output`, run `build(p, spill_dir)` to the end, then print
+    the `summary.json` the pipeline wrote to `output` with the wall time and return it.
+
+    `spill_dir` is a new temporary dir on a local run (None otherwise, and on a dry run): the
+    shuffles there live in this process's RAM, so the bulk of the data waits in spill files
+    (transforms/spill.py). It is removed when the run ends, failed or not.
 
     A `--dry_run` job is only built, never run: its output dir is neither prepared nor read.
     Returns the summary (None for a dry run).
@@ -80,9 +86,10 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
         release_finished_stages()
     start = time.monotonic()
     try:
-        with (_quiet_worker_errors(), progress_lines() if local else contextlib.nullcontext(),
+        with (spill_dir(local and not dry_run) as spill, _quiet_worker_errors(),
+              progress_lines() if local else contextlib.nullcontext(),
               beam.Pipeline(options=options) as p):
-            build(p)
+            build(p, spill)
     except Exception as e:
         if (path := no_space_path(e)) is not None:
             raise UserError(f"no space left on device writing {path or output}") from e

@@ -50,8 +50,11 @@ def _vocab_info(artifacts: VocabArtifacts, source: str) -> dict:
 
 
 def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: ShardsJobConfig,
-                  shard_dir: str, vocab_source: str, extra_stats: list) -> None:
-    """tokenize -> pack -> mask -> shards -> manifest, summary; shared by `shards` and `all`."""
+                  shard_dir: str, vocab_source: str, extra_stats: list,
+                  spill_dir: str | None) -> None:
+    """tokenize -> pack -> mask -> shards -> manifest, summary; shared by `shards` and `all`.
+    With a `spill_dir` (local runs) the documents and instances cross dedup and the NSP-pool
+    and shard shuffles as spill files (transforms/spill.py)."""
     from transforms.mask_beam import ApplyMasks
     from transforms.pack_beam import PackInstances
     from transforms.shards import RowPacking, WriteManifest, WriteShards
@@ -60,13 +63,14 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
         artifacts, zh_word_starts=job.zh_segmenter == "jieba")
     packed = tokenized["documents"] | "PackInstances" >> PackInstances(
-        job.pack, specials["cls"], specials["sep"])
+        job.pack, specials["cls"], specials["sep"], spill_dir)
     masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts)
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
     packing = (RowPacking(job.pack.max_seq_length, job.shard.max_sequences_per_row)
                if job.shard.packed else None)
     written = masked["instances"] | "WriteShards" >> WriteShards(
-        shard_dir, job.shard.num_shards, job.shard.compression, job.seed, vocab, packing)
+        shard_dir, job.shard.num_shards, job.shard.compression, job.seed, vocab, packing,
+        spill_dir)
     # A tuple, not a list: Beam 2.77 reads a list on the left of `|` as data for Create.
     stats = (
         (cleaned["stats"], *extra_stats, tokenized["stats"], packed["stats"], masked["stats"],
@@ -85,19 +89,19 @@ def _embedded(_: bytes, artifacts: VocabArtifacts) -> VocabArtifacts:
 
 
 def build_shards(p: beam.Pipeline, job: ShardsJobConfig,
-                 artifacts: VocabArtifacts | None = None) -> None:
+                 artifacts: VocabArtifacts | None = None, spill_dir: str | None = None) -> None:
     """Add the `shards` job to `p`; reads only the (small) vocab dir while building, unless
-    the caller already loaded it as `artifacts`."""
+    the caller already loaded it as `artifacts`. `spill_dir`: see `_shard_stages`."""
     job = dataclasses.replace(job, read=with_default_inputs(job.read))
     if artifacts is None:
         artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
     specials = special_ids(vocab_tokens(artifacts.files[VOCAB_TXT]))
-    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     vocab = p | "VocabArtifacts" >> beam.Impulse() | "EmbedVocab" >> beam.Map(_embedded, artifacts)
-    _shard_stages(cleaned, vocab, specials, job, job.output, job.vocab_dir, [])
+    _shard_stages(cleaned, vocab, specials, job, job.output, job.vocab_dir, [], spill_dir)
 
 
-def build_all(p: beam.Pipeline, job: ShardsJobConfig) -> None:
+def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = None) -> None:
     """Add the `all` job to `p`: `output/vocab`, `output/shards`, `output/summary.json`."""
     from transforms.vocab_build import BuildVocab
 
@@ -105,11 +109,12 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig) -> None:
     vocab_dir = FileSystems.join(job.output, VOCAB_SUBDIR)
     # BuildVocab puts the special tokens first, in this order.
     specials = special_ids(list(SPECIAL_TOKEN_LIST))
-    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean)
+    cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(job.vocab, vocab_dir,
                                                               count_kept=False)
     _shard_stages(cleaned, built["artifacts"], specials, job,
-                  FileSystems.join(job.output, SHARDS_SUBDIR), vocab_dir, [built["stats"]])
+                  FileSystems.join(job.output, SHARDS_SUBDIR), vocab_dir, [built["stats"]],
+                  spill_dir)
 
 
 def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,
@@ -123,14 +128,14 @@ def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,
 def run_shards(job: ShardsJobConfig, beam_args: list[str]) -> None:
     """`shards`: the shard dir is `--output` itself."""
     artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)  # a bad dir fails first
-    _run(lambda p: build_shards(p, job, artifacts), job, {"": SHARD_DIR_FILES}, job.output,
-         beam_args)
+    _run(lambda p, spill: build_shards(p, job, artifacts, spill), job, {"": SHARD_DIR_FILES},
+         job.output, beam_args)
 
 
 def run_all(job: ShardsJobConfig, beam_args: list[str]) -> None:
     """`all`: `--output` gets `vocab/`, `shards/` and `summary.json`."""
     own = {"": (SUMMARY_FILE,), VOCAB_SUBDIR: VOCAB_DIR_FILES, SHARDS_SUBDIR: SHARD_DIR_FILES}
-    summary = _run(lambda p: build_all(p, job), job, own,
+    summary = _run(lambda p, spill: build_all(p, job, spill), job, own,
                    FileSystems.join(job.output, SHARDS_SUBDIR), beam_args)
     if summary is not None:
         warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)

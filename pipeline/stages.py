@@ -89,13 +89,17 @@ class CleanCorpus(beam.PTransform):
 
     read -> clean -> language (detect; filter with `languages`) -> exact dedup -> near
     dedup (each unless disabled) -> split sentences -> count per language, as in DESIGN.md.
-    `documents_kept` is left to the consumer of the documents.
+    `documents_kept` is left to the consumer of the documents. `spill_dir`: where exact and
+    near dedup keep the documents while they find what to drop (local runs;
+    transforms/spill.py).
     """
 
-    def __init__(self, read_cfg: ReadConfig, clean_cfg: CleanConfig) -> None:
+    def __init__(self, read_cfg: ReadConfig, clean_cfg: CleanConfig,
+                 spill_dir: str | None = None) -> None:
         super().__init__()
         self._read_cfg = read_cfg
         self._clean_cfg = clean_cfg
+        self._spill_dir = spill_dir
 
     def expand(self, pbegin):
         read = pbegin | "Read" >> ReadCorpus(self._read_cfg)
@@ -105,11 +109,11 @@ class CleanCorpus(beam.PTransform):
         stats = [read["stats"], cleaned["stats"], language["stats"]]
         docs = language["documents"]
         if self._clean_cfg.dedup:
-            deduped = docs | "Deduplicate" >> DeduplicateDocuments()
+            deduped = docs | "Deduplicate" >> DeduplicateDocuments(self._spill_dir)
             docs = deduped["documents"]
             stats.append(deduped["stats"])
         if self._clean_cfg.near_dedup:
-            near = docs | "NearDeduplicate" >> NearDeduplicate(self._clean_cfg)
+            near = docs | "NearDeduplicate" >> NearDeduplicate(self._clean_cfg, self._spill_dir)
             docs = near["documents"]
             stats.append(near["stats"])
         split = docs | "SplitSentences" >> SplitSentences(self._clean_cfg)

@@ -23,10 +23,12 @@ OWN_FILES = {"": (*VOCAB_DIR_FILES, SUMMARY_FILE)}
 """What `vocab` writes (the output-dir policy adds temporary files)."""
 
 
-def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
-    """Add the vocab job to `p`; the vocab files and `summary.json` go to `job.output`."""
+def build_vocab(p: beam.Pipeline, job: VocabJobConfig, spill_dir: str | None = None) -> None:
+    """Add the vocab job to `p`; the vocab files and `summary.json` go to `job.output`;
+    `spill_dir`: see `CleanCorpus`."""
     output = job.output
-    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean)
+    corpus = p | "CleanCorpus" >> CleanCorpus(with_default_inputs(job.read), job.clean,
+                                              spill_dir)
     vocab = corpus["documents"] | "BuildVocab" >> BuildVocab(job.vocab, output, count_kept=True)
     (
         (corpus["stats"], vocab["stats"])
@@ -38,6 +40,6 @@ def build_vocab(p: beam.Pipeline, job: VocabJobConfig) -> None:
 def run_vocab(job: VocabJobConfig, beam_args: list[str]) -> None:
     """The `vocab` subcommand."""
     summary = launch(beam_args, job.read, job.output, job.overwrite, OWN_FILES,
-                     lambda p: build_vocab(p, job))
+                     lambda p, spill: build_vocab(p, job, spill))
     if summary is not None:
         warn_vocab_over_size(summary, job.vocab.vocab_size, job.vocab.limit_alphabet)

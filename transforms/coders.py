@@ -120,6 +120,11 @@ def tokenized_bytes(doc: TokenizedDocument) -> bytes:
                      lengths.astype("<u4").tobytes()))
 
 
+def tokenized_doc_id(data: bytes) -> int:
+    """The `doc_id` of a `tokenized_bytes` record, without decoding the rest."""
+    return _COMPACT.unpack_from(data, 0)[0]
+
+
 def tokenized_from_bytes(data: bytes) -> TokenizedDocument:
     """The record of `tokenized_bytes`, with the record's own dtypes (int32, bool, int64)."""
     doc_id, n_name, n_tokens, n_sentences, width = _COMPACT.unpack_from(data, 0)

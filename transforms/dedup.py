@@ -10,9 +10,11 @@ Only small references cross the shuffle, never the text: each document is keyed 
 a combiner keeps per key the smallest `DocRef` and the number of copies (combiner lifting,
 so a key with a million copies never materialises a list, TFDS C4's lesson), and the keys
 that have copies reach the documents as a side input (`Survivors`: key -> survivor) that
-drops every copy but the survivor. On a local run the documents then wait between stages as
-one encoded buffer, instead of being held decoded by the combiner and the grouping buffer
-and encoded again (~3 copies of the corpus text; benchmarks/bench_scale.py). Copies that
+drops every copy but the survivor. Meanwhile the documents wait as batches of pickled
+`(key, document)`, on a local run in spill files with only references to them in the
+runner's RAM (transforms/spill.py; so do the survivors on their way out of the `Survivors`
+flatten): held by a combiner or grouping buffer they would cost ~3 copies of the corpus
+text (benchmarks/bench_scale.py). Copies that
 share the survivor's id *and* fingerprint are the same document; they alone are grouped
 (a rare, small shuffle) to keep one.
 """
@@ -28,6 +30,7 @@ import apache_beam as beam
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.records import TextDocument
+from transforms.spill import Payloads, SpillElements, UnspillElements, spilled_elements
 
 _DUPLICATE = DROPPED_PREFIX + DropReason.DUPLICATE.value
 _TWINS_TAG = "twins"
@@ -123,28 +126,30 @@ def _ref_of(keyed: tuple[bytes, TextDocument]) -> tuple[bytes, DocRef]:
 
 
 class _DropCopiesFn(beam.DoFn):
-    """(key, doc) -> the doc unless a copy with a smaller reference survives; the survivor's
-    twins (same reference) go to `twins` to be grouped; dropped copies count as `duplicate`."""
+    """Payload of (key, doc) -> each doc unless a copy with a smaller reference survives; the
+    survivor's twins (same reference) go to `twins` to be grouped; dropped copies count as
+    `duplicate`."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, keyed, survivors):
-        key, doc = keyed
-        survivor = survivors.get(key)
-        if survivor is None:
-            yield doc
-            return
-        ref, twins, _ = survivor
-        if doc_ref(doc) != DocRef(*ref):
-            self.counters.inc(_DUPLICATE)
-        elif twins == 1:
-            yield doc
-        else:
-            yield beam.pvalue.TaggedOutput(_TWINS_TAG, (key, doc))
+    def process(self, payload: bytes, survivors):
+        for key, doc in spilled_elements(self._payloads, payload):
+            survivor = survivors.get(key)
+            if survivor is None:
+                yield doc
+                continue
+            ref, twins, _ = survivor
+            if doc_ref(doc) != DocRef(*ref):
+                self.counters.inc(_DUPLICATE)
+            elif twins == 1:
+                yield doc
+            else:
+                yield beam.pvalue.TaggedOutput(_TWINS_TAG, (key, doc))
 
 
 class _KeepOneTwinFn(beam.DoFn):
@@ -164,7 +169,14 @@ class _KeepOneTwinFn(beam.DoFn):
 
 
 class DeduplicateDocuments(beam.PTransform):
-    """PCollection[TextDocument] -> {"documents": one per distinct text, "stats"}."""
+    """PCollection[TextDocument] -> {"documents": one per distinct text, "stats"}.
+
+    With a `spill_dir` (local runs) the documents wait for the survivors in spill files.
+    """
+
+    def __init__(self, spill_dir: str | None = None) -> None:
+        super().__init__()
+        self._spill_dir = spill_dir
 
     def expand(self, docs):
         keyed = docs | "KeyByText" >> beam.Map(_keyed)
@@ -174,8 +186,10 @@ class DeduplicateDocuments(beam.PTransform):
             | "SmallestRef" >> beam.CombinePerKey(_SmallestRefFn())
             | "WithCopies" >> beam.Filter(_has_copies)
         )
-        kept = keyed | "DropCopies" >> beam.ParDo(
-            _DropCopiesFn(), beam.pvalue.AsDict(survivors)).with_outputs(
+        spilled = keyed | "SpillDocuments" >> beam.ParDo(
+            SpillElements(self._spill_dir)).with_output_types(bytes)
+        kept = spilled | "DropCopies" >> beam.ParDo(
+            _DropCopiesFn(self._spill_dir), beam.pvalue.AsDict(survivors)).with_outputs(
                 STATS_TAG, _TWINS_TAG, main="documents")
         twins = (
             kept[_TWINS_TAG]
@@ -183,6 +197,13 @@ class DeduplicateDocuments(beam.PTransform):
             | "KeepOneTwin" >> beam.ParDo(_KeepOneTwinFn()).with_outputs(
                 STATS_TAG, main="documents")
         )
-        documents = (kept.documents, twins.documents) | "Survivors" >> beam.Flatten()
+        documents = (
+            (kept.documents | "SpillKept" >> beam.ParDo(SpillElements(self._spill_dir))
+             .with_output_types(bytes),
+             twins.documents | "SpillTwins" >> beam.ParDo(SpillElements(self._spill_dir))
+             .with_output_types(bytes))
+            | "Survivors" >> beam.Flatten()
+            | "Documents" >> beam.ParDo(UnspillElements(self._spill_dir))
+        )
         stats = (kept[STATS_TAG], twins[STATS_TAG]) | "DedupStats" >> beam.Flatten()
         return {"documents": documents, "stats": stats}

@@ -49,6 +49,7 @@ from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
 from transforms.records import TextDocument
+from transforms.spill import Payloads, SpillElements, spilled_elements
 
 LABEL_ROUNDS = 3
 """Min-label propagation rounds: components up to 3 hops from their smallest id are exact.
@@ -209,31 +210,36 @@ def _is_near_duplicate(labelled: tuple[str, str]) -> bool:
 
 
 class _DropLabelledFn(beam.DoFn):
-    """doc -> the doc unless its id is labelled with a smaller id (a near-duplicate).
+    """Payload of docs -> each doc unless its id is labelled with a smaller id (a
+    near-duplicate).
 
     The labels of the near-duplicates reach the documents as a side input (ids only), so the
     documents never cross a shuffle (a join by id would hold every text decoded in a local
-    run's grouping buffer)."""
+    run's grouping buffer); they wait for it as `spill.SpillElements` payloads, on a local
+    run in spill files."""
 
-    def __init__(self) -> None:
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, doc: TextDocument, near_duplicates):
-        if doc.id in near_duplicates:
-            self.counters.inc(DROPPED_PREFIX + DropReason.NEAR_DUPLICATE.value)
-        else:
-            yield doc
+    def process(self, payload: bytes, near_duplicates):
+        for doc in spilled_elements(self._payloads, payload):
+            if doc.id in near_duplicates:
+                self.counters.inc(DROPPED_PREFIX + DropReason.NEAR_DUPLICATE.value)
+            else:
+                yield doc
 
 
 class NearDeduplicate(beam.PTransform):
     """PCollection[TextDocument] -> {"documents": one per near-duplicate cluster, "stats"}."""
 
-    def __init__(self, cfg: CleanConfig) -> None:
+    def __init__(self, cfg: CleanConfig, spill_dir: str | None = None) -> None:
         super().__init__()
         self._cfg = cfg
+        self._spill_dir = spill_dir
 
     def expand(self, docs):
         edges = (
@@ -246,7 +252,9 @@ class NearDeduplicate(beam.PTransform):
             _label_components(edges, LABEL_ROUNDS)
             | "NearDuplicates" >> beam.Filter(_is_near_duplicate)
         )
-        out = docs | "DropNearDuplicates" >> beam.ParDo(
-            _DropLabelledFn(), beam.pvalue.AsDict(near_duplicates)).with_outputs(
+        spilled = docs | "SpillDocuments" >> beam.ParDo(
+            SpillElements(self._spill_dir)).with_output_types(bytes)
+        out = spilled | "DropNearDuplicates" >> beam.ParDo(
+            _DropLabelledFn(self._spill_dir), beam.pvalue.AsDict(near_duplicates)).with_outputs(
                 STATS_TAG, main="documents")
         return {"documents": out.documents, "stats": out[STATS_TAG]}

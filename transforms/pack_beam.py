@@ -5,15 +5,17 @@
 `nsp` needs a random B from *another* document, drawn from a pool that spans the corpus
 (not one input file or bundle) and is the same on every runner:
 
-    documents ─► CountDocuments ─────────────┐ (side input n_docs)
-              └► KeyByPool: bucket = stable_hash64(seed, "nsp-pool", doc_id) mod
-                 max(1, n_docs // nsp_pool_size) ─► GroupByPool ─► PackPools
+    documents ─► CountDocuments ──────────────────────────┐ (side input n_docs)
+              └► CompactDocuments ─► KeyByPool: bucket = stable_hash64(seed, "nsp-pool", doc_id)
+                 mod max(1, n_docs // nsp_pool_size) ─► GroupByPool ─► PackPools
 
 Pool membership is a pure function of (seed, doc_id, n_docs), and inside a pool documents are
 sorted by doc_id before use, so neither arrival order nor bundling can change a draw. The
 documents cross GroupByPool as compact bytes (`coders.tokenized_bytes`, ~2.3 bytes per token),
 many per element (`batching.Batcher`, per pool and bundle): the local runner holds a shuffle
-decoded in RAM, where one `TokenizedDocument` per element took ~10 bytes per token. Each
+decoded in RAM, where one `TokenizedDocument` per element took ~10 bytes per token. They
+are batched so already on their way to KeyByPool, and on a local run both batches wait in
+spill files while only references to them cross (`spill_dir`, transforms/spill.py). Each
 pool holds about `nsp_pool_size` documents in memory, pools are processed in parallel, and
 the documents cross the shuffle once: all `dupe_factor` passes of a document are packed inside
 its pool, each pass drawing its own negatives (different documents, starts and split points).
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from core.config import PackConfig
 from transforms.accounting import (
@@ -37,11 +40,12 @@ from transforms.accounting import (
     DropReason,
 )
 from transforms.batching import Batcher, in_global_window
-from transforms.coders import tokenized_bytes, tokenized_from_bytes
+from transforms.coders import tokenized_bytes, tokenized_doc_id, tokenized_from_bytes
 from transforms.pack import SpecialIds, pack_documents
 from transforms.records import Instance, TokenizedDocument
 from transforms.rng import stable_hash64
 from transforms.shard_rows import join_rows, split_rows
+from transforms.spill import Payloads
 
 NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
 
@@ -61,9 +65,10 @@ class _Counts(Counter):
 class _PackFn(beam.DoFn):
     """Packs all passes of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
 
-    def __init__(self, cfg: PackConfig, specials: SpecialIds) -> None:
+    def __init__(self, cfg: PackConfig, specials: SpecialIds, spill_dir: str | None) -> None:
         self._cfg = cfg
         self._specials = specials
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
@@ -71,8 +76,8 @@ class _PackFn(beam.DoFn):
 
     def process(self, element):
         if self._cfg.task == "nsp":
-            docs = [tokenized_from_bytes(data) for batch in element[1]
-                    for data in split_rows(batch)]
+            docs = [tokenized_from_bytes(data) for payload in element[1]
+                    for data in split_rows(self._payloads.get(payload))]
         else:
             docs = [element]
         counts = _Counts()
@@ -87,22 +92,51 @@ class _PackFn(beam.DoFn):
             self.counters.inc(name, n)
 
 
-class _KeyByPoolFn(beam.DoFn):
-    """Document -> (pool, batch of compact documents), batched per pool within a bundle."""
+class _CompactFn(beam.DoFn):
+    """Documents -> payloads of their compact bytes (`join_rows` batches) for KeyByPool."""
 
-    def __init__(self, cfg: PackConfig) -> None:
-        self._seed = cfg.seed
-        self._pool_size = cfg.nsp_pool_size
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
-        self._batches = Batcher(join_rows)
+        self._batches = Batcher(self._payload)
 
-    def process(self, doc: TokenizedDocument, n_docs: int):
-        pool = pool_bucket(self._seed, doc.doc_id, n_docs, self._pool_size)
-        yield from self._batches.add(pool, tokenized_bytes(doc))
+    def _payload(self, docs: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(docs))
+
+    def process(self, doc: TokenizedDocument):
+        for _, payload in self._batches.add(0, tokenized_bytes(doc)):
+            yield payload
+
+    def finish_bundle(self):
+        for _, payload in self._batches.flush():
+            yield GlobalWindows.windowed_value(payload)
+        self._payloads.close()
+
+
+class _KeyByPoolFn(beam.DoFn):
+    """Payload of compact documents -> (pool, payload of its documents), batched per pool
+    within a bundle."""
+
+    def __init__(self, cfg: PackConfig, spill_dir: str | None) -> None:
+        self._seed = cfg.seed
+        self._pool_size = cfg.nsp_pool_size
+        self._payloads = Payloads(spill_dir)
+
+    def start_bundle(self) -> None:
+        self._batches = Batcher(self._payload)
+
+    def _payload(self, docs: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(docs))
+
+    def process(self, payload: bytes, n_docs: int):
+        for data in split_rows(self._payloads.get(payload)):
+            pool = pool_bucket(self._seed, tokenized_doc_id(data), n_docs, self._pool_size)
+            yield from self._batches.add(pool, data)
 
     def finish_bundle(self):
         yield from in_global_window(self._batches.flush())
+        self._payloads.close()
 
 
 class PackInstances(beam.PTransform):
@@ -110,24 +144,30 @@ class PackInstances(beam.PTransform):
 
     Counts `documents_kept` (>= 1 instance) or `documents_dropped/no_instance`, `instances`,
     `tokens` (input_ids incl. specials), `instances_label/<label>`, and the packing side
-    statistics of transforms/pack.py.
+    statistics of transforms/pack.py. With a `spill_dir` (local runs) the documents cross
+    the NSP pool shuffle as spill files.
     """
 
-    def __init__(self, pack_cfg: PackConfig, cls_id: int, sep_id: int) -> None:
+    def __init__(self, pack_cfg: PackConfig, cls_id: int, sep_id: int,
+                 spill_dir: str | None = None) -> None:
         super().__init__()
         self._cfg = pack_cfg
         self._specials = SpecialIds(cls_id, sep_id)
+        self._spill_dir = spill_dir
 
     def expand(self, documents):
         if self._cfg.task == "nsp":
             n_docs = documents | "CountDocuments" >> beam.combiners.Count.Globally()
             documents = (
                 documents
-                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg),
+                | "CompactDocuments" >> beam.ParDo(_CompactFn(self._spill_dir))
+                .with_output_types(bytes)
+                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg, self._spill_dir),
                                            beam.pvalue.AsSingleton(n_docs))
                 .with_output_types(tuple[int, bytes])
                 | "GroupByPool" >> beam.GroupByKey()
             )
-        pack = beam.ParDo(_PackFn(self._cfg, self._specials)).with_output_types(Instance)
+        pack = beam.ParDo(_PackFn(self._cfg, self._specials, self._spill_dir)).with_output_types(
+            Instance)
         outputs = documents | "Pack" >> pack.with_outputs(STATS_TAG, main="instances")
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

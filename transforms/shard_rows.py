@@ -33,7 +33,9 @@ _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max
 _U16 = np.dtype(np.uint16).str.encode("ascii")
 _U16_ROW = struct.Struct(f"<{KEY_SIZE}s" + _HEADER.format[1:] + _ARRAY.format[1:] * len(_ARRAYS))
-"""Key, header and array specs of a row whose arrays are all uint16, in one pack."""
+"""Key, header and array specs of a row in one struct (specs are the same size whatever
+the dtypes)."""
+_ALL_U16 = (_U16.ljust(4, b"\0"),) * len(_ARRAYS)
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -69,22 +71,37 @@ def encode_row(key: bytes, inst: Instance) -> bytes:
 
 def decode_row(row: bytes) -> Instance:
     """The instance of an `encode_row` row (arrays are read-only views of `row`)."""
-    doc_id, pass_index, index, a_len, label = _HEADER.unpack_from(row, KEY_SIZE)
-    pos = KEY_SIZE + _HEADER.size
-    specs = []
-    for _ in _ARRAYS:
-        code, count = _ARRAY.unpack_from(row, pos)
-        specs.append((np.dtype(code.rstrip(b"\0").decode("ascii")), count))
-        pos += _ARRAY.size
+    fields = _U16_ROW.unpack_from(row)
+    scalars, specs = fields[1:6], fields[6:]
+    if specs[::2] == _ALL_U16:  # the usual row: one uint16 buffer, cut in five
+        counts = specs[1::2]
+        if _U16_ROW.size + 2 * sum(counts) != len(row):
+            raise ValueError(f"row of {len(row)} bytes holds "
+                             f"{_U16_ROW.size + 2 * sum(counts)} bytes of fields")
+        values = np.frombuffer(row, np.uint16, offset=_U16_ROW.size)
+        arrays, pos = [], 0
+        for count in counts:
+            arrays.append(values[pos:pos + count])
+            pos += count
+    else:
+        arrays = _general_arrays(row, specs)
+    doc_id, pass_index, index, a_len, label = scalars
+    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
+    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
+                    mlm_positions, mlm_labels, span_starts, span_ends)
+
+
+def _general_arrays(row: bytes, specs: tuple) -> list[np.ndarray]:
+    """The five arrays of a row of any dtypes (`specs`: dtype code, count, five times)."""
+    pos = _U16_ROW.size
     arrays = []
-    for dtype, count in specs:
+    for code, count in zip(specs[::2], specs[1::2], strict=True):
+        dtype = np.dtype(code.rstrip(b"\0").decode("ascii"))
         arrays.append(np.frombuffer(row, dtype, count, pos))
         pos += count * dtype.itemsize
     if pos != len(row):
         raise ValueError(f"row of {len(row)} bytes holds {pos} bytes of fields")
-    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
-    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
-                    mlm_positions, mlm_labels, span_starts, span_ends)
+    return arrays
 
 
 def join_rows(rows: Iterable[bytes]) -> bytes:

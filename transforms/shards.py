@@ -8,7 +8,9 @@ bisects them, and the instances are grouped by shard, sorted and written by our 
 The bytes are therefore the same on any runner, bundling and worker count, and the
 instances cross one shuffle (the 32-byte keys a second one). Both shuffles carry a few
 large `bytes` batches per bundle, not one Python object per instance (transforms/shard_rows.py:
-~3 bytes per token in the local runner's RAM instead of ~10).
+~3 bytes per token instead of ~10), and so do the rows on their way to AssignShard; on a
+local run the row batches wait in spill files and only references to them cross
+(transforms/spill.py).
 
     instances ─► KeyBySortKey ─┬► key batches ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
                                └► rows ─► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
@@ -25,6 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
 
 from transforms import manifest as mf
 from transforms import shard_write
@@ -41,6 +44,7 @@ from transforms.shard_assign import (
     sort_key,
 )
 from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
+from transforms.spill import Payloads
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
 Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
@@ -59,24 +63,34 @@ class RowPacking:
 
 
 class KeyBySortKey(beam.DoFn):
-    """Instance -> its shard row (`shard_rows.encode_row`: sort key + compact fields); also,
-    per bundle, (bucket, concatenated sort keys) batches to the `keys` output."""
+    """Instances -> payloads of their shard rows (`shard_rows.encode_row`: sort key + compact
+    fields, batched by `join_rows`); also, per bundle, (bucket, concatenated sort keys)
+    batches to the `keys` output."""
 
     KEYS = "keys"
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, spill_dir: str | None) -> None:
         self._seed = seed
+        self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
         self._keys = Batcher(b"".join)
+        self._rows = Batcher(self._payload)
+
+    def _payload(self, rows: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(rows))
 
     def process(self, inst: Instance):
         key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
-        yield encode_row(key, inst)
+        for _, rows in self._rows.add(0, encode_row(key, inst)):
+            yield rows
         for batch in self._keys.add(bucket_of_key(key), key):
             yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
     def finish_bundle(self):
+        for _, rows in self._rows.flush():
+            yield GlobalWindows.windowed_value(rows)
+        self._payloads.close()
         for batch in in_global_window(self._keys.flush()):
             yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
@@ -102,24 +116,32 @@ class BoundaryKeys(beam.DoFn):
 
 
 class AssignShard(beam.DoFn):
-    """Shard row -> (shard, batch of rows) by bisecting the boundary keys; rows are batched
-    per shard within a bundle (`batching.Batcher`)."""
+    """Payload of rows -> (shard, payload of its rows) by bisecting the boundary keys; rows
+    are batched per shard within a bundle (`batching.Batcher`)."""
+
+    def __init__(self, spill_dir: str | None) -> None:
+        self._payloads = Payloads(spill_dir)
 
     def setup(self) -> None:
         self._seen = None
         self._boundaries: list[bytes] = []
 
     def start_bundle(self) -> None:
-        self._rows = Batcher(join_rows)
+        self._rows = Batcher(self._payload)
 
-    def process(self, row: bytes, boundaries: list[tuple[int, bytes]]):
+    def _payload(self, rows: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(rows))
+
+    def process(self, rows: bytes, boundaries: list[tuple[int, bytes]]):
         if boundaries is not self._seen:  # the side input, sorted once per new view
             self._seen = boundaries
             self._boundaries = [key for _, key in sorted(boundaries)]
-        yield from self._rows.add(shard_of_key(row[:KEY_SIZE], self._boundaries), row)
+        for row in split_rows(self._payloads.get(rows)):
+            yield from self._rows.add(shard_of_key(row[:KEY_SIZE], self._boundaries), row)
 
     def finish_bundle(self):
         yield from in_global_window(self._rows.flush())
+        self._payloads.close()
 
 
 class WriteShard(beam.DoFn):
@@ -128,19 +150,21 @@ class WriteShard(beam.DoFn):
     files."""
 
     def __init__(self, output_dir: str, num_shards: int, compression: str,
-                 packing: RowPacking | None = None) -> None:
+                 packing: RowPacking | None, spill_dir: str | None) -> None:
         self._output_dir = output_dir
         self._num_shards = num_shards
         self._compression = compression
         self._packing = packing
+        self._payloads = Payloads(spill_dir)
         self.counters = Counters()
 
     def finish_bundle(self):
         yield from self.counters.flush()
 
     def process(self, element, vocab: dict):
-        shard, batches = element
-        shard_rows = sorted(row for batch in batches for row in split_rows(batch))  # by key
+        shard, payloads = element
+        shard_rows = sorted(row for payload in payloads  # by key
+                            for row in split_rows(self._payloads.get(payload)))
         instances = [decode_row(row) for row in shard_rows]
         del shard_rows
         name = shard_write.shard_file_name(shard, self._num_shards)
@@ -189,11 +213,13 @@ class WriteShards(beam.PTransform):
 
     `vocab` is a single-element PCollection of `manifest.vocab_info(...)` (the id width
     depends on the vocab size). With `packing`, each shard's instances (the same ones, in the
-    same balanced shards) are packed into schema-v2 rows (transforms/pack_rows.py).
+    same balanced shards) are packed into schema-v2 rows (transforms/pack_rows.py). With a
+    `spill_dir` (local runs) the rows cross their two fusion breaks as spill files.
     """
 
     def __init__(self, output_dir: str, num_shards: int, compression: str, seed: int,
-                 vocab: beam.PCollection, packing: RowPacking | None = None) -> None:
+                 vocab: beam.PCollection, packing: RowPacking | None = None,
+                 spill_dir: str | None = None) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._num_shards = num_shards
@@ -201,11 +227,12 @@ class WriteShards(beam.PTransform):
         self._seed = seed
         self._vocab = vocab
         self._packing = packing
+        self._spill_dir = spill_dir
 
     def expand(self, instances):
         keyed = instances | "KeyBySortKey" >> beam.ParDo(
-            KeyBySortKey(self._seed)).with_output_types(bytes).with_outputs(KeyBySortKey.KEYS,
-                                                                            main="rows")
+            KeyBySortKey(self._seed, self._spill_dir)).with_output_types(bytes).with_outputs(
+                KeyBySortKey.KEYS, main="rows")
         rows, bucketed = keyed.rows, keyed[KeyBySortKey.KEYS]
         offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
         boundaries = (
@@ -215,11 +242,12 @@ class WriteShards(beam.PTransform):
                                            offsets=beam.pvalue.AsSingleton(offsets))
         )
         writer = WriteShard(self._output_dir, self._num_shards, self._compression,
-                            self._packing)
+                            self._packing, self._spill_dir)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             rows
-            | "AssignShard" >> beam.ParDo(AssignShard(), beam.pvalue.AsList(boundaries))
+            | "AssignShard" >> beam.ParDo(AssignShard(self._spill_dir),
+                                          beam.pvalue.AsList(boundaries))
             .with_output_types(Assigned)
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
