@@ -18,7 +18,8 @@ not carried.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -102,6 +103,49 @@ def _general_arrays(row: bytes, specs: tuple) -> list[np.ndarray]:
     if pos != len(row):
         raise ValueError(f"row of {len(row)} bytes holds {pos} bytes of fields")
     return arrays
+
+
+class RowColumns(NamedTuple):
+    """Rows as shard columns, in row order: `scalars[name]` (int64; doc_id uint64) per row,
+    `lists[name]` = (all rows' values, uint16; each row's length, int64)."""
+
+    scalars: dict[str, np.ndarray]
+    lists: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+_HEAD = np.dtype([("key", f"V{KEY_SIZE}"), ("doc_id", "<u8"), ("pass_index", "<i8"),
+                  ("index", "<i8"), ("a_len", "<i8"), ("sentence_label", "<i8")]
+                 + [(f"{part}{k}", fmt) for k in range(len(_ARRAYS))
+                    for part, fmt in (("code", "S4"), ("count", "<u4"))])
+assert _HEAD.itemsize == _U16_ROW.size
+
+
+def rows_to_columns(rows: Sequence[bytes]) -> RowColumns | None:
+    """The columns of rows whose arrays are all uint16 (what `encode_row` writes for any
+    vocab of <= 65,536 ids), in a few numpy calls instead of an `Instance` per row; None if
+    any row has another dtype (then `decode_row` each)."""
+    heads = np.frombuffer(b"".join([row[:_U16_ROW.size] for row in rows]), _HEAD)
+    if not all((heads[f"code{k}"] == _U16).all() for k in range(len(_ARRAYS))):
+        return None
+    counts = np.stack([heads[f"count{k}"].astype(np.int64) for k in range(len(_ARRAYS))], 1)
+    sizes = np.fromiter(map(len, rows), np.int64, len(rows))
+    if (sizes != _U16_ROW.size + 2 * counts.sum(axis=1)).any():
+        raise ValueError("a row's length differs from the bytes of its fields")
+    values = np.frombuffer(b"".join([row[_U16_ROW.size:] for row in rows]), "<u2")
+    # Where each row's array k starts in `values`, and its values gathered in row order.
+    starts = np.zeros(counts.size, dtype=np.int64)
+    counts.ravel()[:-1].cumsum(out=starts[1:])
+    starts = starts.reshape(counts.shape)
+    lists = {}
+    for k, name in enumerate(_ARRAYS):
+        lengths = counts[:, k]
+        ends = lengths.cumsum()
+        index = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts[:, k] - ends + lengths,
+                                                                   lengths)
+        lists[name] = (values[index], lengths)
+    return RowColumns(
+        {name: heads[name].astype(np.uint64 if name == "doc_id" else np.int64)
+         for name in ("doc_id", "pass_index", "index", "a_len", "sentence_label")}, lists)
 
 
 def join_rows(rows: Iterable[bytes]) -> bytes:
