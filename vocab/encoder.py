@@ -155,9 +155,11 @@ class Encoder:
         table; only longer runs are looked up by text.
         """
         in_run = ~cjk & (chars != 32)
-        edges = np.diff(in_run.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-        lo = np.flatnonzero(cjk | (edges[:-1] == 1))  # first character of each piece
-        hi = np.flatnonzero(cjk | (edges[1:] == -1)) + 1  # one past its last
+        run_starts, run_ends = in_run.copy(), in_run.copy()
+        run_starts[1:] &= ~in_run[:-1]
+        run_ends[:-1] &= ~in_run[1:]
+        lo = np.flatnonzero(cjk | run_starts)  # first character of each piece
+        hi = np.flatnonzero(cjk | run_ends) + 1  # one past its last
         first = chars[lo]
         single = (hi - lo == 1) & (first < _TABLE_CHARS)
         longer = np.flatnonzero(~single)
