@@ -34,6 +34,7 @@ import functools
 import itertools
 import re
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
@@ -220,7 +221,8 @@ class Encoder:
             # starting at or before its first character.
             piece_at = np.zeros(len(group), dtype=np.int64)
             np.cumsum([len(p) + 1 for p in group[:-1]], out=piece_at[1:])
-            token_at = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[:, 0]
+            offsets = enc.offsets  # (start, end) per token
+            token_at = np.fromiter(map(itemgetter(0), offsets), np.int64, len(offsets))
             owner = np.searchsorted(piece_at, token_at, side="right") - 1
             counts = np.bincount(owner, minlength=len(group))
             # A start wherever the word id changes, as `_word_starts` (no None ids: the text
