@@ -26,7 +26,7 @@ import os
 
 MMAP_THRESHOLD = 64 << 10
 TRIM_THRESHOLD = 1 << 20
-IDLE_STAGE_SECONDS = 1.0
+IDLE_STAGE_SECONDS = 0.2
 """How long a finished stage's bundle processor is kept for reuse (Beam's default: 60 s)."""
 _M_TRIM_THRESHOLD = -1  # glibc malloc.h
 _M_MMAP_THRESHOLD = -3

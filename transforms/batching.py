@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from apache_beam.transforms.window import GlobalWindows
 
-BATCH_BYTES = 16 << 20
+BATCH_BYTES = 4 << 20
 """Bytes a DoFn collects per bundle before it emits them as batches (bounds its RAM)."""
 
 
