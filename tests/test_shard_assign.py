@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from shard_helpers import assign_shards, shard_of_rank
 
+from transforms.rng import stable_hash64
 from transforms.shard_assign import (
     boundary_ranks,
     bucket_of,
@@ -131,3 +132,16 @@ def test_boundary_ranks_are_the_shard_starts():
         for k in (1, 2, 5):
             starts = np.cumsum([0] + shard_sizes(total, k))[1:-1].tolist()
             assert boundary_ranks(total, k) == starts
+
+
+def test_shard_hash_is_the_stable_hash_of_its_parts():
+    """The prefix-state shortcut hashes exactly `stable_hash64("shard", seed, ...)`, numpy
+    integers (as instances may carry) included."""
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        seed, doc_id = int(rng.integers(0, 2**63)), int(rng.integers(0, 2**63)) * 2 + 1
+        pass_index, index = int(rng.integers(0, 256)), int(rng.integers(0, 10**6))
+        assert shard_hash(seed, doc_id, pass_index, index) == stable_hash64(
+            "shard", seed, doc_id, pass_index, index)
+    assert shard_hash(5, np.uint64(2**63 + 3), np.int64(2), np.int32(7)) == stable_hash64(
+        "shard", 5, 2**63 + 3, 2, 7)

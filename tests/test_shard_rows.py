@@ -8,7 +8,15 @@ from shard_helpers import make_instances
 
 from transforms.records import Instance
 from transforms.shard_assign import sort_key
-from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
+from transforms.shard_rows import (
+    KEY_SIZE,
+    decode_row,
+    encode_row,
+    join_rows,
+    rows_to_columns,
+    split_rows,
+)
+from transforms.shard_write import encode_shard, encode_shard_columns
 
 FIELDS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
 
@@ -82,3 +90,34 @@ def test_a_wrong_key_or_a_damaged_row_is_refused():
         encode_row(b"short", inst)
     with pytest.raises(ValueError, match="holds"):
         decode_row(encode_row(_key(inst), inst) + b"x")
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_shards_from_row_columns_are_the_shards_of_the_decoded_instances(compression):
+    """`WriteShard`'s columnar path: the same file bytes and counts as decoding every row
+    into an `Instance` and `encode_shard`, over several record batches, for a shard with an
+    empty-masked row and a single-segment row, and for no rows at all."""
+    instances = make_instances(2500, vocab_size=300)
+    instances[7].mlm_positions = instances[7].mlm_labels = np.zeros(0, np.int32)
+    instances[7].span_starts = instances[7].span_ends = np.zeros(0, np.int32)
+    instances[9].sentence_label = -1
+    rows = sorted(encode_row(_key(inst), inst) for inst in instances)
+    for part in (rows, rows[:1], []):
+        columns = rows_to_columns(part)
+        expected = encode_shard([decode_row(row) for row in part], 300, compression)
+        assert encode_shard_columns(columns, 300, compression) == expected
+        assert columns.lists["input_ids"][1].sum() == sum(
+            len(decode_row(row).input_ids) for row in part)
+
+
+def test_row_columns_only_for_all_uint16_rows_and_checked_like_instances():
+    instances = make_instances(20)
+    rows = [encode_row(_key(inst), inst) for inst in instances]
+    wide = instances[3]
+    wide.input_ids = wide.input_ids.copy()
+    wide.input_ids[1] = 70_000
+    assert rows_to_columns(rows[:3] + [encode_row(_key(wide), wide)]) is None
+    with pytest.raises(ValueError, match="length differs"):
+        rows_to_columns(rows[:2] + [rows[2] + b"xy"])
+    with pytest.raises(ValueError, match="input_ids value out of range"):
+        encode_shard_columns(rows_to_columns(rows), 200, "none")  # ids of a 300-id vocab

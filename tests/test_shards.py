@@ -105,14 +105,15 @@ def test_same_bytes_whatever_the_batches_crossing_the_shuffles(tmp_path, instanc
 
 
 def test_a_failing_shard_leaves_no_manifest(tmp_path, instances, monkeypatch):
-    real = shard_write.encode_shard
+    real = shard_write.encode_shard_columns
 
-    def encode_or_die(rows, vocab_size, compression):
-        if len(rows) and rows[0] is not None and rows[0].doc_id % 3 == 0:
+    def encode_or_die(columns, vocab_size, compression):
+        doc_ids = columns.scalars["doc_id"]
+        if len(doc_ids) and doc_ids[0] % 3 == 0:
             raise RuntimeError("simulated worker death")
-        return real(rows, vocab_size, compression)
+        return real(columns, vocab_size, compression)
 
-    monkeypatch.setattr(shard_write, "encode_shard", encode_or_die)
+    monkeypatch.setattr(shard_write, "encode_shard_columns", encode_or_die)
     with pytest.raises(Exception, match="simulated worker death"):
         write_shard_dir(str(tmp_path), instances, num_shards=4)
     assert not (tmp_path / "manifest.json").exists()

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+import vocab.encoder
 from core.errors import UserError
 from tests.corpora import corpus_path
 from tests.vocab_helpers import enwiki_lines, thucnews_articles, write_toy_vocab
@@ -123,3 +124,35 @@ def test_cached_path_equals_plain_path_on_chinese_with_jieba_starts(encoders):
     docs = [[a[i:i + 200] for i in range(0, len(a), 200)] for a in thucnews_articles(60)]
     _assert_cache_matches_plain(encoders["bert-base-chinese"], docs, zh=True)
     _assert_cache_matches_plain(encoders["bert-base-uncased"], docs[:20], zh=False)
+
+
+# Documents for the three ways the cached path finds pieces: split at spaces (no CJK),
+# one-character pieces by code point (mostly CJK), all pieces by regex (mostly words with some
+# CJK). They mix CJK with Latin runs, single non-CJK characters (punctuation, emoji, Greek,
+# a combining mark), code points past the per-character table (U+30000, U+E0041), tabs,
+# repeated/leading/trailing spaces, empty texts and special-token strings.
+MIXED_DOCUMENTS = [
+    ["今天天气很好，我们去公园散步。", "中文abc 𠀀x ,。  def\t中", "", " 天 ",
+     "αβγ 中\u0301文 😀中 \U00030000中 \U000E0041 x", "[MASK]中", "我爱编程1234年"],
+    [" ".join(["Words", "with", "a", "few", "CJK:"] * 8) + " 中 文 北京大学", "trailing  中  ",
+     "", "naïve\tcafé ,x"],
+    ["naïve café —  no CJK here", "", "plain ASCII"],
+    ["", " "],
+]
+
+
+@pytest.mark.parametrize("zh", [False, True])
+def test_cached_path_equals_plain_path_on_mixed_scripts(encoders, zh):
+    for encoder in encoders.values():
+        _assert_cache_matches_plain(encoder, MIXED_DOCUMENTS, zh)
+
+
+def test_cached_path_equals_plain_path_when_the_cache_overflows(encoders, monkeypatch):
+    """A full cache keeps its oldest pieces and forgets the rest (per-character slots too)."""
+    monkeypatch.setattr(vocab.encoder, "_MAX_CACHE", 60)
+    monkeypatch.setattr(vocab.encoder, "_KEEP", 25)
+    lines = enwiki_lines(400)
+    _assert_cache_matches_plain(encoders["bert-base-uncased"],
+                                [lines[i:i + 5] for i in range(0, len(lines), 5)], zh=False)
+    docs = [[a[i:i + 100] for i in range(0, len(a), 100)] for a in thucnews_articles(12)]
+    _assert_cache_matches_plain(encoders["bert-base-chinese"], docs + MIXED_DOCUMENTS, zh=True)

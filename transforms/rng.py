@@ -31,11 +31,17 @@ def stable_hash64(*parts: object) -> int:
 
     Python's `hash()` is salted per process, so it must never decide anything here.
     """
+    return int.from_bytes(stable_hash64_state(*parts).digest(), "little")
+
+
+def stable_hash64_state(*parts: object):
+    """The hash state of `stable_hash64(*parts)`: `.copy()` it and `.update` it with more
+    parts' `str(part).encode("utf-8") + b"\x1f"` to hash a longer tuple from a shared prefix."""
     h = hashlib.blake2b(digest_size=8)
     for part in parts:
         h.update(str(part).encode("utf-8"))
         h.update(b"\x1f")
-    return int.from_bytes(h.digest(), "little")
+    return h
 
 
 def doc_id_hash(doc_id: str) -> int:

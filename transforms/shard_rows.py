@@ -18,7 +18,8 @@ not carried.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,7 +34,9 @@ _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max
 _U16 = np.dtype(np.uint16).str.encode("ascii")
 _U16_ROW = struct.Struct(f"<{KEY_SIZE}s" + _HEADER.format[1:] + _ARRAY.format[1:] * len(_ARRAYS))
-"""Key, header and array specs of a row whose arrays are all uint16, in one pack."""
+"""Key, header and array specs of a row in one struct (specs are the same size whatever
+the dtypes)."""
+_ALL_U16 = (_U16.ljust(4, b"\0"),) * len(_ARRAYS)
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
@@ -69,22 +72,80 @@ def encode_row(key: bytes, inst: Instance) -> bytes:
 
 def decode_row(row: bytes) -> Instance:
     """The instance of an `encode_row` row (arrays are read-only views of `row`)."""
-    doc_id, pass_index, index, a_len, label = _HEADER.unpack_from(row, KEY_SIZE)
-    pos = KEY_SIZE + _HEADER.size
-    specs = []
-    for _ in _ARRAYS:
-        code, count = _ARRAY.unpack_from(row, pos)
-        specs.append((np.dtype(code.rstrip(b"\0").decode("ascii")), count))
-        pos += _ARRAY.size
+    fields = _U16_ROW.unpack_from(row)
+    scalars, specs = fields[1:6], fields[6:]
+    if specs[::2] == _ALL_U16:  # the usual row: one uint16 buffer, cut in five
+        counts = specs[1::2]
+        if _U16_ROW.size + 2 * sum(counts) != len(row):
+            raise ValueError(f"row of {len(row)} bytes holds "
+                             f"{_U16_ROW.size + 2 * sum(counts)} bytes of fields")
+        values = np.frombuffer(row, np.uint16, offset=_U16_ROW.size)
+        arrays, pos = [], 0
+        for count in counts:
+            arrays.append(values[pos:pos + count])
+            pos += count
+    else:
+        arrays = _general_arrays(row, specs)
+    doc_id, pass_index, index, a_len, label = scalars
+    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
+    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
+                    mlm_positions, mlm_labels, span_starts, span_ends)
+
+
+def _general_arrays(row: bytes, specs: tuple) -> list[np.ndarray]:
+    """The five arrays of a row of any dtypes (`specs`: dtype code, count, five times)."""
+    pos = _U16_ROW.size
     arrays = []
-    for dtype, count in specs:
+    for code, count in zip(specs[::2], specs[1::2], strict=True):
+        dtype = np.dtype(code.rstrip(b"\0").decode("ascii"))
         arrays.append(np.frombuffer(row, dtype, count, pos))
         pos += count * dtype.itemsize
     if pos != len(row):
         raise ValueError(f"row of {len(row)} bytes holds {pos} bytes of fields")
-    input_ids, mlm_positions, mlm_labels, span_starts, span_ends = arrays
-    return Instance(doc_id, pass_index, index, input_ids, _NO_WORD_STARTS, a_len, label,
-                    mlm_positions, mlm_labels, span_starts, span_ends)
+    return arrays
+
+
+class RowColumns(NamedTuple):
+    """Rows as shard columns, in row order: `scalars[name]` (int64; doc_id uint64) per row,
+    `lists[name]` = (all rows' values, uint16; each row's length, int64)."""
+
+    scalars: dict[str, np.ndarray]
+    lists: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+_HEAD = np.dtype([("key", f"V{KEY_SIZE}"), ("doc_id", "<u8"), ("pass_index", "<i8"),
+                  ("index", "<i8"), ("a_len", "<i8"), ("sentence_label", "<i8")]
+                 + [(f"{part}{k}", fmt) for k in range(len(_ARRAYS))
+                    for part, fmt in (("code", "S4"), ("count", "<u4"))])
+assert _HEAD.itemsize == _U16_ROW.size
+
+
+def rows_to_columns(rows: Sequence[bytes]) -> RowColumns | None:
+    """The columns of rows whose arrays are all uint16 (what `encode_row` writes for any
+    vocab of <= 65,536 ids), in a few numpy calls instead of an `Instance` per row; None if
+    any row has another dtype (then `decode_row` each)."""
+    heads = np.frombuffer(b"".join([row[:_U16_ROW.size] for row in rows]), _HEAD)
+    if not all((heads[f"code{k}"] == _U16).all() for k in range(len(_ARRAYS))):
+        return None
+    counts = np.stack([heads[f"count{k}"].astype(np.int64) for k in range(len(_ARRAYS))], 1)
+    sizes = np.fromiter(map(len, rows), np.int64, len(rows))
+    if (sizes != _U16_ROW.size + 2 * counts.sum(axis=1)).any():
+        raise ValueError("a row's length differs from the bytes of its fields")
+    values = np.frombuffer(b"".join([row[_U16_ROW.size:] for row in rows]), "<u2")
+    # Where each row's array k starts in `values`, and its values gathered in row order.
+    starts = np.zeros(counts.size, dtype=np.int64)
+    counts.ravel()[:-1].cumsum(out=starts[1:])
+    starts = starts.reshape(counts.shape)
+    lists = {}
+    for k, name in enumerate(_ARRAYS):
+        lengths = counts[:, k]
+        ends = lengths.cumsum()
+        index = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts[:, k] - ends + lengths,
+                                                                   lengths)
+        lists[name] = (values[index], lengths)
+    return RowColumns(
+        {name: heads[name].astype(np.uint64 if name == "doc_id" else np.int64)
+         for name in ("doc_id", "pass_index", "index", "a_len", "sentence_label")}, lists)
 
 
 def join_rows(rows: Iterable[bytes]) -> bytes:

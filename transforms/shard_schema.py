@@ -8,7 +8,7 @@ calls per shard instead of a Python list per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -91,11 +91,17 @@ def _list_array(parts: Sequence[np.ndarray], dtype: np.dtype, limit: int,
                 name: str) -> pa.ListArray:
     """list<dtype> from per-row arrays; values must lie in [0, limit)."""
     lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    values = np.concatenate(parts) if lengths.sum() else np.zeros(0, dtype)
+    return _list_of(values, lengths, dtype, limit, name)
+
+
+def _list_of(values: np.ndarray, lengths: np.ndarray, dtype: np.dtype, limit: int,
+             name: str) -> pa.ListArray:
+    """list<dtype> of rows of `lengths` values each, back to back in `values`."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] > np.iinfo(np.int32).max:
         raise ValueError(f"{name}: too many values for int32 offsets: {offsets[-1]}")
-    values = np.concatenate(parts) if offsets[-1] else np.zeros(0, dtype)
     if len(values) and limit and (values.min() < 0 or values.max() >= limit):
         raise ValueError(f"{name} value out of range [0, {limit}): {values.min()}..{values.max()}")
     return pa.ListArray.from_arrays(
@@ -113,27 +119,47 @@ def instances_to_batch(instances: Sequence[Instance], vocab_size: int) -> pa.Rec
     Values are range-checked before narrowing: a silently wrapped token id would corrupt
     training data, so an out-of-range value raises instead.
     """
+    return _v1_batch(
+        {name: _list_array([getattr(inst, name) for inst in instances], dtype, limit, name)
+         for name, dtype, limit in _v1_lists(vocab_size)},
+        {name: _scalar_array([getattr(inst, name) for inst in instances], dtype)
+         for name, dtype in _V1_SCALARS}, vocab_size)
+
+
+def columns_to_batch(scalars: Mapping[str, np.ndarray],
+                     lists: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                     vocab_size: int) -> pa.RecordBatch:
+    """`instances_to_batch` of rows given as columns (`shard_rows.RowColumns`): per-row
+    scalar arrays and per list column (values, per-row lengths); the same checks."""
+    for name, dtype in _V1_SCALARS:
+        info = np.iinfo(dtype)
+        column = scalars[name]
+        if len(column) and (column.min() < info.min or column.max() > info.max):
+            raise ValueError(f"{name} value out of range for {np.dtype(dtype)}")
+    return _v1_batch(
+        {name: _list_of(*lists[name], dtype, limit, name)
+         for name, dtype, limit in _v1_lists(vocab_size)},
+        {name: pa.array(scalars[name].astype(dtype)) for name, dtype in _V1_SCALARS},
+        vocab_size)
+
+
+_V1_SCALARS = (("a_len", np.uint16), ("sentence_label", np.int8), ("doc_id", np.uint64),
+               ("pass_index", np.uint8), ("index", np.uint32))
+
+
+def _v1_lists(vocab_size: int) -> list[tuple[str, np.dtype, int]]:
+    """(name, dtype, exclusive limit) of each list column of schema v1."""
+    ids_t, pos_limit = id_dtype(vocab_size), 1 << 16
+    return [("input_ids", ids_t, vocab_size), ("mlm_positions", POSITION_DTYPE, pos_limit),
+            ("mlm_labels", ids_t, vocab_size), ("span_starts", POSITION_DTYPE, pos_limit),
+            ("span_ends", POSITION_DTYPE, pos_limit)]
+
+
+def _v1_batch(lists: dict[str, pa.Array], scalars: dict[str, pa.Array],
+              vocab_size: int) -> pa.RecordBatch:
     schema = shard_schema(vocab_size)
-    ids_t = id_dtype(vocab_size)
-    pos_limit = 1 << 16
-
-    def column(name: str, dtype: np.dtype, limit: int) -> pa.ListArray:
-        return _list_array([getattr(inst, name) for inst in instances], dtype, limit, name)
-
-    arrays = [
-        column("input_ids", ids_t, vocab_size),
-        _scalar_array([inst.a_len for inst in instances], np.uint16),
-        column("mlm_positions", POSITION_DTYPE, pos_limit),
-        column("mlm_labels", ids_t, vocab_size),
-        column("span_starts", POSITION_DTYPE, pos_limit),
-        column("span_ends", POSITION_DTYPE, pos_limit),
-        _scalar_array([inst.sentence_label for inst in instances], np.int8),
-        _scalar_array([inst.doc_id for inst in instances], np.uint64),
-        _scalar_array([inst.pass_index for inst in instances], np.uint8),
-        _scalar_array([inst.index for inst in instances], np.uint32),
-    ]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
+    return pa.RecordBatch.from_arrays([(lists | scalars)[name] for name in schema.names],
+                                      schema=schema)
 
 
 def packed_rows_to_batch(instances: Sequence[Instance], rows: Sequence[Sequence[int]],

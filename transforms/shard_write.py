@@ -22,13 +22,16 @@ import os
 import uuid
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import Instance
+from transforms.shard_rows import RowColumns
 from transforms.shard_schema import (
     MAX_BATCH_ROWS,
+    columns_to_batch,
     instances_to_batch,
     packed_rows_to_batch,
     packed_shard_schema,
@@ -54,6 +57,22 @@ def encode_shard(instances: Sequence[Instance], vocab_size: int, compression: st
     return sink.getvalue()
 
 
+def encode_shard_columns(columns: RowColumns, vocab_size: int, compression: str) -> bytes:
+    """`encode_shard` of the rows of `columns` (`shard_rows.rows_to_columns`): the same bytes."""
+    sink = io.BytesIO()
+    n_rows = len(columns.scalars["doc_id"])
+    offsets = {name: np.concatenate(([0], lengths.cumsum()))
+               for name, (_, lengths) in columns.lists.items()}
+    with pa.ipc.new_file(sink, shard_schema(vocab_size), options=ipc_options(compression)) as w:
+        for lo in range(0, n_rows, MAX_BATCH_ROWS):
+            hi = min(lo + MAX_BATCH_ROWS, n_rows)
+            w.write_batch(columns_to_batch(
+                {name: column[lo:hi] for name, column in columns.scalars.items()},
+                {name: (values[offsets[name][lo]:offsets[name][hi]], lengths[lo:hi])
+                 for name, (values, lengths) in columns.lists.items()}, vocab_size))
+    return sink.getvalue()
+
+
 def encode_packed_shard(instances: Sequence[Instance], rows: Sequence[Sequence[int]],
                         vocab_size: int, compression: str) -> bytes:
     """Arrow IPC file bytes of packed rows (schema v2; `rows` index into `instances`)."""
@@ -69,16 +88,24 @@ def encode_packed_shard(instances: Sequence[Instance], rows: Sequence[Sequence[i
 def shard_info(file: str, data: bytes, instances: Sequence[Instance],
                rows: int | None = None) -> dict:
     """The manifest entry of one shard; packed shards (`rows` given) also count instances."""
+    return shard_info_of_counts(file, data, len(instances),
+                                sum(len(inst.input_ids) for inst in instances),
+                                sum(len(inst.mlm_positions) for inst in instances), rows)
+
+
+def shard_info_of_counts(file: str, data: bytes, n_instances: int, tokens: int,
+                         masked_tokens: int, rows: int | None = None) -> dict:
+    """`shard_info` from the counts alone."""
     info = {
         "file": file,
-        "rows": len(instances) if rows is None else rows,
+        "rows": n_instances if rows is None else rows,
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "tokens": int(sum(len(inst.input_ids) for inst in instances)),
-        "masked_tokens": int(sum(len(inst.mlm_positions) for inst in instances)),
+        "tokens": int(tokens),
+        "masked_tokens": int(masked_tokens),
     }
     if rows is not None:
-        info["instances"] = len(instances)
+        info["instances"] = n_instances
     return info
 
 

@@ -44,7 +44,14 @@ from transforms.shard_assign import (
     shard_sizes,
     sort_key,
 )
-from transforms.shard_rows import KEY_SIZE, decode_row, encode_row, join_rows, split_rows
+from transforms.shard_rows import (
+    KEY_SIZE,
+    decode_row,
+    encode_row,
+    join_rows,
+    rows_to_columns,
+    split_rows,
+)
 from transforms.spill import Payloads
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
@@ -166,9 +173,18 @@ class WriteShard(beam.DoFn):
         shard, payloads = element
         shard_rows = sorted(row for payload in payloads  # by key
                             for row in split_rows(self._payloads.get(payload)))
+        name = shard_write.shard_file_name(shard, self._num_shards)
+        columns = rows_to_columns(shard_rows) if self._packing is None else None
+        if columns is not None:  # no Instance per row
+            del shard_rows
+            data = shard_write.encode_shard_columns(columns, vocab["size"], self._compression)
+            self._write(name, data)
+            yield shard_write.shard_info_of_counts(
+                name, data, len(columns.scalars["doc_id"]),
+                columns.lists["input_ids"][1].sum(), columns.lists["mlm_positions"][1].sum())
+            return
         instances = [decode_row(row) for row in shard_rows]
         del shard_rows
-        name = shard_write.shard_file_name(shard, self._num_shards)
         rows = None
         if self._packing is None:
             data = shard_write.encode_shard(instances, vocab["size"], self._compression)
@@ -177,9 +193,12 @@ class WriteShard(beam.DoFn):
                              self._packing.max_len, self._packing.max_per_row)
             data = shard_write.encode_packed_shard(instances, rows, vocab["size"],
                                                    self._compression)
+        self._write(name, data)
+        yield shard_write.shard_info(name, data, instances, None if rows is None else len(rows))
+
+    def _write(self, name: str, data: bytes) -> None:
         shard_write.write_atomically(beam.io.filesystems.FileSystems.join(self._output_dir, name),
                                      data)
-        yield shard_write.shard_info(name, data, instances, None if rows is None else len(rows))
         self.counters.inc(SHARDS)
 
 

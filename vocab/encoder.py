@@ -20,31 +20,41 @@ Speed: BERT normalisation and pre-tokenisation never join text across an ASCII s
 *piece* (a space-free run of non-CJK text, or one CJK character) always encodes to the same
 tokens, and `encode_document` caches piece -> (ids, word starts), sending only unseen pieces
 to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole sentences.
-Tests prove both identical on real corpora. Unseen pieces are encoded many to a string and
-split back by character offsets, because one `Encoding` per piece would cost more than it
-saves. With `zh_word_starts`, jieba still runs on each CJK run of the sentence.
+Tests prove both identical on real corpora. A document's sentences are joined by spaces and
+split once; with CJK characters, the pieces are found by numpy on the code points, and a
+one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
+such pieces), so only longer runs are looked up as strings. Unseen pieces are encoded many
+to a string and split back by character offsets, because one `Encoding` per piece would
+cost more than it saves. With `zh_word_starts`, jieba still runs on each CJK run.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from itertools import repeat
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 
-from core.cjk import BERT_CHINESE_CLASS, is_bert_chinese_char
+from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
 from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
 from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.vocab_dir import load_vocab_dir
 
 _MAX_CACHE = 1 << 18
-"""Pieces cached before the cache is dropped and refilled: ~30 MB per worker."""
+"""Pieces cached at most (~30 MB per worker) before the newer ones are dropped."""
+_KEEP = _MAX_CACHE // 2
+"""Pieces kept when the cache is full: the oldest, which hold the frequent words (a
+word's first sighting comes early the more frequent it is), so that fewer pieces are
+encoded again than after dropping everything."""
 _JOIN = 256
 """Unseen pieces encoded per joined string when filling the cache."""
-_CHUNKS = re.compile("[^ ]+")
-_CHUNKS_AND_CJK = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
+_PIECES = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
+_TABLE_CHARS = 0x30000
+"""One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
 
 Encoded = tuple[list[int] | np.ndarray, list[bool] | np.ndarray, list[int] | np.ndarray]
 """Flat ids, flat word starts, and the token count of each text."""
@@ -74,7 +84,6 @@ class Encoder:
         self.cls_id, self.sep_id = ids[SPECIAL_TOKENS["cls"]], ids[SPECIAL_TOKENS["sep"]]
         self.mask_id = ids[SPECIAL_TOKENS["mask"]]
         self._cache = _PieceCache()
-        self._pieces = _CHUNKS_AND_CJK if zh_segmenter == "none" else _CHUNKS
 
     @classmethod
     def from_dir(cls, path: str, lowercase: bool | None = None, **kwargs) -> Encoder:
@@ -121,33 +130,82 @@ class Encoder:
 
     def _encode_cached(self, texts: list[str], zh_word_starts: bool) -> Encoded:
         if len(self._cache) > _MAX_CACHE:
-            self._cache = _PieceCache()
+            self._cache.keep_oldest(_KEEP)
+        # One string per document: the " " joints split pieces, so no piece crosses a text.
+        joined = " ".join(texts)
+        if self.zh_segmenter == "none" and not joined.isascii():
+            chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            cjk = _cjk_table()[chars]
+            if cjk.any():
+                return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
+        # Without CJK characters the pieces are the space-separated runs (empty strings hit
+        # the "" entry), and text k has exactly count(" ") + 1 of them.
+        slots = self._slots(joined.split(" "))
+        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
+        ids, starts, piece_offsets = self._cache.gather(slots)
+        return ids, starts, np.diff(piece_offsets[bounds])
+
+    def _encode_by_chars(self, texts: list[str], joined: str, chars: np.ndarray,
+                         cjk: np.ndarray, zh_word_starts: bool) -> Encoded:
+        """The pieces of a document with CJK characters, found on its code points `chars`.
+
+        A piece is one CJK character (`cjk`) or a maximal run of other non-space characters.
+        Pieces of one character (nearly all in Chinese) take their slot from a per-code-point
+        table; only longer runs are looked up by text.
+        """
+        in_run = ~cjk & (chars != 32)
+        edges = np.diff(in_run.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+        lo = np.flatnonzero(cjk | (edges[:-1] == 1))  # first character of each piece
+        hi = np.flatnonzero(cjk | (edges[1:] == -1)) + 1  # one past its last
+        first = chars[lo]
+        single = (hi - lo == 1) & (first < _TABLE_CHARS)
+        longer = np.flatnonzero(~single)
+        if 2 * len(longer) > len(lo):  # mostly words: cut all pieces out in one call
+            slots = self._slots(_PIECES.findall(joined))
+        else:
+            slots = np.empty(len(lo), dtype=np.int64)
+            slots[single] = self._char_slots(first[single])
+            if len(longer):
+                bounds = zip(lo[longer].tolist(), hi[longer].tolist(), strict=True)
+                slots[longer] = self._slots([joined[a:b] for a, b in bounds])
+        ids, starts, piece_offsets = self._cache.gather(slots)
+        text_at = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([len(text) + 1 for text in texts], out=text_at[1:])
+        bounds = np.searchsorted(lo, text_at)
+        if zh_word_starts:
+            # A CJK piece's tokens start a word only where jieba starts one (CJK runs never
+            # cross the joints, so jieba sees the same runs as text by text).
+            jieba = np.zeros(len(chars), dtype=bool)
+            jieba[np.fromiter(word_start_chars(joined), dtype=np.int64)] = True
+            piece_of = np.repeat(np.arange(len(lo)), np.diff(piece_offsets))
+            in_cjk = cjk[lo][piece_of]
+            starts[in_cjk] = jieba[lo[piece_of[in_cjk]]]
+        return ids, starts, np.diff(piece_offsets[bounds])
+
+    def _slots(self, pieces: list[str]) -> np.ndarray:
+        """The cache slot of each piece, encoding the unseen ones first."""
         cache = self._cache
-        # ASCII has no CJK: a plain split (its empty strings hit the "" entry) is faster.
-        pieces = [text.split(" ") if text.isascii() else self._pieces.findall(text)
-                  for text in texts]
-        flat = [p for ps in pieces for p in ps]
-        slots = cache.slots(flat)
+        slots = cache.slots(pieces)
         missing = np.flatnonzero(slots < 0)
         if len(missing):
-            missed = [flat[i] for i in missing.tolist()]
+            missed = [pieces[i] for i in missing.tolist()]
             # Sorted so that the cache's contents do not depend on set order (the tokens of
             # a piece do not depend on the pieces it is encoded with).
             self._fill(cache, sorted(set(missed)))
             slots[missing] = cache.slots(missed)
-        ids, starts, piece_offsets = cache.gather(slots)
-        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum([len(ps) for ps in pieces], out=bounds[1:])
-        text_offsets = piece_offsets[bounds]
-        if zh_word_starts and self._pieces is _CHUNKS_AND_CJK:
-            for t, text in enumerate(texts):
-                if text.isascii():
-                    continue
-                jieba_starts = word_start_chars(text)
-                for j, m in enumerate(self._pieces.finditer(text), start=int(bounds[t])):
-                    if is_bert_chinese_char(m.group()[0]):  # one CJK character: one token
-                        starts[piece_offsets[j]:piece_offsets[j + 1]] = m.start() in jieba_starts
-        return ids, starts, np.diff(text_offsets)
+        return slots
+
+    def _char_slots(self, chars: np.ndarray) -> np.ndarray:
+        """The cache slot of each one-character piece (code points below `_TABLE_CHARS`)."""
+        table = self._cache.char_table()
+        slots = table[chars]
+        missing = slots < 0
+        if missing.any():
+            unseen = np.unique(chars[missing])
+            table[unseen] = self._slots([chr(c) for c in unseen.tolist()])
+            slots = table[chars]
+        return slots
 
     def _fill(self, cache: _PieceCache, unseen: list[str]) -> None:
         """Encode unseen pieces, `_JOIN` at a time joined by spaces (one `Encoding` per group
@@ -186,9 +244,25 @@ class _PieceCache:
         self._ids = np.zeros(4096, dtype=np.int32)
         self._starts = np.zeros(4096, dtype=bool)
         self._used = 0  # tokens in the store
+        self._by_char: np.ndarray | None = None
+
+    def char_table(self) -> np.ndarray:
+        """code point -> slot of the one-character piece, -1 if not cached (the caller
+        keeps it filled); made on first use, as only text with CJK needs it."""
+        if self._by_char is None:
+            self._by_char = np.full(_TABLE_CHARS, -1, dtype=np.int64)
+        return self._by_char
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def keep_oldest(self, n: int) -> None:
+        """Forget every piece but the first `n` cached (slots are given in cache order, and
+        so are the tokens in the store)."""
+        self.index = dict(itertools.islice(self.index.items(), n))
+        self._used = int(self._first[n])
+        if self._by_char is not None:
+            self._by_char[self._by_char >= n] = -1
 
     def slots(self, pieces: list[str]) -> np.ndarray:
         """The slot of each piece, -1 where a piece is not cached (one pass either way)."""
@@ -224,6 +298,15 @@ class _PieceCache:
         positions = np.repeat(self._first[slots] - offsets[:-1], counts)
         positions += np.arange(offsets[-1], dtype=np.int64)
         return self._ids[positions], self._starts[positions], offsets
+
+
+@functools.cache
+def _cjk_table() -> np.ndarray:
+    """code point -> is a BERT CJK character, for every code point."""
+    table = np.zeros(0x110000, dtype=bool)
+    for lo, hi in BERT_CHINESE_RANGES:
+        table[lo:hi + 1] = True
+    return table
 
 
 def _word_starts(text: str, enc: Encoding, zh_word_starts: bool) -> list[bool]:
