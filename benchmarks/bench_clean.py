@@ -10,13 +10,13 @@ directory (REV defaults to e0c480e, the main of 2026-12-01 before this work).
 
 Stages: each code tree is imported in a child process (`--child`), which times, with
 `time.process_time`, `read_records` over the file, `clean_document` over the records,
-`detect_language` and `split_sentences` over the kept documents; best of `--runs` for each
-stage, the children of both trees alternating. The children also hash what each stage
-produced, and the script stops if the two trees disagree (the speed-up must not change a
-byte). Job: `beam_runner.py clean --format jsonl --no-near-dedup` of each tree (one worker),
-user + system CPU of the child from `wait4`, best of `--runs`, and the cleaned documents and
-summary compared. Printed: CPU-ms per input MB for both trees and baseline / this (how many
-times cheaper this checkout is).
+`detect_language`, `dedup_key` and `split_sentences` over the kept documents; best of
+`--runs` for each stage, the children of both trees alternating. The children also hash
+what each stage produced, and the script stops if the two trees disagree (the speed-up must
+not change a byte). Job: `beam_runner.py clean --format jsonl --no-near-dedup` of each tree
+(one worker), user + system CPU of the child from `wait4`, best of `--runs`, and the cleaned
+documents and summary compared. Printed: CPU-ms per input MB for both trees and
+baseline / this (how many times cheaper this checkout is).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("read", "clean", "language", "split")
+STAGES = ("read", "clean", "language", "dedup", "split")
 
 
 def _child(code: Path, corpus: Path) -> None:
@@ -40,6 +40,7 @@ def _child(code: Path, corpus: Path) -> None:
     sys.path.insert(0, str(code))
     from core.config import CleanConfig, ReadConfig
     from transforms.clean import clean_document
+    from transforms.dedup import dedup_key
     from transforms.language import detect_language
     from transforms.read import read_records
     from transforms.sentences import split_sentences
@@ -63,6 +64,8 @@ def _child(code: Path, corpus: Path) -> None:
     kept = [r[0] for r in results if r[0] is not None]
     t, langs = timed(lambda: [detect_language(d.text) for d in kept])
     seconds["language"], digests["language"] = t, _digest(langs)
+    t, keys = timed(lambda: [dedup_key(d.text) for d in kept])
+    seconds["dedup"], digests["dedup"] = t, _digest(k.hex() for k in keys)
     t, sentences = timed(lambda: [split_sentences(d.text, d.presplit) for d in kept])
     seconds["split"], digests["split"] = t, _digest("\n".join(s) for s in sentences)
     print(json.dumps({"seconds": seconds, "digests": digests}))

@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from core.config import CleanConfig
 from transforms.records import TextDocument
-from transforms.sentences import SplitSentences, split_line, split_sentences
+from transforms.sentences import ABBREVIATIONS, SplitSentences, split_line, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,11 @@ def test_split_sentences_transform_drops_too_few():
         assert_that(
             out["stats"], equal_to([("documents_dropped/too_few_sentences", 1)]), label="stats"
         )
+
+
+def test_every_abbreviation_keeps_the_sentence_whole():
+    """Each listed abbreviation, in any case, before a capitalised word: no split."""
+    for abbreviation in sorted(ABBREVIATIONS):
+        for word in (abbreviation, abbreviation.capitalize(), abbreviation.upper()):
+            line = f"See the {word}. Next part follows"
+            assert split_line(line) == [line], line

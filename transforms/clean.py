@@ -70,10 +70,9 @@ _UNUSUAL_RE = re.compile("[" + "".join(
 ) + "]")
 """Any character a normalisation pass removes or replaces besides `\\n` and double spaces:
 one scan that most lines of clean text pass, instead of four."""
-_FAR_RE = re.compile("[\u3000-\U0010ffff]")
-"""Characters from U+3000 on (CJK marks, kana, Han, fullwidth forms): a fast scan that
-most non-CJK text passes without a match, before the slower CJK classes are searched."""
-_WRAP_JOIN_RE = re.compile(rf"([{_WRAP_BEFORE}])\n(?=[{_WRAP_AFTER}])")
+_WRAP_JOIN_RE = re.compile(rf"\n(?<=[{_WRAP_BEFORE}]\n)(?=[{_WRAP_AFTER}])")
+"""A hard-wrapping line break; the pattern begins with the `\\n` so that `re` jumps from one
+line break to the next (~15x faster than beginning with the wrap-mark class)."""
 _BLANK_LINES_RE = re.compile(r"\n\n+")
 _CITATION_RE = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]|\[编辑\]|\[編輯\]", re.IGNORECASE)
 _CONVERSION_RE = re.compile(r"-\{([^{}\n]*)\}-")  # within a line: runs on whole documents
@@ -151,18 +150,11 @@ def _normalize_document(text: str, presplit: bool, unusual: bool = True) -> str:
     if unusual:
         text = _CONTROL_BUT_NL_RE.sub(" ", text)
     text = _collapse_spaces(text, unusual)
-    if not presplit and _may_wrap(text):
-        text = _WRAP_JOIN_RE.sub(r"\1", text)  # lines are stripped: the break is bare
+    if not presplit and "\n" in text:
+        text = _WRAP_JOIN_RE.sub("", text)  # lines are stripped: the break is bare
     if "\n\n" in text:
         text = _BLANK_LINES_RE.sub("\n", text)
     return text.strip("\n")
-
-
-def _may_wrap(text: str) -> bool:
-    """Does `text` hold a character of `_WRAP_BEFORE`? (All but “ and ‘ are from U+3000.)"""
-    if not _FAR_RE.search(text) and "\u201c" not in text and "\u2018" not in text:
-        return False
-    return _WRAP_BEFORE_RE.search(text) is not None
 
 
 def _collapse_spaces(text: str, odd_spaces: bool = True) -> str:

@@ -49,26 +49,34 @@ _EN_BOUNDARY = re.compile(
 _ACRONYM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
 
 
+_LONGEST_ABBREVIATION = max(map(len, ABBREVIATIONS))
+
+
 def _is_abbreviation(before: str) -> bool:
-    """True when the text before a '.' ends in a word that does not end sentences."""
-    tail = before.split()
+    """True when the text before a '.' ends in a word that does not end sentences.
+
+    Cheap tests first: an acronym `_ACRONYM` accepts is one letter or has '.' second, and a
+    word longer than every abbreviation is none (`lower` never shortens a string).
+    """
+    tail = before.rsplit(None, 1)
     if not tail:
         return False
     token = tail[-1].lstrip("\"'“‘([")
     if len(token) == 1 and token.isalpha() and token.isupper():
         return True
-    if _ACRONYM.match(token + "."):
+    if (len(token) == 1 or token[1:2] == ".") and _ACRONYM.match(token + "."):
         return True
-    return token.lower() in ABBREVIATIONS
+    return len(token) <= _LONGEST_ABBREVIATION and token.lower() in ABBREVIATIONS
 
 
 def _en_cuts(line: str) -> list[int]:
     """End offsets of English sentences; the abbreviation look-back is bounded (linear time)."""
     cuts = []
     for m in _EN_BOUNDARY.finditer(line):
-        mark = m.group(0)
-        single_period = mark.startswith(".") and not mark.startswith("...")
-        if single_period and _is_abbreviation(line[max(0, m.start() - 32) : m.start()]):
+        start = m.start()
+        # A single period (not an ellipsis) may end an abbreviation instead of a sentence.
+        if (line[start] == "." and not line.startswith("...", start)
+                and _is_abbreviation(line[max(0, start - 32) : start])):
             continue
         cuts.append(m.end())
     return cuts
