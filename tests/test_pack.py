@@ -11,6 +11,7 @@ from transforms.accounting import NSP_NEGATIVE_UNAVAILABLE, PAIR_UNSPLITTABLE, S
 from transforms.pack import (
     NegativePool,
     SpecialIds,
+    _random_b,
     segment,
     segment_for,
     truncation_counts,
@@ -108,6 +109,24 @@ def test_none_task_packs_whole_sentences_greedily():
     cfg = PackConfig(task="none", max_seq_length=128)
     lengths = [len(i.input_ids) - 2 for i in create_instances(doc, 0, cfg, SPECIALS)]
     assert lengths == [100, 30, 100, 126, 1]
+    exact = crafted_doc(2, [60, 66, 5, 121, 5, 1])  # chunks that fill the budget exactly
+    lengths = [len(i.input_ids) - 2 for i in create_instances(exact, 0, cfg, SPECIALS)]
+    assert lengths == [126, 126, 6]
+
+
+def test_random_b_is_the_shortest_run_of_whole_sentences_reaching_its_target():
+    other = segment(crafted_doc(2, [3, 4, 5, 6, 7]), 125)
+    for seed in range(20):
+        for target_b in (-1, 1, 4, 5, 9, 12, 30):
+            start = int(np.random.default_rng(seed).integers(5))
+            taken = _random_b(other, target_b, np.random.default_rng(seed))
+            assert taken[0] == other.segments[start]
+            assert taken == other.segments[start:start + len(taken)]
+            lengths = [hi - lo for lo, hi in taken]
+            reached = sum(lengths) >= target_b
+            # At least one sentence; no sentence more than needed; short only at the end.
+            assert len(taken) == 1 or sum(lengths[:-1]) < target_b
+            assert reached or taken[-1] == other.segments[-1]
 
 
 def test_long_sentence_is_cut_at_word_starts_not_dropped():

@@ -35,6 +35,7 @@ all documents of a call at once by `rng.stream_keys`); only `Generator.random` a
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -71,6 +72,12 @@ class SegmentedDoc:
     doc: TokenizedDocument
     segments: list[Range]
 
+    @functools.cached_property
+    def ends(self) -> list[int]:
+        """Where each segment ends; segments tile the document, so a run of whole segments
+        from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`."""
+        return [hi for _, hi in self.segments]
+
 
 def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[int]:
     """Greedy cuts so that no piece exceeds `piece_len`, at the last word start that fits."""
@@ -87,15 +94,15 @@ def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[in
 def segment(doc: TokenizedDocument, max_len: int, count: Count = _no_count) -> SegmentedDoc:
     """Sentence ranges of `doc`; a sentence longer than `max_len` becomes pieces <= `max_len`."""
     offsets = doc.offsets.tolist()
-    segments: list[Range] = []
-    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
-        if hi - lo <= max_len:
-            segments.append((lo, hi))
-            continue
+    segments: list[Range] = list(zip(offsets[:-1], offsets[1:], strict=True))
+    # Long sentences are rare: replace each by its pieces, from the last so that the
+    # indices of the others stay valid.
+    for k in reversed(np.flatnonzero(np.diff(doc.offsets) > max_len).tolist()):
         count(SENTENCES_SPLIT, 1)
+        lo, hi = segments[k]
         cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)
         bounds = [lo, *(lo + c for c in cuts), hi]
-        segments.extend(zip(bounds[:-1], bounds[1:], strict=True))
+        segments[k:k + 1] = zip(bounds[:-1], bounds[1:], strict=True)
     return SegmentedDoc(doc, segments)
 
 
@@ -138,11 +145,10 @@ def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int
 
 
 def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> Side:
-    if len(ranges) == 1:
-        lo, hi = ranges[0]
-        return doc.ids[lo:hi], doc.word_starts[lo:hi]
-    return (np.concatenate([doc.ids[lo:hi] for lo, hi in ranges]),
-            np.concatenate([doc.word_starts[lo:hi] for lo, hi in ranges]))
+    """The tokens of consecutive segments of `doc`, as views: segments tile the document
+    (each begins where the one before ends), so consecutive ones are one slice."""
+    lo, hi = ranges[0][0], ranges[-1][1]
+    return doc.ids[lo:hi], doc.word_starts[lo:hi]
 
 
 def _truncate(a: Side, b: Side, max_tokens: int, rng: np.random.Generator) -> Pair:
@@ -151,7 +157,8 @@ def _truncate(a: Side, b: Side, max_tokens: int, rng: np.random.Generator) -> Pa
     if cut_a + cut_b == 0:
         return a, b
     front = rng.random(cut_a + cut_b) < 0.5
-    front_a, front_b = int(front[:cut_a].sum()), int(front[cut_a:].sum())
+    front_a = int(np.count_nonzero(front[:cut_a]))
+    front_b = int(np.count_nonzero(front[cut_a:]))
     a = tuple(x[front_a:len(x) - (cut_a - front_a)] for x in a)
     b = tuple(x[front_b:len(x) - (cut_b - front_b)] for x in b)
     return a, b
@@ -199,13 +206,8 @@ def _random_b(other: SegmentedDoc, target_b: int, rng: np.random.Generator) -> l
     """Google: whole sentences of `other` from a random start until `target_b` is reached."""
     segments = other.segments
     start = int(rng.integers(len(segments)))
-    taken, length = [], 0
-    for seg in segments[start:]:
-        taken.append(seg)
-        length += seg[1] - seg[0]
-        if length >= target_b:
-            break
-    return taken
+    end = bisect.bisect_left(other.ends, segments[start][0] + target_b, start)
+    return segments[start:end + 1]
 
 
 def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
@@ -218,18 +220,16 @@ def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials
     max_tokens = cfg.max_seq_length - 3
     target = _target_length(cfg, rng)
     out: list[Instance] = []
-    chunk: list[Range] = []
-    length, i = 0, 0
-    while i < len(segments):
-        chunk.append(segments[i])
-        length += segments[i][1] - segments[i][0]
-        if i == len(segments) - 1 or length >= target:
-            pair, i = _make_pair(sd, chunk, i, target, pool, rng, count)
-            if pair is not None:
-                a, b, label = pair
-                a, b = _truncate(a, b, max_tokens, rng)
-                out.append(make_instance(doc.doc_id, pass_index, len(out), a, b, label, specials))
-            chunk, length = [], 0
+    ends, last = sd.ends, len(segments) - 1
+    i = 0
+    while i <= last:
+        # The chunk: whole segments from i until `target` tokens are reached, or to the end.
+        end = min(bisect.bisect_left(ends, segments[i][0] + target, i), last)
+        pair, i = _make_pair(sd, segments[i:end + 1], end, target, pool, rng, count)
+        if pair is not None:
+            a, b, label = pair
+            a, b = _truncate(a, b, max_tokens, rng)
+            out.append(make_instance(doc.doc_id, pass_index, len(out), a, b, label, specials))
         i += 1
     return out
 
@@ -291,20 +291,15 @@ def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
                              rng: np.random.Generator | None = None) -> list[Instance]:
     """RoBERTa DOC-SENTENCES: `[CLS] X [SEP]`, greedy whole sentences up to max_seq_length-2."""
     budget = cfg.max_seq_length - 2
+    segments, ends = sd.segments, sd.ends
     out: list[Instance] = []
-    chunk: list[Range] = []
-    length = 0
-    for seg in sd.segments:
-        size = seg[1] - seg[0]
-        if chunk and length + size > budget:
-            out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
-                                     _gather(sd.doc, chunk), None, -1, specials))
-            chunk, length = [], 0
-        chunk.append(seg)
-        length += size
-    if chunk:
+    i = 0
+    while i < len(segments):
+        # The most whole segments from i within the budget (at least one).
+        end = max(bisect.bisect_right(ends, segments[i][0] + budget, i) - 1, i)
         out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
-                                 _gather(sd.doc, chunk), None, -1, specials))
+                                 _gather(sd.doc, segments[i:end + 1]), None, -1, specials))
+        i = end + 1
     return out
 
 
