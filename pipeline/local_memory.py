@@ -14,8 +14,10 @@ same setting through glibc's environment variables. Elsewhere (macOS, musl) noth
 the bundle processor of every stage it ran for reuse, and drops it only after 60 s idle:
 its DoFns (the encoder's piece cache) and, per output, the encode buffer of the stage's
 output (grown to ~2x the last flushed 10 MB). One stage after another, these add up to
-~100 MB on an 8 MB corpus, all alive at the peak. A 1-second threshold frees them as soon
-as the next stage runs (measured: README "Corpus scale and memory").
+~100 MB on an 8 MB corpus, all alive at the peak. A 0.2-second threshold frees them within
+~0.4 s of the next stage's start: with 1 s, the tokenizer's piece cache (~20 MB at 24 MB of
+input) was still alive while the pack stage decoded its pool, the run's peak (measured:
+README "Corpus scale, memory and local cores").
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 
 MMAP_THRESHOLD = 64 << 10
 TRIM_THRESHOLD = 1 << 20
-IDLE_STAGE_SECONDS = 1.0
+IDLE_STAGE_SECONDS = 0.2
 """How long a finished stage's bundle processor is kept for reuse (Beam's default: 60 s)."""
 _M_TRIM_THRESHOLD = -1  # glibc malloc.h
 _M_MMAP_THRESHOLD = -3

@@ -13,7 +13,8 @@ local run the row batches wait in spill files and only references to them cross
 (transforms/spill.py).
 
     instances ─► KeyBySortKey ─┬► key batches ─► GroupByBucket ─► BoundaryKeys(BucketOffsets)
-                               └► rows ─► AssignShard(boundary keys) ─► GroupByShard ─► WriteShard
+                               └► row batches ─► AssignShard(boundary keys) ─► GroupByShard
+                                                                      ─► WriteShard
                                                    (--packed: pack each shard's rows first)
     BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► vocab.txt, manifest.json
