@@ -3,6 +3,9 @@
 Prints instances/s of `encode_shard` (numpy concatenation + offsets) and of a baseline
 that builds the same schema-v1 table from per-row Python lists, and their ratio, measured
 in the same process on the same synthetic masked instances (seq ~490, as phase-2 BERT).
+Then what `WriteShard` does with a shard's sorted rows (`shard_rows.encode_row`): CPU per
+row of `rows_to_columns` + `encode_shard_columns` against `decode_row` per row +
+`encode_shard` (the path before 2026-12-01), best of 5 alternating runs, same bytes.
 Run: `python benchmarks/bench_shards.py [n_instances]`.
 """
 
@@ -16,8 +19,10 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.records import Instance
+from transforms.shard_assign import sort_key
+from transforms.shard_rows import decode_row, encode_row, rows_to_columns
 from transforms.shard_schema import MAX_BATCH_ROWS, shard_schema
-from transforms.shard_write import encode_shard
+from transforms.shard_write import encode_shard, encode_shard_columns
 
 VOCAB = 30522
 
@@ -45,7 +50,7 @@ def baseline(instances: list[Instance]) -> bytes:
         for lo in range(0, len(instances), MAX_BATCH_ROWS):
             chunk = instances[lo:lo + MAX_BATCH_ROWS]
             cols = {f.name: [getattr(x, f.name).tolist() if f.name not in (
-                "a_len", "sentence_label", "doc_id", "pass_index") else getattr(x, f.name)
+                "a_len", "sentence_label", "doc_id", "pass_index", "index") else getattr(x, f.name)
                 for x in chunk] for f in schema}
             w.write_batch(pa.RecordBatch.from_pydict(cols, schema=schema))
     return sink.getvalue()
@@ -69,6 +74,24 @@ def main() -> None:
     print(f"baseline (per-row lists): {base_rate:,.0f} instances/s")
     print(f"encode_shard (vectorised): {fast_rate:,.0f} instances/s")
     print(f"ratio: {fast_rate / base_rate:.1f}x; {len(fast) / n:,.0f} bytes/instance")
+    rows = sorted(encode_row(sort_key(1, x.doc_id, x.pass_index, x.index), x)
+                  for x in instances)
+    paths = {"decode_row + encode_shard": lambda: encode_shard(
+                 [decode_row(row) for row in rows], VOCAB, "none"),
+             "rows_to_columns + encode_shard_columns": lambda: encode_shard_columns(
+                 rows_to_columns(rows), VOCAB, "none")}
+    best = dict.fromkeys(paths, float("inf"))
+    outputs = {}
+    for _ in range(5):
+        for name, fn in paths.items():
+            start = time.process_time()
+            outputs[name] = fn()
+            best[name] = min(best[name], time.process_time() - start)
+    assert len(set(outputs.values())) == 1
+    for name, cpu in best.items():
+        print(f"rows -> shard, {name}: {cpu / n * 1e6:.1f} CPU-us/row")
+    old, new = best.values()
+    print(f"rows -> shard ratio: {old / new:.2f}x less CPU")
 
 
 if __name__ == "__main__":
