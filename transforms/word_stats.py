@@ -59,9 +59,10 @@ def word_stats(text: str) -> tuple[int, int, int, int]:
     code_points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
     classes = _classes(code_points)
     n_cjk = int(np.count_nonzero(classes == _CJK))
-    in_word = classes & _IN_WORD
+    in_word = np.zeros(len(classes) + 2, np.uint8)  # padded with a non-word at each end
+    np.bitwise_and(classes, _IN_WORD, out=in_word[1:-1])
     # Edges of the in-word runs: starts at even, ends (exclusive) at odd positions.
-    edges = np.flatnonzero(np.diff(in_word, prepend=0, append=0))
+    edges = np.flatnonzero(in_word[1:] != in_word[:-1])
     starts = edges[0::2]
     if not len(starts):
         return n_cjk, n_cjk, n_cjk, n_cjk

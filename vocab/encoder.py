@@ -34,6 +34,7 @@ import functools
 import itertools
 import re
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
@@ -155,9 +156,11 @@ class Encoder:
         table; only longer runs are looked up by text.
         """
         in_run = ~cjk & (chars != 32)
-        edges = np.diff(in_run.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-        lo = np.flatnonzero(cjk | (edges[:-1] == 1))  # first character of each piece
-        hi = np.flatnonzero(cjk | (edges[1:] == -1)) + 1  # one past its last
+        run_starts, run_ends = in_run.copy(), in_run.copy()
+        run_starts[1:] &= ~in_run[:-1]
+        run_ends[:-1] &= ~in_run[1:]
+        lo = np.flatnonzero(cjk | run_starts)  # first character of each piece
+        hi = np.flatnonzero(cjk | run_ends) + 1  # one past its last
         first = chars[lo]
         single = (hi - lo == 1) & (first < _TABLE_CHARS)
         longer = np.flatnonzero(~single)
@@ -218,7 +221,8 @@ class Encoder:
             # starting at or before its first character.
             piece_at = np.zeros(len(group), dtype=np.int64)
             np.cumsum([len(p) + 1 for p in group[:-1]], out=piece_at[1:])
-            token_at = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)[:, 0]
+            offsets = enc.offsets  # (start, end) per token
+            token_at = np.fromiter(map(itemgetter(0), offsets), np.int64, len(offsets))
             owner = np.searchsorted(piece_at, token_at, side="right") - 1
             counts = np.bincount(owner, minlength=len(group))
             # A start wherever the word id changes, as `_word_starts` (no None ids: the text
