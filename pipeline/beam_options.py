@@ -5,19 +5,13 @@ the Prism binary, which fails (or hangs) offline. Unknown flags are an error, no
 warning, so a typo never silently changes a run. `--workers N` is the local runner's
 `--direct_running_mode=multi_processing --direct_num_workers=N`: N worker processes, while
 the launching process holds the shuffles and moves every element between stages.
-
-Beam's construction-time type check (`pipeline_type_check`, on by Beam's default) is off: it
-re-parses every Beam option for each transform it checks (~0.3-0.6 CPU-s of a `shards` run's
-~2.5 s start-up), changes nothing in the graph or its coders, and our elements are untyped
-(`Any`) for it, so it had nothing to check: a deliberately wrong input hint on one of our
-transforms passed it.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions, TypeOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import create_runner
 
 from core.errors import UserError
@@ -83,7 +77,6 @@ def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:
         raise UserError(f"unexpected argument {stray[0]!r} (to read several inputs, give them "
                         "all after one --input)")
     options = PipelineOptions(beam_args)
-    options.view_as(TypeOptions).pipeline_type_check = False
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_LOCAL_RUNNER

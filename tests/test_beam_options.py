@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from apache_beam.options.pipeline_options import TypeOptions
 
 from core.errors import UserError
 from pipeline.beam_options import make_pipeline_options, worker_args
@@ -51,8 +50,3 @@ def test_workers_read_one_file_in_ranges_unless_told_otherwise():
     assert split() == split("--workers", "1") == ReadConfig.split_bytes
     assert split("--workers", "2") == WORKERS_SPLIT_BYTES < ReadConfig.split_bytes
     assert split("--workers", "2", "--input-split-bytes", "999") == 999
-
-
-def test_beams_construction_type_check_is_off():
-    for args in ([], ["--no_pipeline_type_check"]):
-        assert make_pipeline_options(args).view_as(TypeOptions).pipeline_type_check is False
