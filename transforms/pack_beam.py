@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections import Counter
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindows
 
 from core.config import PackConfig
 from transforms.accounting import (
@@ -42,10 +41,10 @@ from transforms.accounting import (
 from transforms.batching import Batcher, in_global_window
 from transforms.coders import tokenized_bytes, tokenized_doc_id, tokenized_from_bytes
 from transforms.pack import SpecialIds, pack_documents
-from transforms.records import Instance, TokenizedDocument
+from transforms.records import Instance
 from transforms.rng import stable_hash64
 from transforms.shard_rows import join_rows, split_rows
-from transforms.spill import Payloads
+from transforms.spill import Payloads, SpillElements
 
 NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
 
@@ -90,28 +89,6 @@ class _PackFn(beam.DoFn):
             yield from instances
         for name, n in sorted(counts.items()):
             self.counters.inc(name, n)
-
-
-class _CompactFn(beam.DoFn):
-    """Documents -> payloads of their compact bytes (`join_rows` batches) for KeyByPool."""
-
-    def __init__(self, spill_dir: str | None) -> None:
-        self._payloads = Payloads(spill_dir)
-
-    def start_bundle(self) -> None:
-        self._batches = Batcher(self._payload)
-
-    def _payload(self, docs: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(docs))
-
-    def process(self, doc: TokenizedDocument):
-        for _, payload in self._batches.add(0, tokenized_bytes(doc)):
-            yield payload
-
-    def finish_bundle(self):
-        for _, payload in self._batches.flush():
-            yield GlobalWindows.windowed_value(payload)
-        self._payloads.close()
 
 
 class _KeyByPoolFn(beam.DoFn):
@@ -160,7 +137,7 @@ class PackInstances(beam.PTransform):
             n_docs = documents | "CountDocuments" >> beam.combiners.Count.Globally()
             documents = (
                 documents
-                | "CompactDocuments" >> beam.ParDo(_CompactFn(self._spill_dir))
+                | "CompactDocuments" >> beam.ParDo(SpillElements(self._spill_dir, tokenized_bytes))
                 .with_output_types(bytes)
                 | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg, self._spill_dir),
                                            beam.pvalue.AsSingleton(n_docs))

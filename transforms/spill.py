@@ -36,7 +36,7 @@ import shutil
 import struct
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -104,20 +104,27 @@ class Payloads:
         return data
 
 
-class SpillElements(beam.DoFn):
-    """Elements -> payloads of batches of them, pickled (`spilled_elements` reads them)."""
+def _pickled(element) -> bytes:
+    return pickle.dumps(element, pickle.HIGHEST_PROTOCOL)
 
-    def __init__(self, spill_dir: str | None) -> None:
+
+class SpillElements(beam.DoFn):
+    """Elements -> payloads of `join_rows` batches of their bytes: pickled by default
+    (`spilled_elements` reads them), or as `encode` makes them (a compact coder's bytes)."""
+
+    def __init__(self, spill_dir: str | None, encode: Callable[[object], bytes] = _pickled
+                 ) -> None:
         self._payloads = Payloads(spill_dir)
+        self._encode = encode
 
     def start_bundle(self) -> None:
         self._batches = Batcher(self._payload)
 
-    def _payload(self, pickled: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(pickled))
+    def _payload(self, encoded: list[bytes]) -> bytes:
+        return self._payloads.put(join_rows(encoded))
 
     def process(self, element):
-        for _, payload in self._batches.add(0, pickle.dumps(element, pickle.HIGHEST_PROTOCOL)):
+        for _, payload in self._batches.add(0, self._encode(element)):
             yield payload
 
     def finish_bundle(self):
