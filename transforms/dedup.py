@@ -144,7 +144,8 @@ class _DropCopiesFn(beam.DoFn):
                 yield doc
                 continue
             ref, twins, _ = survivor
-            if doc_ref(doc) != DocRef(*ref):
+            # Most copies differ from the survivor by id: hash the text only when ids tie.
+            if doc.id != ref[0] or fingerprint(doc) != ref[1]:
                 self.counters.inc(_DUPLICATE)
             elif twins == 1:
                 yield doc

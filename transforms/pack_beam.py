@@ -43,7 +43,7 @@ from transforms.coders import tokenized_bytes, tokenized_doc_id, tokenized_from_
 from transforms.pack import SpecialIds, pack_documents
 from transforms.records import Instance
 from transforms.rng import stable_hash64
-from transforms.shard_rows import join_rows, split_rows
+from transforms.shard_rows import split_rows
 from transforms.spill import Payloads, SpillElements
 
 NO_INSTANCE = DROPPED_PREFIX + DropReason.NO_INSTANCE.value
@@ -101,10 +101,7 @@ class _KeyByPoolFn(beam.DoFn):
         self._payloads = Payloads(spill_dir)
 
     def start_bundle(self) -> None:
-        self._batches = Batcher(self._payload)
-
-    def _payload(self, docs: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(docs))
+        self._batches = Batcher(self._payloads.put_rows)
 
     def process(self, payload: bytes, n_docs: int):
         for data in split_rows(self._payloads.get(payload)):

@@ -48,7 +48,6 @@ from transforms.shard_rows import (
     KEY_SIZE,
     decode_row,
     encode_row,
-    join_rows,
     rows_to_columns,
     split_rows,
 )
@@ -83,10 +82,7 @@ class KeyBySortKey(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._keys = Batcher(b"".join)
-        self._rows = Batcher(self._payload)
-
-    def _payload(self, rows: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(rows))
+        self._rows = Batcher(self._payloads.put_rows)
 
     def process(self, inst: Instance):
         key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
@@ -135,10 +131,7 @@ class AssignShard(beam.DoFn):
         self._boundaries: list[bytes] = []
 
     def start_bundle(self) -> None:
-        self._rows = Batcher(self._payload)
-
-    def _payload(self, rows: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(rows))
+        self._rows = Batcher(self._payloads.put_rows)
 
     def process(self, rows: bytes, boundaries: list[tuple[int, bytes]]):
         if boundaries is not self._seen:  # the side input, sorted once per new view

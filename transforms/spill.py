@@ -69,6 +69,10 @@ class Payloads:
     def __getstate__(self) -> dict:
         return {"_dir": self._dir, "_file": None, "_name": "", "_size": 0}
 
+    def put_rows(self, rows: list[bytes]) -> bytes:
+        """The payload of `rows` joined as one `join_rows` batch (what a `Batcher` flushes)."""
+        return self.put(join_rows(rows))
+
     def put(self, data: bytes) -> bytes:
         """The payload standing for `data`: `data` itself, or a reference to it once written."""
         if self._dir is None:
@@ -118,10 +122,7 @@ class SpillElements(beam.DoFn):
         self._encode = encode
 
     def start_bundle(self) -> None:
-        self._batches = Batcher(self._payload)
-
-    def _payload(self, encoded: list[bytes]) -> bytes:
-        return self._payloads.put(join_rows(encoded))
+        self._batches = Batcher(self._payloads.put_rows)
 
     def process(self, element):
         for _, payload in self._batches.add(0, self._encode(element)):
