@@ -62,10 +62,6 @@ class Payloads:
         self._name = ""
         self._size = 0
 
-    @property
-    def spills(self) -> bool:
-        return self._dir is not None
-
     def __getstate__(self) -> dict:
         return {"_dir": self._dir, "_file": None, "_name": "", "_size": 0}
 
