@@ -157,7 +157,7 @@ def _normalize_document(text: str, presplit: bool, unusual: bool = True) -> str:
     return text.strip("\n")
 
 
-def _collapse_spaces(text: str, odd_spaces: bool = True) -> str:
+def _collapse_spaces(text: str, odd_spaces: bool) -> str:
     """Each line of `text` with `_SPACE_RUN_RE` applied and stripped (blank lines stay);
     `odd_spaces=False` says that `text` has no whitespace but spaces and line breaks.
 

@@ -54,7 +54,7 @@ encoded again than after dropping everything."""
 _JOIN = 256
 """Unseen pieces encoded per joined string when filling the cache."""
 _PIECES = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
-_TABLE_CHARS = 0x30000
+_TABLE_CHARS = max(hi for _, hi in BERT_CHINESE_RANGES) + 1
 """One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
 
 Encoded = tuple[list[int] | np.ndarray, list[bool] | np.ndarray, list[int] | np.ndarray]
