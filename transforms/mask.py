@@ -41,6 +41,7 @@ import numpy as np
 from core.config import MaskConfig
 from transforms import mask_units
 from transforms.manifest import special_ids
+from transforms.ranges import concat_ranges
 from transforms.records import Instance
 from transforms.rng import (
     Stage,
@@ -103,13 +104,6 @@ def budget(n_maskable: int, cfg: MaskConfig) -> int:
     return wanted if cap is None else min(cap, wanted)
 
 
-def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated `range(s, s + n)` for each (s, n), without a Python loop."""
-    total = int(lengths.sum())
-    offsets = (starts - lengths.cumsum() + lengths).repeat(lengths)
-    return (offsets + np.arange(total)).astype(np.int32)
-
-
 def _unit_law(cfg: MaskConfig) -> np.ndarray | None:
     """The unit-length law, in words, of a whole-word mode: None (one word) for `wwm`, the
     truncated geometric for `span`, 1/n for `ngram`."""
@@ -126,7 +120,7 @@ def _unit_tokens(starts: np.ndarray, lengths: np.ndarray | None, actions: np.nda
     tokens each and one draw each; None: one token each, with no unit-to-token expansion."""
     if lengths is None:
         return starts, actions
-    return _expand(starts, lengths), np.repeat(actions, lengths)
+    return concat_ranges(starts, lengths), np.repeat(actions, lengths)
 
 
 def _span_ends(starts: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
