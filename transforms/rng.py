@@ -131,7 +131,9 @@ def _seed_sequence_keys(words: np.ndarray) -> np.ndarray:
 def stream_keys(seed: int, doc_ids: np.ndarray, pass_indices: np.ndarray, stage: Stage,
                 extras: np.ndarray | None = None) -> np.ndarray:
     """The Philox keys of `make_rng(seed, doc_ids[k], pass_indices[k], stage, extras[k])` for
-    every k, as an (n, 2) uint64 array: one vectorised hash instead of n SeedSequences."""
+    every k, as an (n, 2) uint64 array: one vectorised hash instead of n SeedSequences.
+    A pass index is one uint32 word here, as in `make_rng` below 2**32; `PackConfig` keeps
+    every pass index below 255."""
     doc_ids = np.asarray(doc_ids, dtype=np.uint64)
     n = len(doc_ids)
     extras = np.zeros(n, np.uint64) if extras is None else np.asarray(extras, dtype=np.uint64)
