@@ -110,11 +110,15 @@ def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_coun
     return segment(doc, cfg.max_seq_length - (2 if cfg.task == "none" else 3), count)
 
 
+def _pool_order(doc: TokenizedDocument) -> tuple[int, str]:
+    return doc.doc_id, doc.id
+
+
 class NegativePool:
     """The documents a random NSP B may come from, in an order that ignores arrival order."""
 
     def __init__(self, docs: Sequence[SegmentedDoc]) -> None:
-        self.docs = sorted(docs, key=lambda s: (s.doc.doc_id, s.doc.id))
+        self.docs = sorted(docs, key=lambda s: _pool_order(s.doc))
         self._keys = [s.doc.doc_id for s in self.docs]
 
     def draw(self, rng: np.random.Generator, doc_id: int) -> SegmentedDoc | None:
@@ -315,13 +319,22 @@ TASKS: dict[str, TaskFn] = {
 
 
 def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials: SpecialIds,
-                   count: Count = _no_count) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
+                   count: Count = _no_count, part: tuple[int, int] = (0, 1)
+                   ) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
     """(document, its instances over all `dupe_factor` passes) for each document.
 
     Under `nsp` the documents are each other's negative pool; they are visited in the pool's
     sorted order, so the output does not depend on the order they arrive in.
+
+    `part=(k, n)` packs (and counts) only the documents at positions k, k + n, ... of that
+    order, while every document stays a possible negative: the n parts of a pool give
+    exactly the instances and counts of the whole, so n workers can share one pool.
     """
-    segmented = [segment_for(d, cfg, count) for d in docs]
+    k_part, n_parts = part
+    if cfg.task == "nsp":
+        docs = sorted(docs, key=_pool_order)
+    segmented = [segment_for(d, cfg, count if i % n_parts == k_part else _no_count)
+                 for i, d in enumerate(docs)]
     pool = NegativePool(segmented) if cfg.task == "nsp" else None
     ordered = pool.docs if pool is not None else segmented
     task = TASKS[cfg.task]
@@ -330,7 +343,8 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
     keys = stream_keys(cfg.seed, np.repeat(doc_ids, passes),
                        np.tile(np.arange(passes), len(ordered)), Stage.PACK)
     streams = Streams()
-    for k, sd in enumerate(ordered):
+    for k in range(k_part, len(ordered), n_parts):
+        sd = ordered[k]
         instances = [inst for p in range(passes)
                      for inst in task(sd, p, cfg, specials, pool, count,
                                       streams.at(keys[k * passes + p]))]
