@@ -35,7 +35,6 @@ all documents of a call at once by `rng.stream_keys`); only `Generator.random` a
 from __future__ import annotations
 
 import bisect
-import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -65,18 +64,18 @@ class SpecialIds:
     sep_id: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class SegmentedDoc:
-    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut."""
+    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut
+    (made by `segment`).
+
+    `ends` is where each segment ends; segments tile the document, so a run of whole
+    segments from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`.
+    """
 
     doc: TokenizedDocument
     segments: list[Range]
-
-    @functools.cached_property
-    def ends(self) -> list[int]:
-        """Where each segment ends; segments tile the document, so a run of whole segments
-        from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`."""
-        return [hi for _, hi in self.segments]
+    ends: list[int]
 
 
 def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[int]:
@@ -103,7 +102,7 @@ def segment(doc: TokenizedDocument, max_len: int, count: Count = _no_count) -> S
         cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)
         bounds = [lo, *(lo + c for c in cuts), hi]
         segments[k:k + 1] = zip(bounds[:-1], bounds[1:], strict=True)
-    return SegmentedDoc(doc, segments)
+    return SegmentedDoc(doc, segments, [hi for _, hi in segments])
 
 
 def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_count) -> SegmentedDoc:
@@ -148,10 +147,9 @@ def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int
     return cut_a + rest // 2, cut_b + (rest + 1) // 2
 
 
-def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> Side:
-    """The tokens of consecutive segments of `doc`, as views: segments tile the document
-    (each begins where the one before ends), so consecutive ones are one slice."""
-    lo, hi = ranges[0][0], ranges[-1][1]
+def _gather(doc: TokenizedDocument, lo: int, hi: int) -> Side:
+    """Tokens `[lo, hi)` of `doc`, as views. Segments tile the document (each begins where
+    the one before ends), so a run of them is `_gather(doc, run[0][0], run[-1][1])`."""
     return doc.ids[lo:hi], doc.word_starts[lo:hi]
 
 
@@ -196,7 +194,7 @@ def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator)
         return None
     starts = np.flatnonzero(doc.word_starts[lo + 1:hi]) + 1
     cut = int(starts[rng.integers(len(starts))]) if len(starts) else int(rng.integers(1, hi - lo))
-    return _gather(doc, [(lo, lo + cut)]), _gather(doc, [(lo + cut, hi)])
+    return _gather(doc, lo, lo + cut), _gather(doc, lo + cut, hi)
 
 
 def _target_length(cfg: PackConfig, rng: np.random.Generator) -> int:
@@ -253,8 +251,9 @@ def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
     if rng.random() < 0.5 or unsplittable:
         other = pool.draw(rng, sd.doc.doc_id)
         if other is not None:
-            a = _gather(sd.doc, chunk[:a_end])
-            b = _gather(other.doc, _random_b(other, target - len(a[0]), rng))
+            a = _gather(sd.doc, chunk[0][0], chunk[a_end - 1][1])
+            run = _random_b(other, target - len(a[0]), rng)
+            b = _gather(other.doc, run[0][0], run[-1][1])
             return (a, b, 1), i - (len(chunk) - a_end)
         count(NSP_NEGATIVE_UNAVAILABLE, 1)
     halves = _next_pair(sd.doc, chunk, a_end, rng, count)
@@ -265,7 +264,8 @@ def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
                rng: np.random.Generator, count: Count) -> Pair | None:
     """(A, B) in document order: split at `a_end`, or a one-segment chunk at a word start."""
     if len(chunk) >= 2:
-        return _gather(doc, chunk[:a_end]), _gather(doc, chunk[a_end:])
+        return (_gather(doc, chunk[0][0], chunk[a_end - 1][1]),
+                _gather(doc, chunk[a_end][0], chunk[-1][1]))
     halves = _split_segment(doc, chunk[0], rng)
     if halves is None:
         count(PAIR_UNSPLITTABLE, 1)
@@ -302,7 +302,8 @@ def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
         # The most whole segments from i within the budget (at least one).
         end = max(bisect.bisect_right(ends, segments[i][0] + budget, i) - 1, i)
         out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
-                                 _gather(sd.doc, segments[i:end + 1]), None, -1, specials))
+                                 _gather(sd.doc, segments[i][0], segments[end][1]), None, -1,
+                                 specials))
         i = end + 1
     return out
 
