@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from pipeline.beam_options import make_pipeline_options, worker_args
+from pipeline.beam_options import (
+    WorkerProcessesRunner,
+    local_runner,
+    local_workers,
+    make_pipeline_options,
+    use_worker_main,
+    worker_args,
+)
 from pipeline.cli import main
 
 
@@ -17,6 +24,40 @@ def test_workers_is_the_local_runners_multi_processing():
     options = make_pipeline_options(worker_args(2, [])).get_all_options()
     assert (options["direct_running_mode"], options["direct_num_workers"]) == (
         "multi_processing", 2)
+
+
+@pytest.mark.parametrize("beam_args, workers", [
+    ([], 1),
+    (worker_args(3, []), 3),
+    (["--direct_num_workers=2"], 1),  # in_memory: FnApiRunner ignores the count
+    (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 2),
+    (["--runner", "DataflowRunner", "--direct_running_mode=multi_processing",
+      "--direct_num_workers=2"], 1),
+])
+def test_local_workers_is_the_count_the_local_runner_splits_stages_over(beam_args, workers):
+    """It sets how many parts each NSP pool is packed in (transforms/pack_beam.py)."""
+    assert local_workers(make_pipeline_options(beam_args)) == workers
+
+
+def test_worker_processes_start_as_our_entry_point():
+    import sys
+
+    import apache_beam as beam
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    assert isinstance(local_runner(make_pipeline_options(worker_args(2, []))),
+                      WorkerProcessesRunner)
+    assert local_runner(make_pipeline_options([])) is None
+    assert local_runner(make_pipeline_options(["--runner", "DirectRunner",
+                                               *worker_args(2, [])])) is None
+    command = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"  # FnApiRunner's
+    p = beam.Pipeline(runner="FnApiRunner")
+    p | beam.Create([1])
+    proto = p.to_runner_api(
+        default_environment=SubprocessSDKEnvironment.from_command_string(command))
+    use_worker_main(proto)
+    payloads = {env.payload for env in proto.components.environments.values()}
+    assert payloads == {f"{sys.executable} -m pipeline.worker_main".encode()}
 
 
 @pytest.mark.parametrize("workers, beam_args, message", [
