@@ -52,6 +52,7 @@ from transforms.shard_rows import (
     split_rows,
 )
 from transforms.spill import Payloads
+from transforms.stats import stats_dict
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
 Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
@@ -279,7 +280,7 @@ class WriteShards(beam.PTransform):
 
 
 class WriteManifestFn(beam.DoFn):
-    """The stats dict (+ all shard infos) -> vocab.txt, then manifest.json.
+    """The impulse (+ the summed stats, all shard infos) -> vocab.txt, then manifest.json.
 
     Yields the manifest. One step writes both so that their order is fixed: a run killed at
     any point before the rename of manifest.json leaves no manifest. The shard infos come as
@@ -292,7 +293,8 @@ class WriteManifestFn(beam.DoFn):
         self._output_dir = output_dir
         self._config = config
 
-    def process(self, stats: dict, shard_infos: Iterable[dict], vocab: dict):
+    def process(self, _: bytes, totals: dict, shard_infos: Iterable[dict], vocab: dict):
+        stats = stats_dict(totals)
         join = beam.io.filesystems.FileSystems.join
         shard_write.write_atomically(join(self._output_dir, mf.VOCAB_NAME), vocab["vocab_txt"])
         manifest = mf.build_manifest(self._config, vocab, list(shard_infos), stats)
@@ -304,8 +306,8 @@ class WriteManifestFn(beam.DoFn):
 class WriteManifest(beam.PTransform):
     """PCollection[shard info] -> single-element PCollection[manifest dict], written last.
 
-    `stats` is the single-element dict of summed counters (transforms/stats.SumStats); the
-    manifest's `counters` are built from it. `config` is `core.config.output_fields(job)`.
+    `stats` is the summed counters, (name, total) pairs (transforms/stats.SumStats); the
+    manifest's `counters` are built from them. `config` is `core.config.output_fields(job)`.
     """
 
     def __init__(self, output_dir: str, config: dict, vocab: beam.PCollection,
@@ -317,7 +319,8 @@ class WriteManifest(beam.PTransform):
         self._stats = stats
 
     def expand(self, shard_infos):
-        return self._stats | "WriteManifestJson" >> beam.ParDo(
-            WriteManifestFn(self._output_dir, self._config),
-            shard_infos=beam.pvalue.AsList(shard_infos),
-            vocab=beam.pvalue.AsSingleton(self._vocab))
+        write = beam.ParDo(WriteManifestFn(self._output_dir, self._config),
+                           totals=beam.pvalue.AsDict(self._stats),
+                           shard_infos=beam.pvalue.AsList(shard_infos),
+                           vocab=beam.pvalue.AsSingleton(self._vocab))
+        return shard_infos.pipeline | "Once" >> beam.Impulse() | "WriteManifestJson" >> write
