@@ -212,6 +212,8 @@ class PackConfig:
         if not 8 <= self.max_seq_length <= 65535:
             raise UserError(f"--max-seq-length must be in [8, 65535]; got {self.max_seq_length}")
         _check_range("short-seq-prob", self.short_seq_prob, 0.0, 1.0)
+        # Also keeps pass_index (< dupe_factor) inside the uint32 word that keys its random
+        # streams (`transforms.rng.stream_keys`; `make_rng` would key a larger one otherwise).
         if not 1 <= self.dupe_factor <= 255:
             raise UserError(f"--dupe-factor must be in [1, 255]; got {self.dupe_factor}")
         if self.nsp_pool_size < 2:

@@ -10,8 +10,9 @@ the launching process holds the shuffles and moves every element between stages.
 from __future__ import annotations
 
 import argparse
+import os
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 from apache_beam.runners.runner import create_runner
 
 from core.errors import UserError
@@ -58,6 +59,17 @@ def worker_args(workers: int | None, beam_args: list[str]) -> list[str]:
     if workers == 1:
         return []
     return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+
+
+def local_workers(options: PipelineOptions) -> int:
+    """How many worker processes (or threads) the local runner splits each stage over: 1
+    unless `--direct_running_mode` is multi_processing/multi_threading (0 workers: one per
+    CPU, as FnApiRunner reads it). Other runners size their pool themselves: 1."""
+    direct = options.view_as(DirectOptions)
+    runner = options.view_as(StandardOptions).runner
+    if (runner and runner not in LOCAL_RUNNERS) or direct.direct_running_mode == "in_memory":
+        return 1
+    return direct.direct_num_workers or os.cpu_count() or 1
 
 
 def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:

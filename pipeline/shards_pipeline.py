@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import ShardsJobConfig, output_fields
 from core.special_tokens import SPECIAL_TOKEN_LIST
+from pipeline.beam_options import local_workers
 from pipeline.launch import launch
 from pipeline.output_dir import OwnFiles
 from pipeline.stages import CleanCorpus, with_default_inputs
@@ -63,7 +64,8 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
         artifacts, zh_word_starts=job.zh_segmenter == "jieba")
     packed = tokenized["documents"] | "PackInstances" >> PackInstances(
-        job.pack, specials["cls"], specials["sep"], spill_dir)
+        job.pack, specials["cls"], specials["sep"], spill_dir,
+        local_workers(cleaned["documents"].pipeline.options))
     masked = packed["instances"] | "ApplyMasks" >> ApplyMasks(job.mask, artifacts)
     vocab = artifacts | "VocabInfo" >> beam.Map(_vocab_info, vocab_source)
     packing = (RowPacking(job.pack.max_seq_length, job.shard.max_sequences_per_row)

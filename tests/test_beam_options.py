@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from pipeline.beam_options import make_pipeline_options, worker_args
+from pipeline.beam_options import local_workers, make_pipeline_options, worker_args
 from pipeline.cli import main
 
 
@@ -17,6 +17,19 @@ def test_workers_is_the_local_runners_multi_processing():
     options = make_pipeline_options(worker_args(2, [])).get_all_options()
     assert (options["direct_running_mode"], options["direct_num_workers"]) == (
         "multi_processing", 2)
+
+
+@pytest.mark.parametrize("beam_args, workers", [
+    ([], 1),
+    (worker_args(3, []), 3),
+    (["--direct_num_workers=2"], 1),  # in_memory: FnApiRunner ignores the count
+    (["--direct_running_mode=multi_threading", "--direct_num_workers=2"], 2),
+    (["--runner", "DataflowRunner", "--direct_running_mode=multi_processing",
+      "--direct_num_workers=2"], 1),
+])
+def test_local_workers_is_the_count_the_local_runner_splits_stages_over(beam_args, workers):
+    """It sets how many parts each NSP pool is packed in (transforms/pack_beam.py)."""
+    assert local_workers(make_pipeline_options(beam_args)) == workers
 
 
 @pytest.mark.parametrize("workers, beam_args, message", [

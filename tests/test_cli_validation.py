@@ -21,6 +21,8 @@ BAD = {  # argv after the subcommand -> the start of the error message
     ("shards", "--seed", "1.5"): "invalid int value: '1.5'",
     ("shards", "--max-seq-length", "7"): "--max-seq-length must be in [8, 65535]",
     ("shards", "--dupe-factor", "0"): "--dupe-factor must be in [1, 255]",
+    # pass_index < dupe_factor must fit the uint32 word `rng.stream_keys` gives it.
+    ("shards", "--dupe-factor", str(1 << 32)): "--dupe-factor must be in [1, 255]",
     ("shards", "--short-seq-prob", "1.5"): "--short-seq-prob must be in [0.0, 1.0]",
     ("shards", "--masked-lm-prob", "nan"): "--masked-lm-prob must be in [0.0, 1.0]",
     ("shards", "--max-predictions-per-seq", "0"): "--max-predictions-per-seq must be >= 1",

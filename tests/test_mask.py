@@ -379,7 +379,7 @@ def test_statistics_on_real_text(mode, english_instances):
         np.testing.assert_allclose(hist, [6 / 11, 3 / 11, 2 / 11], atol=0.02)
 
 
-# The realised span law: what `mask_span` writes, not the sampler alone (issue 12 item 1).
+# The realised span law: what `mask_words` writes for span, not the sampler alone (issue 12 item 1).
 SPAN_CFG_ALL = MaskConfig(masking="span", masked_lm_prob=1.0, max_predictions_per_seq=1 << 30)
 
 
@@ -395,7 +395,7 @@ def _long_single_segment(n_words: int, rng: np.random.Generator):
 
 
 def test_realised_span_lengths_follow_the_truncated_geometric():
-    """>= 100k spans written by `mask_span`, lengths in words, against P(k) ∝ p(1-p)^(k-1).
+    """>= 100k spans written by `mask_words`, lengths in words, against P(k) ∝ p(1-p)^(k-1).
 
     With the whole segment as budget every unit of the tiling is written, so the realised
     lengths are the law's except the one edge unit. Tolerance per length k: 4.5 binomial sd

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from pack_helpers import DOC_STRIDE, corpus, crafted_doc, create_instances, instance_rows
@@ -12,6 +14,7 @@ from transforms.pack import (
     NegativePool,
     SpecialIds,
     _random_b,
+    pack_documents,
     segment,
     segment_for,
     truncation_counts,
@@ -254,3 +257,24 @@ def test_negative_pool_excludes_all_copies_of_the_doc_id():
     drawn = {pool.draw(rng, docs[1].doc_id).doc.id for _ in range(200)}
     assert drawn == {"doc-1", "doc-3"}
     assert NegativePool([segment_for(docs[0], cfg)]).draw(rng, docs[0].doc_id) is None
+
+
+@pytest.mark.parametrize("n_parts", [2, 3])
+def test_parts_of_a_pool_give_the_instances_and_counts_of_the_whole(n_parts):
+    """`--workers n` packs one NSP pool as n parts: together exactly the whole pool's output."""
+    docs = [*corpus(20, seed=5), crafted_doc(40, [200, 3])]  # one sentence to split
+    cfg = PackConfig(task="nsp", max_seq_length=64, dupe_factor=2)
+
+    def packed(part):
+        counts = Counter()
+        rows = sorted(row for _, insts in pack_documents(
+            docs, cfg, SPECIALS, lambda name, n: counts.update({name: n}), part)
+            for row in instance_rows(insts))
+        return rows, counts
+
+    whole_rows, whole_counts = packed((0, 1))
+    parts = [packed((k, n_parts)) for k in range(n_parts)]
+    assert sorted(row for rows, _ in parts for row in rows) == whole_rows
+    assert sum((counts for _, counts in parts), Counter()) == whole_counts
+    assert whole_counts[SENTENCES_SPLIT] == 1  # counted by its own part only
+    assert all(rows for rows, _ in parts)

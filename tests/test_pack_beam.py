@@ -34,9 +34,9 @@ def expected_rows(docs, cfg):
             for row in instance_rows(insts)]
 
 
-def run_pack(pipeline, docs, cfg):
+def run_pack(pipeline, docs, cfg, pool_parts=1):
     out = (pipeline | f"Docs{cfg.task}" >> beam.Create(docs)
-           | f"Pack{cfg.task}" >> PackInstances(cfg, CLS, SEP))
+           | f"Pack{cfg.task}" >> PackInstances(cfg, CLS, SEP, pool_parts=pool_parts))
     rows = out["instances"] | f"Rows{cfg.task}" >> beam.Map(lambda i: instance_rows([i])[0])
     return rows, out["stats"]
 
@@ -72,8 +72,11 @@ def test_same_rows_with_two_worker_processes(monkeypatch):
     docs = corpus(60, seed=3)
     configs = [PackConfig(task=task, max_seq_length=128, dupe_factor=2, nsp_pool_size=10)
                for task in ("nsp", "sop")]
-    for argv in ([], ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]):
+    # Two workers share each NSP pool as two parts (`--workers 2`), or three.
+    for argv, parts in (([], 1),
+                        (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 2),
+                        (["--direct_running_mode=multi_processing", "--direct_num_workers=2"], 3)):
         with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner", *argv])) as p:
             for cfg in configs:
-                instances, _ = run_pack(p, docs, cfg)
+                instances, _ = run_pack(p, docs, cfg, parts)
                 assert_that(instances, equal_to(expected_rows(docs, cfg)), label=f"Check{cfg.task}")

@@ -1,4 +1,5 @@
-"""`rng.stream_keys` + `Streams` give exactly `make_rng`'s generators, many keys at a time."""
+"""`rng.stream_keys` + `Streams` give exactly `make_rng`'s generators, many keys at a time;
+`stable_hash64` is pinned, and extending a shared prefix hashes the whole tuple."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from transforms.rng import (
     StreamTails,
     bounded_from_uint32,
     make_rng,
+    stable_hash64,
+    stable_hash64_extend,
+    stable_hash64_state,
     stream_keys,
 )
 
@@ -84,3 +88,13 @@ def test_bounded_draws_refuse_an_empty_or_64_bit_range():
     for n in (0, 2**32 + 1):
         with pytest.raises(ValueError, match="1 <= n"):
             bounded_from_uint32(np.zeros(1, np.uint32), n)
+
+
+def test_stable_hash64_is_pinned_and_a_prefix_extends_to_the_whole_tuple():
+    # Pinned: the doc_id column of every shard and every pool and shard order depend on it.
+    assert stable_hash64("doc", "wiki/42") == 0x4348DAEB03242F41
+    assert stable_hash64() == 0xB4B2797457A0A6E4
+    prefix = stable_hash64_state("shard", 7)
+    for rest in [(), (1,), (2, 3, "x\x1fy"), ("é", 4.5, -1)]:
+        assert stable_hash64_extend(prefix, *rest) == stable_hash64("shard", 7, *rest)
+    assert stable_hash64_extend(prefix) == stable_hash64("shard", 7)  # the prefix is unchanged

@@ -94,12 +94,17 @@ def test_non_empty_output_is_refused_without_overwrite(tmp_path, capsys):
 
 
 def test_same_bytes_with_one_worker_and_two_processes(demo_all, tmp_path):
-    """`all --workers 2` (two worker processes): every DoFn pickles, and vocab and shards are
-    unchanged."""
+    """`all --workers 2` (two worker processes): every DoFn pickles, and vocab, shards and
+    counters are unchanged (the demo corpus is one NSP pool, packed as two parts)."""
     _run(["all", "--output", str(tmp_path / "mp"), "--num-shards", "4", "--workers", "2"])
     assert _digests(tmp_path / "mp" / "shards") == _digests(demo_all / "shards")
-    vocab = "vocab/vocab.txt"
-    assert (tmp_path / "mp" / vocab).read_bytes() == (demo_all / vocab).read_bytes()
+    for name in ("vocab/vocab.txt", "summary.json"):
+        assert (tmp_path / "mp" / name).read_bytes() == (demo_all / name).read_bytes(), name
+    manifests = [json.loads((out / "shards/manifest.json").read_text())
+                 for out in (tmp_path / "mp", demo_all)]
+    for manifest in manifests:
+        del manifest["vocab"]["source"]  # the output dir of each run
+    assert manifests[0] == manifests[1]
 
 
 # Real corpora: every --task x --masking at seq 512 must verify.

@@ -41,6 +41,7 @@ import numpy as np
 from core.config import MaskConfig
 from transforms import mask_units
 from transforms.manifest import special_ids
+from transforms.ranges import concat_ranges
 from transforms.records import Instance
 from transforms.rng import (
     Stage,
@@ -103,102 +104,94 @@ def budget(n_maskable: int, cfg: MaskConfig) -> int:
     return wanted if cap is None else min(cap, wanted)
 
 
-def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated `range(s, s + n)` for each (s, n), without a Python loop."""
-    total = int(lengths.sum())
-    offsets = (starts - lengths.cumsum() + lengths).repeat(lengths)
-    return (offsets + np.arange(total)).astype(np.int32)
+def _unit_law(cfg: MaskConfig) -> np.ndarray | None:
+    """The unit-length law, in words, of a whole-word mode: None (one word) for `wwm`, the
+    truncated geometric for `span`, 1/n for `ngram`."""
+    if cfg.masking == "span":
+        return mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
+    if cfg.masking == "ngram":
+        return mask_units.inverse_n(cfg.max_ngram)
+    return None
 
 
-def _mask_units(
-    input_ids: np.ndarray,
-    word_starts: np.ndarray,
-    a_len: int,
-    vocab: MaskVocab,
-    rng: np.random.Generator,
-    cfg: MaskConfig,
-    pmf: np.ndarray | None,
-) -> MaskResult:
-    """Masks by units of whole words."""
-    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
-    first, end = mask_units.tile_units(words, pmf, rng)
-    first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
-    starts = words.starts[first]
-    ends = words.ends[end - 1]  # exclusive
-    return _replace_units(input_ids, starts, ends - starts, vocab, rng)
+def _unit_tokens(starts: np.ndarray, lengths: np.ndarray | None, actions: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, the 80/10/10 draw of each) of units at ascending `starts`, `lengths`
+    tokens each and one draw each; None: one token each, with no unit-to-token expansion."""
+    if lengths is None:
+        return starts, actions
+    return concat_ranges(starts, lengths), np.repeat(actions, lengths)
+
+
+def _span_ends(starts: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Each unit's last position (int32)."""
+    return (starts if lengths is None else starts + lengths - 1).astype(np.int32)
+
+
+def _apply_actions(input_ids: np.ndarray, positions: np.ndarray, action: np.ndarray,
+                   vocab: MaskVocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(a masked int32 copy of `input_ids` with [MASK] written, the labels, which positions
+    take a random id): the random ids are the caller's to draw."""
+    labels = input_ids[positions].astype(np.int32, copy=False)
+    masked = input_ids.astype(np.int32)  # a copy
+    masked[positions[action < MASK_SHARE]] = vocab.mask_id
+    return masked, labels, (action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)
 
 
 def _replace_units(input_ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray | None,
                    vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """80/10/10 per chosen unit (ascending `starts`, `lengths` tokens each; None: one token
-    each, which skips the unit-to-token expansion and gives the same arrays)."""
-    if lengths is None:
-        positions = starts.astype(np.int32)
-        action = rng.random(len(starts))
-        span_ends = starts.astype(np.int32)
-    else:
-        positions = _expand(starts, lengths)
-        action = np.repeat(rng.random(len(starts)), lengths)
-        span_ends = (starts + lengths - 1).astype(np.int32)
-    labels = input_ids[positions].astype(np.int32, copy=False)
-    masked = input_ids.astype(np.int32)  # a copy
-    masked[positions[action < MASK_SHARE]] = vocab.mask_id
-    randomised = positions[(action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)]
+    """80/10/10 per chosen unit (see `_unit_tokens`); each random id one `rng.integers`."""
+    positions, action = _unit_tokens(starts, lengths, rng.random(len(starts)))
+    positions = positions.astype(np.int32, copy=False)
+    masked, labels, randomised = _apply_actions(input_ids, positions, action, vocab)
+    randomised = positions[randomised]
     if len(randomised):  # no draw for none: the stream ends here either way
         picks = rng.integers(0, len(vocab.replacement_ids), size=len(randomised),
                              dtype=np.int64)
         masked[randomised] = vocab.replacement_ids[picks]
-    return MaskResult(masked, positions, labels, starts.astype(np.int32), span_ends)
+    return MaskResult(masked, positions, labels, starts.astype(np.int32),
+                      _span_ends(starts, lengths))
 
 
 def mask_token(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
                vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
     """BERT: single tokens uniformly at random.
 
-    The unit path (`mask_wwm` with every token a word start), shortened: each unit fits,
+    The unit path (`mask_words` with every token a word start), shortened: each unit fits,
     so `select_units` takes the first `budget` units of its random permutation in one step.
     Same draws in the same order, hence the same result (tests compare the two paths).
     """
-    blocked = vocab.never_mask[input_ids]
-    blocked[0] = blocked[len(input_ids) - 1] = True
-    if a_len < len(input_ids):
-        blocked[a_len - 1] = True
+    blocked = mask_units.blocked_positions(mask_units.Batch.one(input_ids, a_len),
+                                           vocab.never_mask)
     maskable = (~blocked).nonzero()[0]
-    order = rng.permutation(len(maskable))
-    starts = maskable[np.sort(order[:budget(len(maskable), cfg)])]
+    starts = maskable[np.sort(_draw_tokens(len(maskable), cfg, rng))]
     return _replace_units(input_ids, starts, None, vocab, rng)
 
 
-def mask_wwm(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
-             vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """Whole words in random order; a word that does not fit the budget is skipped."""
-    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, None)
+def _draw_tokens(n_maskable: int, cfg: MaskConfig, rng: np.random.Generator) -> np.ndarray:
+    """Which of `n_maskable` tokens `mask_token` picks (indexes into them, unsorted)."""
+    return rng.permutation(n_maskable)[:budget(n_maskable, cfg)]
 
 
-def mask_span(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
-              vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """SpanBERT: spans of whole words, truncated-geometric length; see module docstring."""
-    pmf = mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
-    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg, pmf)
+def _draw_words(words: mask_units.Words, cfg: MaskConfig, pmf: np.ndarray | None,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths in tokens) of the units of whole words drawn for one instance."""
+    first, end = mask_units.tile_units(words, pmf, rng)
+    first, end = mask_units.select_units(words, first, end, budget(words.n_tokens, cfg), rng)
+    starts = words.starts[first]
+    return starts, words.ends[end - 1] - starts  # ends are exclusive
 
 
-def mask_ngram(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
+def mask_words(input_ids: np.ndarray, word_starts: np.ndarray, a_len: int, cfg: MaskConfig,
                vocab: MaskVocab, rng: np.random.Generator) -> MaskResult:
-    """ALBERT: n-grams of whole words, P(n) ∝ 1/n, backing off to shorter n at the budget."""
-    return _mask_units(input_ids, word_starts, a_len, vocab, rng, cfg,
-                       mask_units.inverse_n(cfg.max_ngram))
+    """`wwm`, `span` and `ngram`: units of whole words in random order, their length law
+    `_unit_law(cfg)`; a unit that does not fit the budget is backed off or skipped."""
+    words = mask_units.candidate_words(input_ids, word_starts, a_len, vocab.never_mask)
+    starts, lengths = _draw_words(words, cfg, _unit_law(cfg), rng)
+    return _replace_units(input_ids, starts, lengths, vocab, rng)
 
 
-MASKERS = {"token": mask_token, "wwm": mask_wwm, "span": mask_span, "ngram": mask_ngram}
-
-
-def _unit_law(cfg: MaskConfig) -> np.ndarray | None:
-    """The unit-length law of a unit mode, as `mask_wwm`/`mask_span`/`mask_ngram` pass it."""
-    if cfg.masking == "span":
-        return mask_units.truncated_geometric(cfg.span_p, cfg.span_max)
-    if cfg.masking == "ngram":
-        return mask_units.inverse_n(cfg.max_ngram)
-    return None
+MASKERS = {"token": mask_token, "wwm": mask_words, "span": mask_words, "ngram": mask_words}
 
 
 def instance_rng(seed: int, inst: Instance) -> np.random.Generator:
@@ -228,7 +221,7 @@ def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
     per-call overhead on ~500-token arrays, so only the draws run per instance: every
     generator is keyed in one vectorised hash (`rng.stream_keys`) and reset per instance
     (`rng.Streams`); each instance draws its units (`mask_token`'s permutation, or
-    `_mask_units`' tiling and selection) and its 80/10/10 actions; the random replacement
+    `mask_words`' tiling and selection) and its 80/10/10 actions; the random replacement
     ids, the last draws of every stream, are computed from the stream's next raw uint32s
     (`rng.bounded_from_uint32`). Everything else (blocked positions, labels, replacements)
     runs once over the concatenated batch. Same draws from the same streams, so the same
@@ -242,15 +235,13 @@ def mask_instances(instances: list[Instance], cfg: MaskConfig, vocab: MaskVocab
         np.fromiter((i.pass_index for i in instances), np.uint64, len(instances)), Stage.MASK,
         np.fromiter((i.index for i in instances), np.uint64, len(instances)))
     streams = Streams()
-    lengths = np.fromiter(map(len, (i.input_ids for i in instances)), np.int64, len(instances))
-    first = np.zeros(len(instances) + 1, dtype=np.int64)
-    lengths.cumsum(out=first[1:])
-    ids = np.concatenate([i.input_ids for i in instances])
+    batch = mask_units.Batch.of([i.input_ids for i in instances], (i.a_len for i in instances))
     if cfg.masking == "token":
-        units = _token_units(instances, ids, first, cfg, vocab, keys, streams)
+        units = _batch_token_units(batch, cfg, vocab, keys, streams)
     else:
-        units = _word_units(instances, first, cfg, vocab, keys, streams)
-    return _replace_batch(instances, ids, first, units, cfg, vocab, keys, streams)
+        word_starts = np.concatenate([i.word_starts for i in instances])
+        units = _batch_word_units(batch, word_starts, cfg, vocab, keys, streams)
+    return _replace_batch(instances, batch, units, cfg, vocab, keys, streams)
 
 
 class _BatchUnits(NamedTuple):
@@ -263,23 +254,16 @@ class _BatchUnits(NamedTuple):
     tails: StreamTails  # per instance: its stream's next uint32s, one per masked token
 
 
-def _token_units(instances: list[Instance], ids: np.ndarray, first: np.ndarray,
-                 cfg: MaskConfig, vocab: MaskVocab, keys: np.ndarray,
-                 streams: Streams) -> _BatchUnits:
+def _batch_token_units(batch: mask_units.Batch, cfg: MaskConfig, vocab: MaskVocab,
+                       keys: np.ndarray, streams: Streams) -> _BatchUnits:
     """`mask_token`'s draws for each instance, its blocked positions found for all at once."""
-    blocked = vocab.never_mask[ids]
-    blocked[first[:-1]] = True
-    blocked[first[1:] - 1] = True
-    a_lens = np.fromiter((i.a_len for i in instances), np.int64, len(instances))
-    blocked[(first[:-1] + a_lens - 1)[a_lens < np.diff(first)]] = True
-    maskable = (~blocked).nonzero()[0]
-    cut = maskable.searchsorted(first)
+    maskable = (~mask_units.blocked_positions(batch, vocab.never_mask)).nonzero()[0]
+    cut = maskable.searchsorted(batch.first)
     picked, actions, n_units, tails = [], [], [], StreamTails()
     for k, key in enumerate(keys):
-        n_maskable = int(cut[k + 1] - cut[k])
-        n = budget(n_maskable, cfg)
         rng = streams.at(key)
-        picked.append(rng.permutation(n_maskable)[:n])
+        picked.append(_draw_tokens(int(cut[k + 1] - cut[k]), cfg, rng))
+        n = len(picked[-1])
         actions.append(rng.random(n))
         tails.add(rng, n)
         n_units.append(n)
@@ -289,22 +273,16 @@ def _token_units(instances: list[Instance], ids: np.ndarray, first: np.ndarray,
     return _BatchUnits(maskable[chosen], None, np.concatenate(actions), n_units, tails)
 
 
-def _word_units(instances: list[Instance], first: np.ndarray, cfg: MaskConfig,
-                vocab: MaskVocab, keys: np.ndarray, streams: Streams) -> _BatchUnits:
-    """`_mask_units`' draws for each instance (units of whole words)."""
-    all_words = mask_units.batch_candidate_words([i.input_ids for i in instances],
-                                                 [i.word_starts for i in instances],
-                                                 [i.a_len for i in instances], vocab.never_mask)
+def _batch_word_units(batch: mask_units.Batch, word_starts: np.ndarray, cfg: MaskConfig,
+                      vocab: MaskVocab, keys: np.ndarray, streams: Streams) -> _BatchUnits:
+    """`mask_words`' draws for each instance, its words found for all at once."""
+    all_words = mask_units.batch_candidate_words(batch, word_starts, vocab.never_mask)
     pmf = _unit_law(cfg)
     starts, lengths, actions, n_units, tails = [], [], [], [], StreamTails()
     for k, (words, key) in enumerate(zip(all_words, keys, strict=True)):
         rng = streams.at(key)
-        unit_first, unit_end = mask_units.tile_units(words, pmf, rng)
-        unit_first, unit_end = mask_units.select_units(
-            words, unit_first, unit_end, budget(words.n_tokens, cfg), rng)
-        unit_starts = words.starts[unit_first]
-        unit_lengths = words.ends[unit_end - 1] - unit_starts
-        starts.append(unit_starts + first[k])
+        unit_starts, unit_lengths = _draw_words(words, cfg, pmf, rng)
+        starts.append(unit_starts + batch.first[k])
         lengths.append(unit_lengths)
         actions.append(rng.random(len(unit_starts)))
         tails.add(rng, int(unit_lengths.sum()))
@@ -313,22 +291,19 @@ def _word_units(instances: list[Instance], first: np.ndarray, cfg: MaskConfig,
                        np.asarray(n_units, np.int64), tails)
 
 
-def _replace_batch(instances: list[Instance], ids: np.ndarray, first: np.ndarray,
-                   units: _BatchUnits, cfg: MaskConfig, vocab: MaskVocab, keys: np.ndarray,
-                   streams: Streams) -> list[Instance]:
-    """`_replace_units` over the whole batch, then each instance's columns as views."""
+def _replace_batch(instances: list[Instance], batch: mask_units.Batch, units: _BatchUnits,
+                   cfg: MaskConfig, vocab: MaskVocab, keys: np.ndarray, streams: Streams
+                   ) -> list[Instance]:
+    """`_replace_units` over the whole batch, then each instance's columns as views; the
+    random ids come from the streams' tails (`bounded_from_uint32`)."""
+    first = batch.first
+    positions, action = _unit_tokens(units.starts, units.lengths, units.actions)
     if units.lengths is None:
-        positions, action, n_tokens = units.starts, units.actions, units.n_units
+        n_tokens = units.n_units
     else:
-        positions = _expand(units.starts, units.lengths)
-        action = np.repeat(units.actions, units.lengths)
         unit_cut = np.concatenate(([0], units.n_units.cumsum()))
-        n_tokens = np.concatenate(([0], units.lengths.cumsum()))[unit_cut]
-        n_tokens = np.diff(n_tokens)
-    labels = ids[positions].astype(np.int32, copy=False)
-    masked = ids.astype(np.int32)  # a copy
-    masked[positions[action < MASK_SHARE]] = vocab.mask_id
-    randomised = (action >= MASK_SHARE) & (action < MASK_SHARE + RANDOM_SHARE)
+        n_tokens = np.diff(np.concatenate(([0], units.lengths.cumsum()))[unit_cut])
+    masked, labels, randomised = _apply_actions(batch.ids, positions, action, vocab)
     redo: set[int] = set()
     if randomised.any():
         # Replacement j of an instance is drawn from the j-th uint32 of its tail.
@@ -343,9 +318,9 @@ def _replace_batch(instances: list[Instance], ids: np.ndarray, first: np.ndarray
     if units.lengths is None:
         span_starts = span_ends = positions
     else:
-        span_starts = units.starts - np.repeat(first[:-1], units.n_units)
-        span_ends = (span_starts + units.lengths - 1).astype(np.int32)
-        span_starts = span_starts.astype(np.int32)
+        unit_starts = units.starts - np.repeat(first[:-1], units.n_units)
+        span_starts = unit_starts.astype(np.int32)
+        span_ends = _span_ends(unit_starts, units.lengths)
     bounds = first.tolist()
     tok = np.concatenate(([0], n_tokens.cumsum())).tolist()
     unit = np.concatenate(([0], units.n_units.cumsum())).tolist()

@@ -25,8 +25,10 @@ one instance, all vectorised (no per-token Python loop):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,77 +49,87 @@ class Words:
     n_tokens: int
 
 
+class Batch(NamedTuple):
+    """Instances end to end: instance k is `ids[first[k]:first[k + 1]]`; `layout` holds the
+    positions of every instance's layout specials ([CLS], a pair's middle [SEP], the last
+    token), in no particular order."""
+
+    ids: np.ndarray
+    first: np.ndarray  # int64, one more than instances
+    layout: np.ndarray
+
+    @classmethod
+    def of(cls, input_ids: Sequence[np.ndarray], a_lens: Iterable[int]) -> Batch:
+        """The batch of instances' `input_ids` and `a_len`s (their A segment with [CLS] and
+        the middle [SEP]; `a_len >= len(input_ids)`: a single segment)."""
+        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
+        first = np.zeros(len(input_ids) + 1, dtype=np.int64)
+        lengths.cumsum(out=first[1:])
+        starts = first[:-1]
+        a_ends = np.minimum(np.fromiter(a_lens, np.int64, len(input_ids)), lengths)
+        return cls(np.concatenate(input_ids), first,
+                   np.concatenate((starts, starts + a_ends - 1, first[1:] - 1)))
+
+    @classmethod
+    def one(cls, input_ids: np.ndarray, a_len: int) -> Batch:
+        """`Batch.of([input_ids], [a_len])`, in a few microseconds."""
+        n = len(input_ids)
+        return cls(input_ids, np.array([0, n]), np.array([0, min(a_len, n) - 1, n - 1]))
+
+
+def blocked_positions(batch: Batch, never_mask: np.ndarray) -> np.ndarray:
+    """Where no unit may reach: every `never_mask` id, and every layout position.
+
+    `never_mask` is a bool lookup table over the vocab ([CLS], [SEP], [PAD], [MASK]): such
+    ids are blocked wherever they occur, so text that spelled a special token is neither
+    masked nor crossed. The layout positions hold such ids too; they are blocked by
+    position as well, so that no word ever runs from one instance into the next.
+    """
+    blocked = never_mask[batch.ids]
+    blocked[batch.layout] = True
+    return blocked
+
+
 def candidate_words(
     input_ids: np.ndarray,
     word_starts: np.ndarray,
     a_len: int,
     never_mask: np.ndarray,
 ) -> Words:
-    """Maskable words of `[CLS] A [SEP] B [SEP]` (or `[CLS] X [SEP]`).
+    """Maskable words of `[CLS] A [SEP] B [SEP]` (or `[CLS] X [SEP]`)."""
+    return _words(*_word_bounds(Batch.one(input_ids, a_len), word_starts, never_mask))
 
-    `never_mask` is a bool lookup table over the vocab ([CLS], [SEP], [PAD], [MASK]): such
-    ids are blocked wherever they occur, so text that spelled a special token is neither
-    masked nor crossed.
-    """
-    length = len(input_ids)
-    blocked = never_mask[input_ids]
-    blocked[0] = blocked[length - 1] = True
-    if a_len < length:
-        blocked[a_len - 1] = True
-    maskable = ~blocked
-    after_block = np.empty(length, dtype=bool)
-    after_block[0] = True
+
+def batch_candidate_words(batch: Batch, word_starts: np.ndarray, never_mask: np.ndarray
+                          ) -> list[Words]:
+    """`candidate_words` of every instance of `batch` (`word_starts` end to end too), found
+    over the whole batch in a handful of numpy calls, then cut per instance."""
+    starts, ends, run_start = _word_bounds(batch, word_starts, never_mask)
+    cut = starts.searchsorted(batch.first).tolist()
+    base = batch.first.tolist()
+    return [_words(starts[cut[k]:cut[k + 1]] - base[k], ends[cut[k]:cut[k + 1]] - base[k],
+                   run_start[cut[k]:cut[k + 1]]) for k in range(len(base) - 1)]
+
+
+def _word_bounds(batch: Batch, word_starts: np.ndarray, never_mask: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first token, one past the last, whether it starts a segment) of every maskable word
+    of the batch, in order."""
+    blocked = blocked_positions(batch, never_mask)
+    after_block = np.empty(len(blocked), dtype=bool)
     after_block[1:] = blocked[:-1]
-    is_start = maskable & (word_starts | after_block)
+    after_block[batch.first[:-1]] = True
+    is_start = ~blocked & (word_starts | after_block)
     starts = is_start.nonzero()[0]
-    # A word ends at the next word start or blocked position (the last token is blocked).
+    # A word ends at the next word start or blocked position (every last token is blocked).
     bounds = (is_start | blocked).nonzero()[0]
-    ends = bounds[bounds.searchsorted(starts) + 1]
+    return starts, bounds[bounds.searchsorted(starts) + 1], after_block[starts]
+
+
+def _words(starts: np.ndarray, ends: np.ndarray, run_start: np.ndarray) -> Words:
     cum = np.zeros(len(starts) + 1, dtype=np.int64)
     (ends - starts).cumsum(out=cum[1:])
-    return Words(starts, ends, cum, after_block[starts], int(cum[-1]))
-
-
-def batch_candidate_words(
-    input_ids: list[np.ndarray],
-    word_starts: list[np.ndarray],
-    a_lens: list[int],
-    never_mask: np.ndarray,
-) -> list[Words]:
-    """`candidate_words` of many instances, computed over their concatenation: the same
-    `Words` (values and dtypes) with a handful of numpy calls per batch, not per instance.
-
-    Every instance's last token is blocked, so no word runs into the next instance.
-    """
-    lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
-    first = np.zeros(len(lengths) + 1, dtype=np.int64)
-    lengths.cumsum(out=first[1:])
-    ids = np.concatenate(input_ids)
-    blocked = never_mask[ids]
-    blocked[first[:-1]] = True
-    blocked[first[1:] - 1] = True
-    a_lens_arr = np.asarray(a_lens, dtype=np.int64)
-    pair = a_lens_arr < lengths
-    blocked[(first[:-1] + a_lens_arr - 1)[pair]] = True
-    after_block = np.empty(len(ids), dtype=bool)
-    after_block[1:] = blocked[:-1]
-    after_block[first[:-1]] = True
-    is_start = ~blocked & (np.concatenate(word_starts) | after_block)
-    starts = is_start.nonzero()[0]
-    bounds = (is_start | blocked).nonzero()[0]
-    ends = bounds[bounds.searchsorted(starts) + 1]
-    cum = (ends - starts).cumsum()
-    run_start = after_block[starts]
-    cut = starts.searchsorted(first)
-    words = []
-    for k in range(len(lengths)):
-        lo, hi, base = cut[k], cut[k + 1], first[k]
-        word_cum = np.zeros(hi - lo + 1, dtype=np.int64)
-        if hi > lo:
-            word_cum[1:] = cum[lo:hi] - (cum[lo - 1] if lo else 0)
-        words.append(Words(starts[lo:hi] - base, ends[lo:hi] - base, word_cum,
-                           run_start[lo:hi], int(word_cum[-1])))
-    return words
+    return Words(starts, ends, cum, run_start, int(cum[-1]))
 
 
 @lru_cache(maxsize=64)

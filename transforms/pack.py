@@ -35,7 +35,6 @@ all documents of a call at once by `rng.stream_keys`); only `Generator.random` a
 from __future__ import annotations
 
 import bisect
-import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -65,18 +64,18 @@ class SpecialIds:
     sep_id: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class SegmentedDoc:
-    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut."""
+    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut
+    (made by `segment`).
+
+    `ends` is where each segment ends; segments tile the document, so a run of whole
+    segments from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`.
+    """
 
     doc: TokenizedDocument
     segments: list[Range]
-
-    @functools.cached_property
-    def ends(self) -> list[int]:
-        """Where each segment ends; segments tile the document, so a run of whole segments
-        from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`."""
-        return [hi for _, hi in self.segments]
+    ends: list[int]
 
 
 def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[int]:
@@ -103,7 +102,7 @@ def segment(doc: TokenizedDocument, max_len: int, count: Count = _no_count) -> S
         cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)
         bounds = [lo, *(lo + c for c in cuts), hi]
         segments[k:k + 1] = zip(bounds[:-1], bounds[1:], strict=True)
-    return SegmentedDoc(doc, segments)
+    return SegmentedDoc(doc, segments, [hi for _, hi in segments])
 
 
 def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_count) -> SegmentedDoc:
@@ -111,11 +110,15 @@ def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_coun
     return segment(doc, cfg.max_seq_length - (2 if cfg.task == "none" else 3), count)
 
 
+def _pool_order(doc: TokenizedDocument) -> tuple[int, str]:
+    return doc.doc_id, doc.id
+
+
 class NegativePool:
     """The documents a random NSP B may come from, in an order that ignores arrival order."""
 
     def __init__(self, docs: Sequence[SegmentedDoc]) -> None:
-        self.docs = sorted(docs, key=lambda s: (s.doc.doc_id, s.doc.id))
+        self.docs = sorted(docs, key=lambda s: _pool_order(s.doc))
         self._keys = [s.doc.doc_id for s in self.docs]
 
     def draw(self, rng: np.random.Generator, doc_id: int) -> SegmentedDoc | None:
@@ -144,10 +147,9 @@ def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int
     return cut_a + rest // 2, cut_b + (rest + 1) // 2
 
 
-def _gather(doc: TokenizedDocument, ranges: Sequence[Range]) -> Side:
-    """The tokens of consecutive segments of `doc`, as views: segments tile the document
-    (each begins where the one before ends), so consecutive ones are one slice."""
-    lo, hi = ranges[0][0], ranges[-1][1]
+def _gather(doc: TokenizedDocument, lo: int, hi: int) -> Side:
+    """Tokens `[lo, hi)` of `doc`, as views. Segments tile the document (each begins where
+    the one before ends), so a run of them is `_gather(doc, run[0][0], run[-1][1])`."""
     return doc.ids[lo:hi], doc.word_starts[lo:hi]
 
 
@@ -192,7 +194,7 @@ def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator)
         return None
     starts = np.flatnonzero(doc.word_starts[lo + 1:hi]) + 1
     cut = int(starts[rng.integers(len(starts))]) if len(starts) else int(rng.integers(1, hi - lo))
-    return _gather(doc, [(lo, lo + cut)]), _gather(doc, [(lo + cut, hi)])
+    return _gather(doc, lo, lo + cut), _gather(doc, lo + cut, hi)
 
 
 def _target_length(cfg: PackConfig, rng: np.random.Generator) -> int:
@@ -249,8 +251,9 @@ def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
     if rng.random() < 0.5 or unsplittable:
         other = pool.draw(rng, sd.doc.doc_id)
         if other is not None:
-            a = _gather(sd.doc, chunk[:a_end])
-            b = _gather(other.doc, _random_b(other, target - len(a[0]), rng))
+            a = _gather(sd.doc, chunk[0][0], chunk[a_end - 1][1])
+            run = _random_b(other, target - len(a[0]), rng)
+            b = _gather(other.doc, run[0][0], run[-1][1])
             return (a, b, 1), i - (len(chunk) - a_end)
         count(NSP_NEGATIVE_UNAVAILABLE, 1)
     halves = _next_pair(sd.doc, chunk, a_end, rng, count)
@@ -261,7 +264,8 @@ def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
                rng: np.random.Generator, count: Count) -> Pair | None:
     """(A, B) in document order: split at `a_end`, or a one-segment chunk at a word start."""
     if len(chunk) >= 2:
-        return _gather(doc, chunk[:a_end]), _gather(doc, chunk[a_end:])
+        return (_gather(doc, chunk[0][0], chunk[a_end - 1][1]),
+                _gather(doc, chunk[a_end][0], chunk[-1][1]))
     halves = _split_segment(doc, chunk[0], rng)
     if halves is None:
         count(PAIR_UNSPLITTABLE, 1)
@@ -298,7 +302,8 @@ def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
         # The most whole segments from i within the budget (at least one).
         end = max(bisect.bisect_right(ends, segments[i][0] + budget, i) - 1, i)
         out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
-                                 _gather(sd.doc, segments[i:end + 1]), None, -1, specials))
+                                 _gather(sd.doc, segments[i][0], segments[end][1]), None, -1,
+                                 specials))
         i = end + 1
     return out
 
@@ -314,13 +319,22 @@ TASKS: dict[str, TaskFn] = {
 
 
 def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials: SpecialIds,
-                   count: Count = _no_count) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
+                   count: Count = _no_count, part: tuple[int, int] = (0, 1)
+                   ) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
     """(document, its instances over all `dupe_factor` passes) for each document.
 
     Under `nsp` the documents are each other's negative pool; they are visited in the pool's
     sorted order, so the output does not depend on the order they arrive in.
+
+    `part=(k, n)` packs (and counts) only the documents at positions k, k + n, ... of that
+    order, while every document stays a possible negative: the n parts of a pool give
+    exactly the instances and counts of the whole, so n workers can share one pool.
     """
-    segmented = [segment_for(d, cfg, count) for d in docs]
+    k_part, n_parts = part
+    if cfg.task == "nsp":
+        docs = sorted(docs, key=_pool_order)
+    segmented = [segment_for(d, cfg, count if i % n_parts == k_part else _no_count)
+                 for i, d in enumerate(docs)]
     pool = NegativePool(segmented) if cfg.task == "nsp" else None
     ordered = pool.docs if pool is not None else segmented
     task = TASKS[cfg.task]
@@ -329,7 +343,8 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
     keys = stream_keys(cfg.seed, np.repeat(doc_ids, passes),
                        np.tile(np.arange(passes), len(ordered)), Stage.PACK)
     streams = Streams()
-    for k, sd in enumerate(ordered):
+    for k in range(k_part, len(ordered), n_parts):
+        sd = ordered[k]
         instances = [inst for p in range(passes)
                      for inst in task(sd, p, cfg, specials, pool, count,
                                       streams.at(keys[k * passes + p]))]

@@ -19,6 +19,14 @@ spill files while only references to them cross (`spill_dir`, transforms/spill.p
 pool holds about `nsp_pool_size` documents in memory, pools are processed in parallel, and
 the documents cross the shuffle once: all `dupe_factor` passes of a document are packed inside
 its pool, each pass drawing its own negatives (different documents, starts and split points).
+
+With `pool_parts` n > 1 (`--workers n`: the local runner hands each worker whole groups) every
+pool is grouped n times, under keys (pool, 0..n-1), and group k packs only the k-th of every n
+of the pool's documents (`pack.pack_documents(part=...)`): a corpus of one pool (fewer than
+2 × nsp_pool_size documents) is then packed, masked and keyed by all n workers instead of
+one. Only the payload references are repeated on a local run (the spill file is written
+once); each group reads the whole pool, the negatives of its documents may be any of them.
+The instances and counts are those of the whole pool, whatever n.
 """
 
 from __future__ import annotations
@@ -64,23 +72,28 @@ class _Counts(Counter):
 class _PackFn(beam.DoFn):
     """Packs all passes of one document (`sop`, `none`) or of every document of a pool (`nsp`)."""
 
-    def __init__(self, cfg: PackConfig, specials: SpecialIds, spill_dir: str | None) -> None:
+    def __init__(self, cfg: PackConfig, specials: SpecialIds, spill_dir: str | None,
+                 pool_parts: int) -> None:
         self._cfg = cfg
         self._specials = specials
         self._payloads = Payloads(spill_dir)
+        self._pool_parts = pool_parts
         self.counters = Counters()
 
     def finish_bundle(self):
         yield from self.counters.flush()
 
     def process(self, element):
+        part = (0, 1)
         if self._cfg.task == "nsp":
-            docs = [tokenized_from_bytes(data) for payload in element[1]
+            (_, k), payloads = element
+            part = (k, self._pool_parts)
+            docs = [tokenized_from_bytes(data) for payload in payloads
                     for data in split_rows(self._payloads.get(payload))]
         else:
             docs = [element]
         counts = _Counts()
-        for _, instances in pack_documents(docs, self._cfg, self._specials, counts.add):
+        for _, instances in pack_documents(docs, self._cfg, self._specials, counts.add, part):
             counts[DOCUMENTS_KEPT if instances else NO_INSTANCE] += 1
             counts[INSTANCES] += len(instances)
             for inst in instances:
@@ -92,24 +105,30 @@ class _PackFn(beam.DoFn):
 
 
 class _KeyByPoolFn(beam.DoFn):
-    """Payload of compact documents -> (pool, payload of its documents), batched per pool
-    within a bundle."""
+    """Payload of compact documents -> ((pool, part), payload of its documents) for each of
+    the `pool_parts` parts, batched per pool within a bundle."""
 
-    def __init__(self, cfg: PackConfig, spill_dir: str | None) -> None:
+    def __init__(self, cfg: PackConfig, spill_dir: str | None, pool_parts: int) -> None:
         self._seed = cfg.seed
         self._pool_size = cfg.nsp_pool_size
         self._payloads = Payloads(spill_dir)
+        self._parts = range(pool_parts)
 
     def start_bundle(self) -> None:
         self._batches = Batcher(self._payloads.put_rows)
 
+    def _parted(self, batches):
+        for pool, payload in batches:
+            for part in self._parts:
+                yield (pool, part), payload
+
     def process(self, payload: bytes, n_docs: int):
         for data in split_rows(self._payloads.get(payload)):
             pool = pool_bucket(self._seed, tokenized_doc_id(data), n_docs, self._pool_size)
-            yield from self._batches.add(pool, data)
+            yield from self._parted(self._batches.add(pool, data))
 
     def finish_bundle(self):
-        yield from in_global_window(self._batches.flush())
+        yield from in_global_window(self._parted(self._batches.flush()))
         self._payloads.close()
 
 
@@ -119,15 +138,19 @@ class PackInstances(beam.PTransform):
     Counts `documents_kept` (>= 1 instance) or `documents_dropped/no_instance`, `instances`,
     `tokens` (input_ids incl. specials), `instances_label/<label>`, and the packing side
     statistics of transforms/pack.py. With a `spill_dir` (local runs) the documents cross
-    the NSP pool shuffle as spill files.
+    the NSP pool shuffle as spill files. `pool_parts`: how many groups share each NSP pool
+    (the local runner's worker count; see the module docstring).
     """
 
     def __init__(self, pack_cfg: PackConfig, cls_id: int, sep_id: int,
-                 spill_dir: str | None = None) -> None:
+                 spill_dir: str | None = None, pool_parts: int = 1) -> None:
         super().__init__()
+        if pool_parts < 1:
+            raise ValueError(f"pool_parts must be >= 1; got {pool_parts}")
         self._cfg = pack_cfg
         self._specials = SpecialIds(cls_id, sep_id)
         self._spill_dir = spill_dir
+        self._pool_parts = pool_parts
 
     def expand(self, documents):
         if self._cfg.task == "nsp":
@@ -136,12 +159,13 @@ class PackInstances(beam.PTransform):
                 documents
                 | "CompactDocuments" >> beam.ParDo(SpillElements(self._spill_dir, tokenized_bytes))
                 .with_output_types(bytes)
-                | "KeyByPool" >> beam.ParDo(_KeyByPoolFn(self._cfg, self._spill_dir),
-                                           beam.pvalue.AsSingleton(n_docs))
-                .with_output_types(tuple[int, bytes])
+                | "KeyByPool" >> beam.ParDo(
+                    _KeyByPoolFn(self._cfg, self._spill_dir, self._pool_parts),
+                    beam.pvalue.AsSingleton(n_docs))
+                .with_output_types(tuple[tuple[int, int], bytes])
                 | "GroupByPool" >> beam.GroupByKey()
             )
-        pack = beam.ParDo(_PackFn(self._cfg, self._specials, self._spill_dir)).with_output_types(
-            Instance)
+        pack = beam.ParDo(_PackFn(self._cfg, self._specials, self._spill_dir, self._pool_parts)
+                          ).with_output_types(Instance)
         outputs = documents | "Pack" >> pack.with_outputs(STATS_TAG, main="instances")
         return {"instances": outputs.instances, "stats": outputs[STATS_TAG]}

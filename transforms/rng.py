@@ -35,13 +35,24 @@ def stable_hash64(*parts: object) -> int:
 
 
 def stable_hash64_state(*parts: object):
-    """The hash state of `stable_hash64(*parts)`: `.copy()` it and `.update` it with more
-    parts' `str(part).encode("utf-8") + b"\x1f"` to hash a longer tuple from a shared prefix."""
+    """The BLAKE2b state of `stable_hash64(*parts)`, for `stable_hash64_extend`."""
     h = hashlib.blake2b(digest_size=8)
-    for part in parts:
-        h.update(str(part).encode("utf-8"))
-        h.update(b"\x1f")
+    h.update(_encoded(parts))
     return h
+
+
+def stable_hash64_extend(state, *parts: object) -> int:
+    """`stable_hash64(*prefix, *parts)` from `state = stable_hash64_state(*prefix)` (left as
+    it is): BLAKE2b hashes a concatenation the same in pieces, so a shared prefix is hashed
+    once."""
+    h = state.copy()
+    h.update(_encoded(parts))
+    return int.from_bytes(h.digest(), "little")
+
+
+def _encoded(parts: tuple) -> bytes:
+    """The bytes a tuple of parts is hashed as: each part's `str`, then a 0x1F separator."""
+    return "".join([f"{part!s}\x1f" for part in parts]).encode("utf-8")
 
 
 def doc_id_hash(doc_id: str) -> int:
@@ -120,7 +131,9 @@ def _seed_sequence_keys(words: np.ndarray) -> np.ndarray:
 def stream_keys(seed: int, doc_ids: np.ndarray, pass_indices: np.ndarray, stage: Stage,
                 extras: np.ndarray | None = None) -> np.ndarray:
     """The Philox keys of `make_rng(seed, doc_ids[k], pass_indices[k], stage, extras[k])` for
-    every k, as an (n, 2) uint64 array: one vectorised hash instead of n SeedSequences."""
+    every k, as an (n, 2) uint64 array: one vectorised hash instead of n SeedSequences.
+    A pass index is one uint32 word here, as in `make_rng` below 2**32; `PackConfig` keeps
+    every pass index below 255."""
     doc_ids = np.asarray(doc_ids, dtype=np.uint64)
     n = len(doc_ids)
     extras = np.zeros(n, np.uint64) if extras is None else np.asarray(extras, dtype=np.uint64)

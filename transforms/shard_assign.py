@@ -25,7 +25,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from transforms.rng import stable_hash64_state
+from transforms.rng import stable_hash64_extend, stable_hash64_state
 
 BUCKET_BITS = 12
 _SORT_KEY = struct.Struct(">QQQQ")
@@ -33,11 +33,8 @@ _SORT_KEY = struct.Struct(">QQQQ")
 
 def shard_hash(seed: int, doc_id: int, pass_index: int, index: int) -> int:
     """The 64-bit key that orders instances; independent of runner, bundle and worker:
-    `stable_hash64("shard", seed, doc_id, pass_index, index)`, from a copy of the hash
-    state after the constant prefix (BLAKE2b hashes a concatenation the same in pieces)."""
-    h = _hash_prefix(seed).copy()
-    h.update(f"{doc_id}\x1f{pass_index}\x1f{index}\x1f".encode())
-    return int.from_bytes(h.digest(), "little")
+    `stable_hash64("shard", seed, doc_id, pass_index, index)`, the prefix hashed once."""
+    return stable_hash64_extend(_hash_prefix(seed), doc_id, pass_index, index)
 
 
 @lru_cache(maxsize=16)

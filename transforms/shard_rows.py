@@ -23,19 +23,34 @@ from typing import NamedTuple
 
 import numpy as np
 
+from transforms.ranges import concat_ranges
 from transforms.records import Instance
 
 KEY_SIZE = 32
-_HEADER = struct.Struct("<Qqqqq")  # doc_id, pass_index, index, a_len, sentence_label
-_ARRAY = struct.Struct("<4sI")  # numpy dtype.str, element count
-_LENGTH = struct.Struct("<I")
+_SCALARS = (("doc_id", "Q"), ("pass_index", "q"), ("index", "q"), ("a_len", "q"),
+            ("sentence_label", "q"))
+_SPEC = (("code", "4s"), ("count", "I"))  # numpy dtype.str, element count
 _ARRAYS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
+_ROW_HEAD = (("key", f"{KEY_SIZE}s"), *_SCALARS,
+             *((f"{part}{k}", code) for k in range(len(_ARRAYS)) for part, code in _SPEC))
+"""The fixed-size head of every row: key, header and the five array specs (specs are the
+same size whatever the dtypes). The one definition of the layout: the structs below and
+`_HEAD`, the numpy view of many heads, are made from it."""
+
+
+def _struct(fields: Iterable[tuple[str, str]]) -> struct.Struct:
+    return struct.Struct("<" + "".join(code for _, code in fields))
+
+
+_HEADER = _struct(_SCALARS)
+_ARRAY = _struct(_SPEC)
+_U16_ROW = _struct(_ROW_HEAD)
+_HEAD = np.dtype([(name, f"S{code[:-1]}" if code.endswith("s") else f"<{code}")
+                  for name, code in _ROW_HEAD])
+_LENGTH = struct.Struct("<I")
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max
 _U16 = np.dtype(np.uint16).str.encode("ascii")
-_U16_ROW = struct.Struct(f"<{KEY_SIZE}s" + _HEADER.format[1:] + _ARRAY.format[1:] * len(_ARRAYS))
-"""Key, header and array specs of a row in one struct (specs are the same size whatever
-the dtypes)."""
 _ALL_U16 = (_U16.ljust(4, b"\0"),) * len(_ARRAYS)
 
 
@@ -113,13 +128,6 @@ class RowColumns(NamedTuple):
     lists: dict[str, tuple[np.ndarray, np.ndarray]]
 
 
-_HEAD = np.dtype([("key", f"V{KEY_SIZE}"), ("doc_id", "<u8"), ("pass_index", "<i8"),
-                  ("index", "<i8"), ("a_len", "<i8"), ("sentence_label", "<i8")]
-                 + [(f"{part}{k}", fmt) for k in range(len(_ARRAYS))
-                    for part, fmt in (("code", "S4"), ("count", "<u4"))])
-assert _HEAD.itemsize == _U16_ROW.size
-
-
 def rows_to_columns(rows: Sequence[bytes]) -> RowColumns | None:
     """The columns of rows whose arrays are all uint16 (what `encode_row` writes for any
     vocab of <= 65,536 ids), in a few numpy calls instead of an `Instance` per row; None if
@@ -136,16 +144,11 @@ def rows_to_columns(rows: Sequence[bytes]) -> RowColumns | None:
     starts = np.zeros(counts.size, dtype=np.int64)
     counts.ravel()[:-1].cumsum(out=starts[1:])
     starts = starts.reshape(counts.shape)
-    lists = {}
-    for k, name in enumerate(_ARRAYS):
-        lengths = counts[:, k]
-        ends = lengths.cumsum()
-        index = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts[:, k] - ends + lengths,
-                                                                   lengths)
-        lists[name] = (values[index], lengths)
+    lists = {name: (values[concat_ranges(starts[:, k], counts[:, k])], counts[:, k])
+             for k, name in enumerate(_ARRAYS)}
     return RowColumns(
         {name: heads[name].astype(np.uint64 if name == "doc_id" else np.int64)
-         for name in ("doc_id", "pass_index", "index", "a_len", "sentence_label")}, lists)
+         for name, _ in _SCALARS}, lists)
 
 
 def join_rows(rows: Iterable[bytes]) -> bytes:

@@ -20,7 +20,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -48,41 +48,47 @@ def ipc_options(compression: str) -> pa.ipc.IpcWriteOptions:
     return pa.ipc.IpcWriteOptions(compression=None if compression == "none" else compression)
 
 
+def _ipc_file(schema: pa.Schema, compression: str, batches: Iterable[pa.RecordBatch]
+              ) -> bytes:
+    """Arrow IPC file bytes of `batches`, in order."""
+    sink = io.BytesIO()
+    with pa.ipc.new_file(sink, schema, options=ipc_options(compression)) as w:
+        for batch in batches:
+            w.write_batch(batch)
+    return sink.getvalue()
+
+
+def _row_ranges(n_rows: int) -> Iterator[tuple[int, int]]:
+    """`[lo, hi)` of each record batch of <= `MAX_BATCH_ROWS` rows."""
+    for lo in range(0, n_rows, MAX_BATCH_ROWS):
+        yield lo, min(lo + MAX_BATCH_ROWS, n_rows)
+
+
 def encode_shard(instances: Sequence[Instance], vocab_size: int, compression: str) -> bytes:
     """Arrow IPC file bytes: the rows in the given order, record batches of <= 1024 rows."""
-    sink = io.BytesIO()
-    with pa.ipc.new_file(sink, shard_schema(vocab_size), options=ipc_options(compression)) as w:
-        for lo in range(0, len(instances), MAX_BATCH_ROWS):
-            w.write_batch(instances_to_batch(instances[lo:lo + MAX_BATCH_ROWS], vocab_size))
-    return sink.getvalue()
+    return _ipc_file(shard_schema(vocab_size), compression,
+                     (instances_to_batch(instances[lo:hi], vocab_size)
+                      for lo, hi in _row_ranges(len(instances))))
 
 
 def encode_shard_columns(columns: RowColumns, vocab_size: int, compression: str) -> bytes:
     """`encode_shard` of the rows of `columns` (`shard_rows.rows_to_columns`): the same bytes."""
-    sink = io.BytesIO()
-    n_rows = len(columns.scalars["doc_id"])
     offsets = {name: np.concatenate(([0], lengths.cumsum()))
                for name, (_, lengths) in columns.lists.items()}
-    with pa.ipc.new_file(sink, shard_schema(vocab_size), options=ipc_options(compression)) as w:
-        for lo in range(0, n_rows, MAX_BATCH_ROWS):
-            hi = min(lo + MAX_BATCH_ROWS, n_rows)
-            w.write_batch(columns_to_batch(
-                {name: column[lo:hi] for name, column in columns.scalars.items()},
-                {name: (values[offsets[name][lo]:offsets[name][hi]], lengths[lo:hi])
-                 for name, (values, lengths) in columns.lists.items()}, vocab_size))
-    return sink.getvalue()
+    return _ipc_file(shard_schema(vocab_size), compression, (
+        columns_to_batch(
+            {name: column[lo:hi] for name, column in columns.scalars.items()},
+            {name: (values[offsets[name][lo]:offsets[name][hi]], lengths[lo:hi])
+             for name, (values, lengths) in columns.lists.items()}, vocab_size)
+        for lo, hi in _row_ranges(len(columns.scalars["doc_id"]))))
 
 
 def encode_packed_shard(instances: Sequence[Instance], rows: Sequence[Sequence[int]],
                         vocab_size: int, compression: str) -> bytes:
     """Arrow IPC file bytes of packed rows (schema v2; `rows` index into `instances`)."""
-    sink = io.BytesIO()
-    with pa.ipc.new_file(sink, packed_shard_schema(vocab_size),
-                         options=ipc_options(compression)) as w:
-        for lo in range(0, len(rows), MAX_BATCH_ROWS):
-            w.write_batch(packed_rows_to_batch(instances, rows[lo:lo + MAX_BATCH_ROWS],
-                                               vocab_size))
-    return sink.getvalue()
+    return _ipc_file(packed_shard_schema(vocab_size), compression,
+                     (packed_rows_to_batch(instances, rows[lo:hi], vocab_size)
+                      for lo, hi in _row_ranges(len(rows))))
 
 
 def shard_info(file: str, data: bytes, instances: Sequence[Instance],

@@ -59,11 +59,9 @@ class Payloads:
     def __init__(self, spill_dir: str | None) -> None:
         self._dir = spill_dir
         self._file = None
-        self._name = ""
-        self._size = 0
 
     def __getstate__(self) -> dict:
-        return {"_dir": self._dir, "_file": None, "_name": "", "_size": 0}
+        return {"_dir": self._dir, "_file": None}
 
     def put_rows(self, rows: list[bytes]) -> bytes:
         """The payload of `rows` joined as one `join_rows` batch (what a `Batcher` flushes)."""
@@ -74,14 +72,12 @@ class Payloads:
         if self._dir is None:
             return data
         if self._file is None:
-            self._name = uuid.uuid4().hex + _SUFFIX
-            self._file = open(os.path.join(self._dir, self._name), "xb")  # noqa: SIM115
-            self._size = 0
+            self._file = open(os.path.join(self._dir, uuid.uuid4().hex + _SUFFIX),  # noqa: SIM115
+                              "xb")
+        offset = self._file.tell()
         self._file.write(data)
         self._file.flush()  # the bytes are the OS's before the reference leaves
-        ref = _REF.pack(self._size, len(data)) + self._name.encode("utf-8")
-        self._size += len(data)
-        return ref
+        return _REF.pack(offset, len(data)) + os.path.basename(self._file.name).encode("utf-8")
 
     def close(self) -> None:
         """End this bundle's file (the next `put` starts another)."""
