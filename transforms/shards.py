@@ -216,7 +216,11 @@ class _BucketOffsetsFn(beam.CombineFn):
         return bucket_offsets(counts)
 
 
-def _empty_shards(offsets: tuple[dict[int, int], int], num_shards: int):
+_NO_OFFSETS: tuple[dict[int, int], int] = ({}, 0)
+"""`bucket_offsets` of no instances: the side input's default for an empty corpus."""
+
+
+def _empty_shards(_: bytes, num_shards: int, offsets: tuple[dict[int, int], int]):
     for shard, size in enumerate(shard_sizes(offsets[1], num_shards)):
         if size == 0:
             yield shard, []
@@ -248,12 +252,15 @@ class WriteShards(beam.PTransform):
             KeyBySortKey(self._seed, self._spill_dir)).with_output_types(bytes).with_outputs(
                 KeyBySortKey.KEYS, main="rows")
         rows, bucketed = keyed.rows, keyed[KeyBySortKey.KEYS]
-        offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
+        # Without the default for no input (an Impulse, 3 ParDos and a stage of start-up):
+        # the side inputs default to `_NO_OFFSETS` instead.
+        offsets = beam.pvalue.AsSingleton(
+            bucketed | "BucketOffsets" >> beam.CombineGlobally(
+                _BucketOffsetsFn()).without_defaults(), default_value=_NO_OFFSETS)
         boundaries = (
             bucketed
             | "GroupByBucket" >> beam.GroupByKey()
-            | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards),
-                                           offsets=beam.pvalue.AsSingleton(offsets))
+            | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards), offsets=offsets)
         )
         writer = WriteShard(self._output_dir, self._num_shards, self._compression,
                             self._packing, self._spill_dir)
@@ -268,8 +275,9 @@ class WriteShards(beam.PTransform):
                                                                           main="shards")
         )
         empty = (
-            offsets
-            | "EmptyShards" >> beam.FlatMap(_empty_shards, self._num_shards)
+            instances.pipeline
+            | "Once" >> beam.Impulse()
+            | "EmptyShards" >> beam.FlatMap(_empty_shards, self._num_shards, offsets)
             | "WriteEmptyShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
                                                                                main="shards")
         )
