@@ -18,7 +18,12 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from core.config import ReadConfig
 from core.errors import UserError
-from pipeline.beam_options import LOCAL_RUNNERS, is_dry_run, make_pipeline_options
+from pipeline.beam_options import (
+    LOCAL_RUNNERS,
+    is_dry_run,
+    local_runner,
+    make_pipeline_options,
+)
 from pipeline.local_memory import release_finished_stages, return_freed_memory
 from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
@@ -88,7 +93,7 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
     try:
         with (spill_dir(local and not dry_run) as spill, _quiet_worker_errors(),
               progress_lines() if local else contextlib.nullcontext(),
-              beam.Pipeline(options=options) as p):
+              beam.Pipeline(runner=local_runner(options), options=options) as p):
             build(p, spill)
     except Exception as e:
         if (path := no_space_path(e)) is not None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserError
-from pipeline.beam_options import local_workers, make_pipeline_options, worker_args
+from pipeline.beam_options import (
+    WorkerProcessesRunner,
+    local_runner,
+    local_workers,
+    make_pipeline_options,
+    use_worker_main,
+    worker_args,
+)
 from pipeline.cli import main
 
 
@@ -30,6 +37,27 @@ def test_workers_is_the_local_runners_multi_processing():
 def test_local_workers_is_the_count_the_local_runner_splits_stages_over(beam_args, workers):
     """It sets how many parts each NSP pool is packed in (transforms/pack_beam.py)."""
     assert local_workers(make_pipeline_options(beam_args)) == workers
+
+
+def test_worker_processes_start_as_our_entry_point():
+    import sys
+
+    import apache_beam as beam
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    assert isinstance(local_runner(make_pipeline_options(worker_args(2, []))),
+                      WorkerProcessesRunner)
+    assert local_runner(make_pipeline_options([])) is None
+    assert local_runner(make_pipeline_options(["--runner", "DirectRunner",
+                                               *worker_args(2, [])])) is None
+    command = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"  # FnApiRunner's
+    p = beam.Pipeline(runner="FnApiRunner")
+    p | beam.Create([1])
+    proto = p.to_runner_api(
+        default_environment=SubprocessSDKEnvironment.from_command_string(command))
+    use_worker_main(proto)
+    payloads = {env.payload for env in proto.components.environments.values()}
+    assert payloads == {f"{sys.executable} -m pipeline.worker_main".encode()}
 
 
 @pytest.mark.parametrize("workers, beam_args, message", [

@@ -1,0 +1,44 @@
+"""The process behind each `--workers N` worker: Beam's SDK worker without Beam's optional
+integrations.
+
+FnApiRunner starts a worker process as `python -m apache_beam.runners.worker.sdk_worker_main`,
+whose `import apache_beam` imports every optional integration that happens to be installed:
+the BigQuery client (and, through tqdm's notebook bar, IPython), Pub/Sub and the Dataflow
+API client. On this machine that was a third of each worker's CPU samples at 20 MB
+(py-spy, README "Local cores"): the workers start while the launcher waits. None of them
+is used by a worker of this pipeline, and Beam imports each inside `try/except`, so this
+entry point marks them missing (as if not installed) before starting Beam's worker.
+
+It also applies `local_memory.release_finished_stages` in the worker, as the launcher does
+for its in-process worker. `beam_options.WorkerProcessesRunner` starts workers with it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
+                   "google.cloud.dataflow_v1beta3")
+"""Imported by `import apache_beam` only when installed (each in a try/except), and never by
+a worker of this project. Not pandas (pyarrow's pandas shim reads `sys.modules` and fails)
+nor pymongo (Beam then prints a warning)."""
+
+
+def skip_optional_imports() -> None:
+    """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process."""
+    for name in SKIPPED_MODULES:
+        sys.modules.setdefault(name, None)
+
+
+def main() -> None:
+    skip_optional_imports()
+    from apache_beam.runners.worker import sdk_worker_main
+
+    from pipeline.local_memory import release_finished_stages
+
+    release_finished_stages()
+    sdk_worker_main.main(sys.argv)
+
+
+if __name__ == "__main__":
+    main()
