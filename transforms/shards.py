@@ -16,7 +16,7 @@ local run the row batches wait in spill files and only references to them cross
                                └► row batches ─► AssignShard(boundary keys) ─► GroupByShard
                                                                       ─► WriteShard
                                                    (--packed: pack each shard's rows first)
-    BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
+    BucketOffsets ─► WriteEmptyShards                     (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► vocab.txt, manifest.json
 """
 
@@ -148,8 +148,8 @@ class AssignShard(beam.DoFn):
 
 class WriteShard(beam.DoFn):
     """(shard, row batches) -> the shard file, written atomically; yields its manifest
-    entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
-    files."""
+    entry. Shards without rows come from `WriteEmptyShards`, so the dir always holds
+    `num_shards` files."""
 
     def __init__(self, output_dir: str, num_shards: int, compression: str,
                  packing: RowPacking | None, spill_dir: str | None) -> None:
@@ -220,10 +220,15 @@ _NO_OFFSETS: tuple[dict[int, int], int] = ({}, 0)
 """`bucket_offsets` of no instances: the side input's default for an empty corpus."""
 
 
-def _empty_shards(_: bytes, num_shards: int, offsets: tuple[dict[int, int], int]):
-    for shard, size in enumerate(shard_sizes(offsets[1], num_shards)):
-        if size == 0:
-            yield shard, []
+class WriteEmptyShards(WriteShard):
+    """The impulse (+ the bucket offsets) -> an empty shard file, written as `WriteShard`
+    writes any, for each shard that gets no rows: one ParDo, not a FlatMap before the
+    writer."""
+
+    def process(self, _: bytes, offsets: tuple[dict[int, int], int], vocab: dict):
+        for shard, size in enumerate(shard_sizes(offsets[1], self._num_shards)):
+            if size == 0:
+                yield from super().process((shard, []), vocab)
 
 
 class WriteShards(beam.PTransform):
@@ -262,8 +267,9 @@ class WriteShards(beam.PTransform):
             | "GroupByBucket" >> beam.GroupByKey()
             | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards), offsets=offsets)
         )
-        writer = WriteShard(self._output_dir, self._num_shards, self._compression,
-                            self._packing, self._spill_dir)
+        writer_args = (self._output_dir, self._num_shards, self._compression, self._packing,
+                       self._spill_dir)
+        writer, empty_writer = WriteShard(*writer_args), WriteEmptyShards(*writer_args)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             rows
@@ -277,9 +283,8 @@ class WriteShards(beam.PTransform):
         empty = (
             instances.pipeline
             | "Once" >> beam.Impulse()
-            | "EmptyShards" >> beam.FlatMap(_empty_shards, self._num_shards, offsets)
-            | "WriteEmptyShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
-                                                                               main="shards")
+            | "WriteEmptyShards" >> beam.ParDo(empty_writer, offsets=offsets, vocab=vocab)
+            .with_outputs(STATS_TAG, main="shards")
         )
         return {
             "shards": (written.shards, empty.shards) | "AllShards" >> beam.Flatten(),
