@@ -29,6 +29,7 @@ from pipeline.output_dir import OwnFiles, prepare_output_dir
 from pipeline.progress import progress_lines
 from pipeline.stages import check_local_inputs, check_remote_inputs, with_default_inputs
 from pipeline.summary import print_summary
+from pipeline.worker_zygote import zygote
 from transforms.spill import spill_dir
 
 _NO_SPACE = re.compile(r"No space left on device(?:: '([^']+)')?")
@@ -89,11 +90,13 @@ def launch(beam_args: list[str], read_cfg: ReadConfig, output: str, overwrite: b
         prepare_output_dir(output, overwrite, own_files)
         return_freed_memory()
         release_finished_stages()
+    runner = local_runner(options)
     start = time.monotonic()
     try:
         with (spill_dir(local and not dry_run) as spill, _quiet_worker_errors(),
+              zygote() if runner is not None and not dry_run else contextlib.nullcontext(),
               progress_lines() if local else contextlib.nullcontext(),
-              beam.Pipeline(runner=local_runner(options), options=options) as p):
+              beam.Pipeline(runner=runner, options=options) as p):
             build(p, spill)
     except Exception as e:
         if (path := no_space_path(e)) is not None:

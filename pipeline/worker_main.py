@@ -30,14 +30,29 @@ def skip_optional_imports() -> None:
         sys.modules.setdefault(name, None)
 
 
-def main() -> None:
-    skip_optional_imports()
+def _run_worker() -> None:
     from apache_beam.runners.worker import sdk_worker_main
 
     from pipeline.local_memory import release_finished_stages
 
     release_finished_stages()
     sdk_worker_main.main(sys.argv)
+
+
+def main() -> None:
+    """A worker (`python -m pipeline.worker_main`), run by the zygote when there is one, or
+    the zygote itself (`--zygote SOCKET LAUNCHER_PID`, pipeline/worker_zygote.py)."""
+    from pipeline import worker_zygote
+
+    if sys.argv[1:2] == ["--zygote"]:
+        skip_optional_imports()
+        worker_zygote.serve(sys.argv[2], int(sys.argv[3]), _run_worker)
+        return
+    status = worker_zygote.run_in_zygote()
+    if status is not None:
+        sys.exit(status)
+    skip_optional_imports()
+    _run_worker()
 
 
 if __name__ == "__main__":

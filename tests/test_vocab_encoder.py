@@ -114,10 +114,29 @@ def _assert_cache_matches_plain(encoder: Encoder, documents: list[list[str]], zh
             np.testing.assert_array_equal(x, y)
 
 
-def test_cached_path_equals_plain_path_on_english(encoders):
+@pytest.mark.parametrize("table_min_pieces", [0, 10**9])
+def test_cached_path_equals_plain_path_on_english(encoders, monkeypatch, table_min_pieces):
+    """Pieces looked up by the byte-keyed table (every document) or by string (none)."""
+    monkeypatch.setattr(vocab.encoder, "_TABLE_MIN_PIECES", table_min_pieces)
     lines = enwiki_lines(3000)
     docs = [lines[i:i + 20] for i in range(0, len(lines), 20)]
     _assert_cache_matches_plain(encoders["bert-base-uncased"], docs, zh=False)
+
+
+def test_large_documents_take_the_table_path(encoders, monkeypatch):
+    """The default threshold sends long documents to the table (which then resolves their
+    repeated pieces) and short ones to the string lookup."""
+    lines = enwiki_lines(3000)
+    big, small = lines[:400], lines[400:402]
+    assert " ".join(big).count(" ") + 1 >= vocab.encoder._TABLE_MIN_PIECES
+    assert " ".join(small).count(" ") + 1 < vocab.encoder._TABLE_MIN_PIECES
+    encoder = encoders["bert-base-uncased"]
+    cached = Encoder(encoder.tokenizer, "".join(t + "\n" for t in encoder.id_to_token).encode(),
+                     lowercase=True)
+    cached.encode_document(small)
+    assert cached._cache.table.entries == 1  # only the "" entry
+    cached.encode_document(big)
+    assert cached._cache.table.entries > 1000
 
 
 def test_cached_path_equals_plain_path_on_chinese_with_jieba_starts(encoders):
@@ -138,11 +157,16 @@ MIXED_DOCUMENTS = [
      "", "naïve\tcafé ,x"],
     ["naïve café —  no CJK here", "", "plain ASCII"],
     ["", " "],
+    ["abcdefghijklmno abcdefghijklmnop abcdefghijklmnopq naïveté's naïvetés naïveté",
+     "Ünïcödé—dashes…and “quotes”  x\x00 x"],
 ]
 
 
 @pytest.mark.parametrize("zh", [False, True])
-def test_cached_path_equals_plain_path_on_mixed_scripts(encoders, zh):
+@pytest.mark.parametrize("table_min_pieces", [0, 10**9])
+def test_cached_path_equals_plain_path_on_mixed_scripts(encoders, zh, monkeypatch,
+                                                        table_min_pieces):
+    monkeypatch.setattr(vocab.encoder, "_TABLE_MIN_PIECES", table_min_pieces)
     for encoder in encoders.values():
         _assert_cache_matches_plain(encoder, MIXED_DOCUMENTS, zh)
 
@@ -151,6 +175,7 @@ def test_cached_path_equals_plain_path_when_the_cache_overflows(encoders, monkey
     """A full cache keeps its oldest pieces and forgets the rest (per-character slots too)."""
     monkeypatch.setattr(vocab.encoder, "_MAX_CACHE", 60)
     monkeypatch.setattr(vocab.encoder, "_KEEP", 25)
+    monkeypatch.setattr(vocab.encoder, "_TABLE_MIN_PIECES", 0)  # byte table forgets too
     lines = enwiki_lines(400)
     _assert_cache_matches_plain(encoders["bert-base-uncased"],
                                 [lines[i:i + 5] for i in range(0, len(lines), 5)], zh=False)

@@ -1,10 +1,13 @@
-"""`pipeline.worker_main`: a `--workers N` worker imports Beam without its unused integrations."""
+"""`pipeline.worker_main`: a `--workers N` worker imports Beam without its unused integrations,
+forked by the zygote of `pipeline.worker_zygote` when there is one."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pipeline.worker_main import SKIPPED_MODULES
@@ -27,3 +30,36 @@ def test_beam_and_our_stages_import_without_the_skipped_modules():
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout
     assert "IPython" in SKIPPED_MODULES
+
+
+def test_a_worker_asks_the_zygote_which_forks_it_with_the_workers_environment(tmp_path,
+                                                                              monkeypatch):
+    """`run_in_zygote` (the worker command) hands its environment to the zygote; a child of
+    the zygote runs with it and its exit status comes back."""
+    from pipeline import worker_zygote
+
+    socket_path, seen = tmp_path / "socket", tmp_path / "seen.json"
+    code = (
+        "import json, os, sys\n"
+        "from pipeline.worker_zygote import serve\n"
+        "def run():\n"
+        f"    open({str(seen)!r}, 'w').write(json.dumps([os.getppid(), os.environ['PROBE']]))\n"
+        "    sys.exit(int(os.environ['PROBE']))\n"
+        f"serve({str(socket_path)!r}, os.getppid(), run)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    zygote = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        monkeypatch.setenv(worker_zygote.ZYGOTE_ENV, str(socket_path))
+        for _ in range(600):  # the zygote binds its socket first, then imports
+            if socket_path.exists():
+                break
+            time.sleep(0.05)
+        for status in (0, 3):
+            monkeypatch.setenv("PROBE", str(status))
+            assert worker_zygote.run_in_zygote() == status
+            assert json.loads(seen.read_text()) == [zygote.pid, str(status)]
+    finally:
+        zygote.terminate()
+        zygote.wait()
+    monkeypatch.setenv(worker_zygote.ZYGOTE_ENV, str(tmp_path / "gone"))
+    assert worker_zygote.run_in_zygote() is None  # no zygote: the worker runs itself

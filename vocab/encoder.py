@@ -23,7 +23,9 @@ to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole se
 Tests prove both identical on real corpora. A document's sentences are joined by spaces and
 split once; with CJK characters, the pieces are found by numpy on the code points, and a
 one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
-such pieces), so only longer runs are looked up as strings. Unseen pieces are encoded many
+such pieces), so only longer runs are looked up as strings. Without CJK, a document of many
+pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the bytes of pieces up to
+15 bytes, exact) instead of by one string per piece. Unseen pieces are encoded many
 to a string and split back by character offsets, because one `Encoding` per piece would
 cost more than it saves. With `zh_word_starts`, jieba still runs on each CJK run.
 """
@@ -43,6 +45,7 @@ from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_ch
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
 from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
 from vocab.jieba_segmenter import presegment, word_start_chars
+from vocab.piece_table import PieceTable, piece_keys
 from vocab.vocab_dir import load_vocab_dir
 
 _MAX_CACHE = 1 << 18
@@ -53,6 +56,10 @@ word's first sighting comes early the more frequent it is), so that fewer pieces
 encoded again than after dropping everything."""
 _JOIN = 256
 """Unseen pieces encoded per joined string when filling the cache."""
+_TABLE_MIN_PIECES = 1024
+"""Documents with at least this many space-separated pieces are looked up in the byte-keyed
+`PieceTable` (below it its fixed cost exceeds a dict lookup per piece: crossover measured at
+~500-1000 pieces on English)."""
 _PIECES = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
 _TABLE_CHARS = max(hi for _, hi in BERT_CHINESE_RANGES) + 1
 """One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
@@ -141,7 +148,10 @@ class Encoder:
                 return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
         # Without CJK characters the pieces are the space-separated runs (empty strings hit
         # the "" entry), and text k has exactly count(" ") + 1 of them.
-        slots = self._slots(joined.split(" "))
+        if joined.count(" ") + 1 >= _TABLE_MIN_PIECES:
+            slots = self._slots_of_bytes(joined.encode("utf-8", "surrogatepass"))
+        else:
+            slots = self._slots(joined.split(" "))
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
         ids, starts, piece_offsets = self._cache.gather(slots)
@@ -185,6 +195,24 @@ class Encoder:
             in_cjk = cjk[lo][piece_of]
             starts[in_cjk] = jieba[lo[piece_of[in_cjk]]]
         return ids, starts, np.diff(piece_offsets[bounds])
+
+    def _slots_of_bytes(self, raw: bytes) -> np.ndarray:
+        """The cache slot of each piece of `raw` split at b" ": by the byte-keyed table,
+        and by string for the pieces it does not resolve."""
+        keys = piece_keys(raw)
+        slots = self._cache.table.lookup(keys)
+        unresolved = np.flatnonzero(slots < 0)
+        if len(unresolved):
+            spans = zip(keys.starts[unresolved].tolist(), keys.lengths[unresolved].tolist(),
+                        strict=True)
+            slots[unresolved] = self._slots(
+                [raw[a:a + n].decode("utf-8", "surrogatepass") for a, n in spans])
+            # The table learns the pieces it missed (each once: one slot per piece), so
+            # that it mirrors only pieces of documents that take this path.
+            _, first = np.unique(slots[unresolved], return_index=True)
+            learn = unresolved[first]
+            self._cache.table.add(keys.take(learn), slots[learn])
+        return slots
 
     def _slots(self, pieces: list[str]) -> np.ndarray:
         """The cache slot of each piece, encoding the unseen ones first."""
@@ -249,6 +277,8 @@ class _PieceCache:
         self._starts = np.zeros(4096, dtype=bool)
         self._used = 0  # tokens in the store
         self._by_char: np.ndarray | None = None
+        self.table = PieceTable()  # mirrors `index` for short pieces of byte-path documents
+        self.table.add(piece_keys(b""), np.zeros(1, dtype=np.int64))
 
     def char_table(self) -> np.ndarray:
         """code point -> slot of the one-character piece, -1 if not cached (the caller
@@ -267,6 +297,7 @@ class _PieceCache:
         self._used = int(self._first[n])
         if self._by_char is not None:
             self._by_char[self._by_char >= n] = -1
+        self.table.keep_slots_below(n)
 
     def slots(self, pieces: list[str]) -> np.ndarray:
         """The slot of each piece, -1 where a piece is not cached (one pass either way)."""
