@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import socket
 import struct
 import subprocess
@@ -80,48 +81,74 @@ def zygote() -> Iterator[None]:
                 os.environ.pop(ZYGOTE_ENV, None)
             else:
                 os.environ[ZYGOTE_ENV] = previous
-            process.terminate()
-            process.wait()
+            process.terminate()  # it then waits for its workers, which the runner ended
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class _Stop(Exception):
+    """SIGTERM from the launcher: the run is over."""
+
+
+def _stop(*_) -> None:
+    raise _Stop
 
 
 def serve(path: str, parent: int, run_worker) -> None:
     """The zygote: import `PRELOAD`, then fork one `run_worker()` per request on `path`
-    until the launcher (`parent`) is gone or terminates it."""
+    until the launcher (`parent`) is gone or terminates it; then wait for the workers, so
+    that their CPU time and peak RSS reach the launcher's `wait` (benchmarks read them)."""
     import importlib
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(64)  # a worker that asks while we import waits in the backlog
-    for name in PRELOAD:
-        importlib.import_module(name)
-    server.settimeout(1.0)
-    while os.getppid() == parent:
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        try:
-            conn, _ = server.accept()
-        except TimeoutError:
-            continue
-        conn.settimeout(None)
-        environ = _receive(conn)
-        if environ is None or os.fork():
-            conn.close()
-            continue
-        server.close()
-        status = 1
-        try:
-            os.environ.clear()
-            os.environ.update(json.loads(environ))
-            random.seed()
-            run_worker()
-            status = 0
-        except SystemExit as e:
-            status = e.code if isinstance(e.code, int) else int(e.code is not None)
-        finally:
-            with contextlib.suppress(OSError):
-                _send(conn, str(status).encode())
-            os._exit(status)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        for name in PRELOAD:
+            importlib.import_module(name)
+        server.settimeout(1.0)
+        while os.getppid() == parent:
+            _fork_on_request(server, run_worker)
+    except _Stop:
+        pass
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
+
+
+def _fork_on_request(server: socket.socket, run_worker) -> None:
+    """Serve one request, if one comes within the server's timeout; the child never returns."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    try:
+        conn, _ = server.accept()
+    except TimeoutError:
+        return
+    conn.settimeout(None)
+    environ = _receive(conn)
+    if environ is None or os.fork():
+        conn.close()
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    server.close()
+    status = 1
+    try:
+        os.environ.clear()
+        os.environ.update(json.loads(environ))
+        random.seed()
+        run_worker()
+        status = 0
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else int(e.code is not None)
+    finally:
+        with contextlib.suppress(OSError):
+            _send(conn, str(status).encode())
+        os._exit(status)
 
 
 def run_in_zygote() -> int | None:

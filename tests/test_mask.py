@@ -379,7 +379,8 @@ def test_statistics_on_real_text(mode, english_instances):
         np.testing.assert_allclose(hist, [6 / 11, 3 / 11, 2 / 11], atol=0.02)
 
 
-# The realised span law: what `mask_words` writes for span, not the sampler alone (issue 12 item 1).
+# The realised unit-length laws: what `mask_words` writes, not the sampler alone (issue 12
+# item 1).
 SPAN_CFG_ALL = MaskConfig(masking="span", masked_lm_prob=1.0, max_predictions_per_seq=1 << 30)
 
 
@@ -394,18 +395,22 @@ def _long_single_segment(n_words: int, rng: np.random.Generator):
     return ids, ws
 
 
-def test_realised_span_lengths_follow_the_truncated_geometric():
-    """>= 100k spans written by `mask_words`, lengths in words, against P(k) ∝ p(1-p)^(k-1).
+@pytest.mark.parametrize("masking", ["span", "ngram"])
+def test_realised_unit_lengths_follow_the_law(masking):
+    """>= 100k units written by `mask_words`, lengths in words, against the mode's law:
+    span P(k) ∝ p(1-p)^(k-1) on 1..10, ngram P(n) ∝ 1/n on 1..3.
 
     With the whole segment as budget every unit of the tiling is written, so the realised
     lengths are the law's except the one edge unit. Tolerance per length k: 4.5 binomial sd
     of the count, sqrt(N p_k (1 - p_k)) — each bin fails by chance with p < 7e-6, the ten
-    together < 1e-4. Uniform 1..10 (mean 5.5) or clipped geometric (mean 4.46) miss some bin
-    by hundreds of sd; the mean is checked to 4.5 standard errors as well.
+    together < 1e-4. Uniform 1..10 (mean 5.5) or clipped geometric (mean 4.46) miss some span
+    bin by hundreds of sd, the geometric law some n-gram bin; the mean is checked to 4.5
+    standard errors as well.
     """
     rng = np.random.default_rng(2026)
     ids, ws = _long_single_segment(600_000, rng)
-    result = MASKERS["span"](ids, ws, len(ids), SPAN_CFG_ALL, toy_vocab(), rng)
+    cfg = dataclasses.replace(SPAN_CFG_ALL, masking=masking)
+    result = MASKERS[masking](ids, ws, len(ids), cfg, toy_vocab(), rng)
     word_index = np.cumsum(ws) - 1  # word number of each token ([CLS] is word 0)
     assert ws[result.span_starts].all(), "spans start on word starts"
     ends_next = result.span_ends + 1
@@ -413,14 +418,18 @@ def test_realised_span_lengths_follow_the_truncated_geometric():
     lengths = word_index[ends_next] - word_index[result.span_starts]
     n = len(lengths)
     assert n >= 100_000
-    pmf = mask_units.truncated_geometric(0.2, 10)
-    counts = np.bincount(lengths, minlength=12)[1:]
-    assert counts[10:].sum() == 0 and counts.sum() == n
+    pmf = {"span": np.array([0.2 * 0.8 ** (k - 1) for k in range(1, 11)]),
+           "ngram": np.array([1, 1 / 2, 1 / 3])}[masking]
+    pmf = pmf / pmf.sum()
+    k_max = len(pmf)
+    counts = np.bincount(lengths, minlength=k_max + 2)[1:]
+    assert counts[k_max:].sum() == 0 and counts.sum() == n
     expected = n * pmf
     sd = np.sqrt(n * pmf * (1 - pmf))
-    assert np.all(np.abs(counts[:10] - expected) <= 4.5 * sd), (counts[:10], expected.round())
-    law_mean = float((pmf * np.arange(1, 11)).sum())
-    law_sd = float(np.sqrt((pmf * (np.arange(1, 11) - law_mean) ** 2).sum()))
+    assert np.all(np.abs(counts[:k_max] - expected) <= 4.5 * sd), (counts[:k_max],
+                                                                   expected.round())
+    law_mean = float((pmf * np.arange(1, k_max + 1)).sum())
+    law_sd = float(np.sqrt((pmf * (np.arange(1, k_max + 1) - law_mean) ** 2).sum()))
     assert abs(lengths.mean() - law_mean) <= 4.5 * law_sd / np.sqrt(n)
 
 

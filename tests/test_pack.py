@@ -176,6 +176,22 @@ def test_nsp_negatives_never_come_from_the_same_document():
     assert 0.4 < np.mean(labels) < 0.6
 
 
+def test_a_random_b_reaches_its_target_or_the_end_of_its_document():
+    """Without short targets, A + a random B fill `max_seq_length - 3` (Google's loop takes
+    B's sentences until the target, then truncates the pair to it), unless B ran to the end
+    of the other document first."""
+    docs = corpus(20)
+    last_id = {d.doc_id - 1000: int(d.ids[-1]) for d in docs}
+    cfg = PackConfig(task="nsp", max_seq_length=128, short_seq_prob=0.0, dupe_factor=5)
+    randoms = 0
+    for inst in collect(docs, cfg):
+        a, b = split_segments(inst)
+        if inst.sentence_label == 1:
+            randoms += 1
+            assert len(a) + len(b) == 125 or b[-1] == last_id[b[0] // DOC_STRIDE]
+    assert randoms > 100
+
+
 def test_nsp_without_other_document_falls_back_to_real_next():
     doc = crafted_doc(1, [30] * 20)
     counts, count = tally()
