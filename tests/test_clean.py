@@ -18,12 +18,13 @@ from tests.clean_reference import clean_lines, strip_wiki_markup, word_stats_by_
 from tests.corpora import corpus_path
 from transforms.accounting import DropReason
 from transforms.clean import (
-    CleanDocuments,
+    CleanStep,
     clean_document,
     document_drop_reason,
     line_drop_rule,
     normalize_text,
 )
+from transforms.doc_steps import ApplySteps
 from transforms.read import read_records
 from transforms.records import TextDocument
 from transforms.word_stats import word_stats
@@ -193,7 +194,7 @@ def test_clean_documents_transform_counters():
         TextDocument(id="c", text="History.\n\n", source="s"),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | CleanDocuments(CFG)
+        out = p | beam.Create(docs) | ApplySteps([CleanStep(CFG)])
         assert_that(out["documents"] | beam.Map(lambda d: d.id), equal_to(["a"]))
         assert_that(
             out["stats"] | beam.CombinePerKey(sum),

@@ -61,6 +61,8 @@ _TABLE_MIN_PIECES = 1024
 `PieceTable` (below it its fixed cost exceeds a dict lookup per piece: crossover measured at
 ~500-1000 pieces on English)."""
 _PIECES = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
+_CJK_LEAD_BYTE = chr(min(lo for lo, _ in BERT_CHINESE_RANGES)).encode()[0]
+"""The smallest first UTF-8 byte of a BERT CJK character."""
 _TABLE_CHARS = max(hi for _, hi in BERT_CHINESE_RANGES) + 1
 """One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
 
@@ -141,7 +143,11 @@ class Encoder:
             self._cache.keep_oldest(_KEEP)
         # One string per document: the " " joints split pieces, so no piece crosses a text.
         joined = " ".join(texts)
-        if self.zh_segmenter == "none" and not joined.isascii():
+        raw = joined.encode("utf-8", "surrogatepass")
+        # Only text with a UTF-8 lead byte of a CJK range can hold CJK (English punctuation
+        # such as dashes and quotes stays below it).
+        if (self.zh_segmenter == "none" and not raw.isascii()
+                and np.frombuffer(raw, dtype=np.uint8).max() >= _CJK_LEAD_BYTE):
             chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             cjk = _cjk_table()[chars]
             if cjk.any():
@@ -149,7 +155,7 @@ class Encoder:
         # Without CJK characters the pieces are the space-separated runs (empty strings hit
         # the "" entry), and text k has exactly count(" ") + 1 of them.
         if joined.count(" ") + 1 >= _TABLE_MIN_PIECES:
-            slots = self._slots_of_bytes(joined.encode("utf-8", "surrogatepass"))
+            slots = self._slots_of_bytes(raw)
         else:
             slots = self._slots(joined.split(" "))
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
@@ -221,9 +227,10 @@ class Encoder:
         missing = np.flatnonzero(slots < 0)
         if len(missing):
             missed = [pieces[i] for i in missing.tolist()]
-            # Sorted so that the cache's contents do not depend on set order (the tokens of
-            # a piece do not depend on the pieces it is encoded with).
-            self._fill(cache, sorted(set(missed)))
+            # Each once, in order of first sight (not set order, so that the cache's
+            # contents are the same in every process; the tokens of a piece do not depend
+            # on the pieces it is encoded with).
+            self._fill(cache, list(dict.fromkeys(missed)))
             slots[missing] = cache.slots(missed)
         return slots
 
