@@ -141,7 +141,7 @@ def _normalize_by_line(text: str, presplit: bool) -> str:
     return "\n".join(lines)
 
 
-def _normalize_document(text: str, presplit: bool, unusual: bool = True) -> str:
+def _normalize_document(text: str, presplit: bool, unusual: bool) -> str:
     """`_normalize_by_line` in whole-document passes, for text with no `\r` and no breaks
     inside its lines: each pass runs only when a cheap search finds something for it.
     `unusual=False` says that `_UNUSUAL_RE` finds nothing in `text`."""
@@ -180,7 +180,7 @@ def _conversion_text(match: re.Match) -> str:
     return "" if ":" in inner else inner
 
 
-def line_drop_rule(line: str, cfg: CleanConfig, boilerplate: bool = True) -> str | None:
+def line_drop_rule(line: str, cfg: CleanConfig, boilerplate: bool) -> str | None:
     """The name of the C4-style rule that drops this paragraph line, or None to keep it.
 
     `boilerplate=False` says the document holds no boilerplate phrase, so the line is not
@@ -252,7 +252,7 @@ def _fraction(count: int, total: int) -> float:
 
 
 def document_drop_reason(
-    text: str, cfg: CleanConfig, maybe_lorem: bool = True
+    text: str, cfg: CleanConfig, maybe_lorem: bool
 ) -> DropReason | None:
     """Gopher-style quality rules on a normalised document; None means keep.
     `maybe_lorem=False` says "lorem ipsum" is not in `text` in any case."""
