@@ -55,7 +55,7 @@ def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) ->
     g.add_argument("--input-split-bytes", type=int, default=None,
                    metavar="N", help="read uncompressed text/JSONL/WikiExtractor files in "
                    "byte ranges of N, in parallel; output does not depend on N "
-                   "(default: 64 MiB; 4 MiB with --workers above 1)")
+                   "(default: 64 MiB; 1 MiB with --workers above 1)")
     g.add_argument("--normalization", default=CleanConfig.normalization, choices=("NFC", "NFKC"))
     g.add_argument("--min-words", type=int, default=CleanConfig.min_words,
                    help="Gopher minimum words per document; CJK characters count as words")

@@ -13,12 +13,13 @@ from apache_beam.io.filesystems import FileSystems
 
 from core.config import CleanConfig, ReadConfig
 from core.errors import UserError
-from transforms.clean import CleanDocuments
-from transforms.dedup import DeduplicateDocuments
-from transforms.language import CountLanguages, IdentifyLanguage
+from transforms.clean import CleanStep
+from transforms.dedup import DeduplicateDocuments, key_documents
+from transforms.doc_steps import ApplySteps
+from transforms.language import LanguageStep, count_language
 from transforms.near_dedup import NearDeduplicate
 from transforms.read import ReadCorpus
-from transforms.sentences import SplitSentences
+from transforms.sentences import SplitStep
 
 DEMO_FILES = ("demo_en.txt", "demo_zh.jsonl")
 
@@ -89,9 +90,11 @@ class CleanCorpus(beam.PTransform):
 
     read -> clean -> language (detect; filter with `languages`) -> exact dedup -> near
     dedup (each unless disabled) -> split sentences -> count per language, as in DESIGN.md.
-    `documents_kept` is left to the consumer of the documents. `spill_dir`: where exact and
-    near dedup keep the documents while they find what to drop (local runs;
-    transforms/spill.py).
+    The per-document steps before dedup (clean, language, dedup key) are one DoFn, and so
+    are the sentence split and the count per language (transforms/doc_steps.py): fewer
+    ParDos, a faster start-up. `documents_kept` is left to the consumer of the documents.
+    `spill_dir`: where exact and near dedup keep the documents while they find what to drop
+    (local runs; transforms/spill.py).
     """
 
     def __init__(self, read_cfg: ReadConfig, clean_cfg: CleanConfig,
@@ -102,25 +105,27 @@ class CleanCorpus(beam.PTransform):
         self._spill_dir = spill_dir
 
     def expand(self, pbegin):
+        cfg = self._clean_cfg
         read = pbegin | "Read" >> ReadCorpus(self._read_cfg)
-        cleaned = read["documents"] | "CleanDocuments" >> CleanDocuments(self._clean_cfg)
-        language = cleaned["documents"] | "IdentifyLanguage" >> IdentifyLanguage(
-            self._clean_cfg.languages)
-        stats = [read["stats"], cleaned["stats"], language["stats"]]
-        docs = language["documents"]
-        if self._clean_cfg.dedup:
-            deduped = docs | "Deduplicate" >> DeduplicateDocuments(self._spill_dir)
+        steps = (CleanStep(cfg), LanguageStep(cfg.languages))
+        if cfg.dedup:
+            keyed = read["documents"] | "CleanDocuments" >> key_documents(steps)
+            deduped = keyed | "Deduplicate" >> DeduplicateDocuments(self._spill_dir)
             docs = deduped["documents"]
-            stats.append(deduped["stats"])
-        if self._clean_cfg.near_dedup:
-            near = docs | "NearDeduplicate" >> NearDeduplicate(self._clean_cfg, self._spill_dir)
+            stats = [read["stats"], keyed["stats"], deduped["stats"]]
+        else:
+            cleaned = read["documents"] | "CleanDocuments" >> ApplySteps(steps)
+            docs = cleaned["documents"]
+            stats = [read["stats"], cleaned["stats"]]
+        if cfg.near_dedup:
+            near = docs | "NearDeduplicate" >> NearDeduplicate(cfg, self._spill_dir)
             docs = near["documents"]
             stats.append(near["stats"])
-        split = docs | "SplitSentences" >> SplitSentences(self._clean_cfg)
-        counted = split["documents"] | "CountLanguages" >> CountLanguages()
-        stats += [split["stats"], counted["stats"]]
+        split = docs | "SplitSentences" >> ApplySteps(
+            (SplitStep(cfg.min_sentences), count_language))
+        stats.append(split["stats"])
         return {
-            "documents": counted["documents"],
+            "documents": split["documents"],
             "rejects": read["rejects"],
             "stats": tuple(stats) | "FlattenCleanStats" >> beam.Flatten(),
         }

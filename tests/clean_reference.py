@@ -35,7 +35,7 @@ def clean_lines(lines: list[str], cfg: CleanConfig) -> tuple[list[str], Counter]
     for line in lines:
         if cfg.strip_wiki_markup:
             line = strip_wiki_markup(line)
-        rule = clean.line_drop_rule(line, cfg)
+        rule = clean.line_drop_rule(line, cfg, boilerplate=True)
         if rule is None:
             kept.append(line)
         else:

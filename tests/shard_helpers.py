@@ -80,7 +80,7 @@ def write_shard_dir(out: str, instances: list[Instance], *, num_shards: int = 4,
         seed=seed, output=out))
     with beam.Pipeline(options=make_pipeline_options(list(beam_args))) as p:
         vocab = p | "Vocab" >> beam.Create([toy_vocab()])
-        stats = p | "Stats" >> beam.Create([{"documents_read": 1, "documents_kept": 1}])
+        stats = p | "Stats" >> beam.Create([("documents_read", 1), ("documents_kept", 1)])
         written = p | "Instances" >> beam.Create(instances) | WriteShards(
             out, num_shards, compression, seed, vocab, RowPacking(64, 3) if packed else None)
         written["shards"] | WriteManifest(out, config, vocab, stats)

@@ -59,7 +59,7 @@ def texts() -> list[str]:
 @pytest.mark.parametrize("presplit", [False, True])
 def test_whole_document_normalisation_equals_line_by_line(texts, presplit):
     for text in texts:
-        assert (clean._normalize_document(text, presplit)
+        assert (clean._normalize_document(text, presplit, unusual=True)
                 == clean._normalize_by_line(text, presplit)), repr(text)
 
 

@@ -48,7 +48,6 @@ READ = ReadConfig(inputs=(f"{BUCKET}/corpus/*.jsonl.zst",), format="jsonl")
 CLEAN_STAGES = {
     "CleanCorpus/Read",
     "CleanCorpus/CleanDocuments",
-    "CleanCorpus/IdentifyLanguage",
     "CleanCorpus/Deduplicate",
     "CleanCorpus/NearDeduplicate",
     "CleanCorpus/SplitSentences",

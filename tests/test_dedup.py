@@ -17,6 +17,7 @@ from transforms.dedup import (
     Survivor,
     dedup_key,
     doc_ref,
+    key_documents,
     merge_survivors,
 )
 from transforms.read import read_records
@@ -61,7 +62,7 @@ def test_deduplicate_documents():
         doc("h:9", "Unique."),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | DeduplicateDocuments()
+        out = p | beam.Create(docs) | key_documents() | DeduplicateDocuments()
         assert_that(
             out["documents"] | beam.Map(lambda d: (d.id, d.text)),
             equal_to([("f:1", "same  TEXT."), ("f:2", "Other text."), ("h:9", "Unique.")]),
@@ -72,7 +73,7 @@ def test_deduplicate_documents():
 def test_hot_key_many_copies():
     docs = [doc(f"d{i:04d}", "Spam line.") for i in range(500)]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | DeduplicateDocuments()
+        out = p | beam.Create(docs) | key_documents() | DeduplicateDocuments()
         assert_that(out["documents"] | beam.Map(lambda d: d.id), equal_to(["d0000"]))
         assert_that(
             out["stats"] | beam.CombinePerKey(sum),
@@ -88,7 +89,7 @@ def _check(docs: list[TextDocument], kept: list[tuple], n_dropped: int,
         pdocs = p | beam.Create(docs, reshuffle=False)
         if reshuffle:
             pdocs = pdocs | beam.Reshuffle()
-        out = pdocs | DeduplicateDocuments()
+        out = pdocs | key_documents() | DeduplicateDocuments()
         assert_that(out["documents"] | beam.Map(lambda d: (d.id, d.text, d.source)),
                     equal_to(kept))
         assert_that(out["stats"] | beam.CombinePerKey(sum),

@@ -80,3 +80,12 @@ def test_same_rows_with_two_worker_processes(monkeypatch):
             for cfg in configs:
                 instances, _ = run_pack(p, docs, cfg, parts)
                 assert_that(instances, equal_to(expected_rows(docs, cfg)), label=f"Check{cfg.task}")
+
+
+def test_nsp_with_no_documents_packs_nothing():
+    """No documents: the document count is never read (no pool to key), nothing is packed."""
+    cfg = PackConfig(task="nsp", max_seq_length=128, nsp_pool_size=8)
+    with TestPipeline(runner="FnApiRunner") as p:
+        rows, stats = run_pack(p, [], cfg)
+        assert_that(rows, equal_to([]))
+        assert_that(stats, equal_to([]), label="stats")

@@ -518,7 +518,7 @@ def test_an_unreadable_range_is_one_counted_reject(tmp_path):
     from transforms.read import ByteRange, _ReadRangeFn
 
     fn = _ReadRangeFn(ReadConfig(inputs=(str(tmp_path),)))
-    out = list(fn.process(ByteRange("dir", str(tmp_path))))
+    out = list(fn.process((("dir", 0), [ByteRange("dir", str(tmp_path))])))
     stats = dict(o.value.value for o in fn.finish_bundle())
     assert [(o.tag, o.value.reason) for o in out] == [("rejects", "unreadable")]
     assert stats == {"documents_read": 1, "documents_rejected": 1,

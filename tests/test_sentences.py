@@ -7,9 +7,9 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from core.config import CleanConfig
+from transforms.doc_steps import ApplySteps
 from transforms.records import TextDocument
-from transforms.sentences import ABBREVIATIONS, SplitSentences, split_line, split_sentences
+from transforms.sentences import ABBREVIATIONS, SplitStep, split_line, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_split_sentences_transform_drops_too_few():
         TextDocument(id="b", text="Only one.", source="s"),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | SplitSentences(CleanConfig(min_sentences=2))
+        out = p | beam.Create(docs) | ApplySteps([SplitStep(2)])
         assert_that(
             out["documents"] | beam.Map(lambda d: (d.id, d.sentences)),
             equal_to([("a", ["One.", "Two."])]),

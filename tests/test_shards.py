@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -117,3 +118,12 @@ def test_a_failing_shard_leaves_no_manifest(tmp_path, instances, monkeypatch):
     with pytest.raises(Exception, match="simulated worker death"):
         write_shard_dir(str(tmp_path), instances, num_shards=4)
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_no_instances_gives_every_shard_empty_and_valid(tmp_path):
+    """A corpus with nothing left still gets its `num_shards` files, a manifest and a
+    summary: the bucket offsets of no instances are the side input's default."""
+    manifest = write_shard_dir(str(tmp_path), [], num_shards=3)
+    assert [s["rows"] for s in manifest["shards"]] == [0, 0, 0]
+    assert all(_rows(tmp_path / f"shard-0000{i}-of-00003.arrow") == [] for i in range(3))
+    assert json.loads((tmp_path / "summary.json").read_text())["documents_read"] == 1

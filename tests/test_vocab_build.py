@@ -151,3 +151,17 @@ def test_empty_corpus_gives_specials_only_vocab():
     artifacts = train_vocab(WordCounts(), VocabConfig())
     assert artifacts.manifest["vocab_size"] == 5
     assert artifacts.manifest["corpus"]["word_occurrences"] == 0
+
+
+def test_build_vocab_on_no_documents_trains_the_specials_only_vocab():
+    """The summed counts of no documents are the side input's default (empty counts): the
+    vocab is still trained, written and counted."""
+    from transforms.vocab_build import BuildVocab
+
+    with test_pipeline.TestPipeline(runner="FnApiRunner") as p:
+        out = p | beam.Create([]) | BuildVocab(VocabConfig(), None)
+        assert_that(out["artifacts"] | beam.Map(lambda a: a.manifest["vocab_size"]),
+                    equal_to([5]))
+        assert_that(out["stats"] | beam.CombinePerKey(sum),
+                    equal_to([("vocab_distinct_words", 0), ("vocab_entries", 5),
+                              ("vocab_pruned_words", 0)]), label="stats")

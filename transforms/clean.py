@@ -1,6 +1,7 @@
 """Cleaning: normalisation, C4-style line rules, Gopher-style document filters.
 
-Pure functions first (no Beam), the `CleanDocuments` wrapper last.
+Pure functions first (no Beam), the `CleanStep` of the per-document DoFn last
+(`transforms/doc_steps.py`).
 
 - `normalize_text`: Unicode NFC (or NFKC), control and zero-width characters removed, every
   run of whitespace inside a line made one space, lines stripped, blank lines dropped. A
@@ -29,14 +30,11 @@ import unicodedata
 from collections import Counter
 from itertools import islice, repeat
 
-import apache_beam as beam
-
 from core.cjk import KANA_AND_HAN_CLASS
 from core.config import CleanConfig
 from transforms.accounting import (
     DROPPED_PREFIX,
     LINES_DROPPED_PREFIX,
-    STATS_TAG,
     Counters,
     DropReason,
 )
@@ -143,7 +141,7 @@ def _normalize_by_line(text: str, presplit: bool) -> str:
     return "\n".join(lines)
 
 
-def _normalize_document(text: str, presplit: bool, unusual: bool = True) -> str:
+def _normalize_document(text: str, presplit: bool, unusual: bool) -> str:
     """`_normalize_by_line` in whole-document passes, for text with no `\r` and no breaks
     inside its lines: each pass runs only when a cheap search finds something for it.
     `unusual=False` says that `_UNUSUAL_RE` finds nothing in `text`."""
@@ -182,7 +180,7 @@ def _conversion_text(match: re.Match) -> str:
     return "" if ":" in inner else inner
 
 
-def line_drop_rule(line: str, cfg: CleanConfig, boilerplate: bool = True) -> str | None:
+def line_drop_rule(line: str, cfg: CleanConfig, boilerplate: bool) -> str | None:
     """The name of the C4-style rule that drops this paragraph line, or None to keep it.
 
     `boilerplate=False` says the document holds no boilerplate phrase, so the line is not
@@ -254,7 +252,7 @@ def _fraction(count: int, total: int) -> float:
 
 
 def document_drop_reason(
-    text: str, cfg: CleanConfig, maybe_lorem: bool = True
+    text: str, cfg: CleanConfig, maybe_lorem: bool
 ) -> DropReason | None:
     """Gopher-style quality rules on a normalised document; None means keep.
     `maybe_lorem=False` says "lorem ipsum" is not in `text` in any case."""
@@ -315,34 +313,17 @@ def clean_document(
     return cleaned, None, dropped
 
 
-class _CleanFn(beam.DoFn):
-    """Cleans one document; counts dropped lines by rule and dropped documents by reason."""
+class CleanStep:
+    """The cleaning step of a `doc_steps.DocumentSteps` chain: the cleaned document, or None
+    when it is dropped; counts dropped lines by rule and dropped documents by reason."""
 
     def __init__(self, cfg: CleanConfig) -> None:
         self._cfg = cfg
-        self.counters = Counters()
 
-    def finish_bundle(self):
-        yield from self.counters.flush()
-
-    def process(self, doc: TextDocument):
+    def __call__(self, doc: TextDocument, counters: Counters) -> TextDocument | None:
         cleaned, reason, dropped_lines = clean_document(doc, self._cfg)
         for rule, n in sorted(dropped_lines.items()):
-            self.counters.inc(LINES_DROPPED_PREFIX + rule, n)
+            counters.inc(LINES_DROPPED_PREFIX + rule, n)
         if reason is not None:
-            self.counters.inc(DROPPED_PREFIX + reason.value)
-        else:
-            yield cleaned
-
-
-class CleanDocuments(beam.PTransform):
-    """PCollection[TextDocument] -> {"documents": cleaned TextDocument, "stats": (name, n)}."""
-
-    def __init__(self, cfg: CleanConfig) -> None:
-        super().__init__()
-        self._cfg = cfg
-
-    def expand(self, docs):
-        out = docs | "Clean" >> beam.ParDo(_CleanFn(self._cfg)).with_outputs(
-            STATS_TAG, main="documents")
-        return {"documents": out.documents, "stats": out[STATS_TAG]}
+            counters.inc(DROPPED_PREFIX + reason.value)
+        return cleaned

@@ -6,7 +6,8 @@ smallest id, whatever the input order or runner; copies that share that id too a
 apart by a fingerprint of the whole document (`DocRef`), so the survivor never depends on
 which copy a worker met first. `duplicate` counts every other copy.
 
-Only small references cross the shuffle, never the text: each document is keyed once,
+Only small references cross the shuffle, never the text: each document is keyed once
+(`key_documents`, in the DoFn of the cleaning steps before it, which emits its reference too),
 a combiner keeps per key the smallest `DocRef` and the number of copies (combiner lifting,
 so a key with a million copies never materialises a list, TFDS C4's lesson), and the keys
 that have copies reach the documents as a side input (`Survivors`: key -> survivor) that
@@ -23,17 +24,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import apache_beam as beam
 
 from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.doc_steps import ApplySteps, DocStep
 from transforms.records import TextDocument
 from transforms.spill import Payloads, SpillElements, UnspillElements, spilled_elements
 
 _DUPLICATE = DROPPED_PREFIX + DropReason.DUPLICATE.value
 _TWINS_TAG = "twins"
+REFS_TAG = "refs"
 
 
 _ASCII_SPACES = b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
@@ -117,12 +120,19 @@ def _has_copies(keyed: tuple[bytes, Survivor]) -> bool:
     return keyed[1][2] > 1
 
 
-def _keyed(doc: TextDocument) -> tuple[bytes, TextDocument]:
-    return dedup_key(doc.text), doc
+def keyed_outputs(doc: TextDocument) -> Iterator:
+    """What `key_documents` emits per document: (key, document), and (key, its `DocRef`)
+    tagged `REFS_TAG` for the survivor combine."""
+    key = dedup_key(doc.text)
+    yield key, doc
+    yield beam.pvalue.TaggedOutput(REFS_TAG, (key, doc_ref(doc)))
 
 
-def _ref_of(keyed: tuple[bytes, TextDocument]) -> tuple[bytes, DocRef]:
-    return keyed[0], doc_ref(keyed[1])
+def key_documents(steps: Sequence[DocStep] = ()) -> ApplySteps:
+    """PCollection[TextDocument] -> {"documents": (key, document), REFS_TAG: (key, DocRef),
+    "stats"}: the input of `DeduplicateDocuments`, after `steps` (the cleaning steps of
+    `CleanCorpus`, fused into the same DoFn; none in tests)."""
+    return ApplySteps(steps, emit=keyed_outputs, tags=(REFS_TAG,))
 
 
 class _DropCopiesFn(beam.DoFn):
@@ -170,7 +180,7 @@ class _KeepOneTwinFn(beam.DoFn):
 
 
 class DeduplicateDocuments(beam.PTransform):
-    """PCollection[TextDocument] -> {"documents": one per distinct text, "stats"}.
+    """`key_documents`' output -> {"documents": one TextDocument per distinct text, "stats"}.
 
     With a `spill_dir` (local runs) the documents wait for the survivors in spill files.
     """
@@ -179,11 +189,10 @@ class DeduplicateDocuments(beam.PTransform):
         super().__init__()
         self._spill_dir = spill_dir
 
-    def expand(self, docs):
-        keyed = docs | "KeyByText" >> beam.Map(_keyed)
+    def expand(self, keyed_docs):
+        keyed, refs = keyed_docs["documents"], keyed_docs[REFS_TAG]
         survivors = (
-            keyed
-            | "Refs" >> beam.Map(_ref_of)
+            refs
             | "SmallestRef" >> beam.CombinePerKey(_SmallestRefFn())
             | "WithCopies" >> beam.Filter(_has_copies)
         )

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import apache_beam as beam
 import pycld2
 
 from transforms.accounting import (
     DROPPED_PREFIX,
     KEPT_BY_LANGUAGE_PREFIX,
-    STATS_TAG,
     Counters,
     DropReason,
 )
-from transforms.records import TextDocument
+from transforms.records import Document, TextDocument
 
 UNDETERMINED = "und"
 
@@ -47,55 +45,22 @@ def detect_language(text: str) -> str:
     return UNDETERMINED if code in ("un", "xx", "") else code
 
 
-class _LanguageFn(beam.DoFn):
-    """Sets `lang`; with a language list, documents in other languages are dropped."""
-
-    def __init__(self, languages: tuple[str, ...]) -> None:
-        self._keep = frozenset(languages)
-        self.counters = Counters()
-
-    def finish_bundle(self):
-        yield from self.counters.flush()
-
-    def process(self, doc: TextDocument):
-        lang = detect_language(doc.text)
-        if self._keep and lang not in self._keep:
-            self.counters.inc(DROPPED_PREFIX + DropReason.LANGUAGE.value)
-            return
-        yield dataclasses.replace(doc, lang=lang)
-
-
-class IdentifyLanguage(beam.PTransform):
-    """PCollection[TextDocument] -> {"documents": with `lang` set, "stats"}; filters if asked."""
+class LanguageStep:
+    """A `doc_steps.DocumentSteps` step: sets `lang`; with a language list, documents in other
+    languages are dropped (and counted)."""
 
     def __init__(self, languages: tuple[str, ...] = ()) -> None:
-        super().__init__()
-        self._languages = languages
+        self._keep = frozenset(languages)
 
-    def expand(self, docs):
-        out = docs | "DetectLanguage" >> beam.ParDo(_LanguageFn(self._languages)).with_outputs(
-            STATS_TAG, main="documents")
-        return {"documents": out.documents, "stats": out[STATS_TAG]}
-
-
-class _CountLanguageFn(beam.DoFn):
-    """Counts documents per `lang` and passes them on unchanged."""
-
-    def __init__(self) -> None:
-        self.counters = Counters()
-
-    def finish_bundle(self):
-        yield from self.counters.flush()
-
-    def process(self, doc):
-        self.counters.inc(KEPT_BY_LANGUAGE_PREFIX + (doc.lang or UNDETERMINED))
-        yield doc
+    def __call__(self, doc: TextDocument, counters: Counters) -> TextDocument | None:
+        lang = detect_language(doc.text)
+        if self._keep and lang not in self._keep:
+            counters.inc(DROPPED_PREFIX + DropReason.LANGUAGE.value)
+            return None
+        return dataclasses.replace(doc, lang=lang)
 
 
-class CountLanguages(beam.PTransform):
-    """PCollection[Document] -> {"documents": the same, "stats": per-language counts}."""
-
-    def expand(self, docs):
-        out = docs | "CountPerLanguage" >> beam.ParDo(_CountLanguageFn()).with_outputs(
-            STATS_TAG, main="documents")
-        return {"documents": out.documents, "stats": out[STATS_TAG]}
+def count_language(doc: Document, counters: Counters) -> Document:
+    """A `doc_steps.DocumentSteps` step: counts the document under its `lang`; passes it on."""
+    counters.inc(KEPT_BY_LANGUAGE_PREFIX + (doc.lang or UNDETERMINED))
+    return doc

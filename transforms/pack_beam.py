@@ -154,7 +154,10 @@ class PackInstances(beam.PTransform):
 
     def expand(self, documents):
         if self._cfg.task == "nsp":
-            n_docs = documents | "CountDocuments" >> beam.combiners.Count.Globally()
+            # Without the default for an empty input (an Impulse, 3 ParDos and a stage of
+            # start-up): with no documents, KeyByPool never reads the count.
+            n_docs = documents | "CountDocuments" >> beam.CombineGlobally(
+                beam.combiners.CountCombineFn()).without_defaults()
             documents = (
                 documents
                 | "CompactDocuments" >> beam.ParDo(SpillElements(self._spill_dir, tokenized_bytes))

@@ -4,7 +4,7 @@ Patterns are matched when the pipeline runs, never while it is built, so a Dataf
 can be constructed without credentials and `gs://` paths work. Each file gets a *name*:
 its path below the inputs' base (`input_names.py`), so ids do not depend on how a path
 was spelled. An uncompressed text, JSONL or WikiExtractor file larger than `split_bytes`
-is read as byte ranges by separate DoFn calls, spread over workers by a Reshuffle, as
+is read as byte ranges by separate DoFn calls, spread over workers by a grouping, as
 Beam's text source splits files: a record belongs to the range where it starts (a BERT-text
 document where its first line starts, a WikiExtractor record where its `<doc>` line
 starts). Compressed and Parquet files are read whole. Every record read is counted in
@@ -15,7 +15,7 @@ starts). Compressed and Parquet files are read whole. Every record read is count
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -182,30 +182,38 @@ def _line_before_is_blank(fileobj: BinaryIO, offset: int, max_line_bytes: int) -
 
 
 class _MatchFn(beam.DoFn):
-    """pattern -> InputFile for each file it matches (at run time)."""
+    """The impulse -> (name, InputFile) for each file each pattern matches (at run time)."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
 
-    def process(self, pattern: str):
-        yield from match_inputs(pattern, self._cfg.inputs)
+    def process(self, _: bytes):
+        for pattern in sorted(set(self._cfg.inputs)):
+            for file in match_inputs(pattern, self._cfg.inputs):
+                yield file.name, file
 
 
 class _SplitFn(beam.DoFn):
-    """InputFile -> the ByteRanges it is read as."""
+    """(name, the files matched under it) -> ((name, start), ByteRange) for each range it is
+    read as. A file matched by two patterns (or two spellings of one) is read once: the
+    smallest of its matches."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
 
-    def process(self, file: InputFile):
+    def process(self, named: tuple[str, Iterable[InputFile]]):
+        file = min(named[1])
         if file.broken:
-            yield ByteRange(file.name, file.path, broken=True)
-            return
-        yield from byte_ranges(file, self._cfg)
+            ranges = [ByteRange(file.name, file.path, broken=True)]
+        else:
+            ranges = byte_ranges(file, self._cfg)
+        for part in ranges:
+            yield (part.name, part.start), part
 
 
 class _ReadRangeFn(beam.DoFn):
-    """ByteRange -> TextDocument (main), Reject (REJECTS_TAG), counts (STATS_TAG)."""
+    """((name, start), [ByteRange]) -> TextDocument (main), Reject (REJECTS_TAG), counts
+    (STATS_TAG)."""
 
     def __init__(self, cfg: ReadConfig) -> None:
         self._cfg = cfg
@@ -214,7 +222,11 @@ class _ReadRangeFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, part: ByteRange):
+    def process(self, keyed: tuple[tuple[str, int], Iterable[ByteRange]]):
+        for part in keyed[1]:
+            yield from self._read(part)
+
+    def _read(self, part: ByteRange) -> Iterator[TextDocument | beam.pvalue.TaggedOutput]:
         rejected: dict[str, int] = {}
         self._file, self._position = None, part.start
         try:
@@ -255,12 +267,6 @@ class _ReadRangeFn(beam.DoFn):
             yield from read_records(part.name, part.path, fh, self._cfg, part.start, part.end)
 
 
-def _one_per_name(named) -> InputFile:
-    """A file matched by two patterns (or two spellings of one) is read once."""
-    _, files = named
-    return min(files)
-
-
 class ReadCorpus(beam.PTransform):
     """PBegin -> {"documents", "rejects", "stats"}; a pattern matching nothing fails the run."""
 
@@ -271,15 +277,14 @@ class ReadCorpus(beam.PTransform):
     def expand(self, pbegin):
         outputs = (
             pbegin
-            | "Patterns" >> beam.Create(sorted(set(self._cfg.inputs)))
+            | "Start" >> beam.Impulse()
             | "MatchFiles" >> beam.ParDo(_MatchFn(self._cfg))
-            | "ByName" >> beam.Map(lambda f: (f.name, f))
             # The grouping also spreads the files over workers.
             | "DistinctFiles" >> beam.GroupByKey()
-            | "OnePerName" >> beam.Map(_one_per_name)
             | "ByteRanges" >> beam.ParDo(_SplitFn(self._cfg))
-            # Ranges of one large file are read by different workers.
-            | "SpreadRanges" >> beam.Reshuffle()
+            # Ranges of one large file are read by different workers (one key per range: a
+            # Reshuffle without its four extra steps).
+            | "SpreadRanges" >> beam.GroupByKey()
             | "ReadRanges" >> beam.ParDo(_ReadRangeFn(self._cfg)).with_outputs(
                 REJECTS_TAG, STATS_TAG, main="documents")
         )

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import re
 
-import apache_beam as beam
-
 from core.cjk import KANA_AND_HAN_CLASS
-from core.config import CleanConfig
-from transforms.accounting import DROPPED_PREFIX, STATS_TAG, Counters, DropReason
+from transforms.accounting import DROPPED_PREFIX, Counters, DropReason
 from transforms.records import Document, TextDocument
 
 ABBREVIATIONS = frozenset({
@@ -111,30 +108,16 @@ def split_sentences(text: str, presplit: bool) -> list[str]:
     return [s for line in lines for s in split_line(line)]
 
 
-class _SplitFn(beam.DoFn):
+class SplitStep:
+    """A `doc_steps.DocumentSteps` step: TextDocument -> Document with its sentences; a
+    document with fewer than `min_sentences` (at least one) is dropped and counted."""
+
     def __init__(self, min_sentences: int) -> None:
-        self._min_sentences = min_sentences
-        self.counters = Counters()
+        self._min_sentences = max(1, min_sentences)
 
-    def finish_bundle(self):
-        yield from self.counters.flush()
-
-    def process(self, doc: TextDocument):
+    def __call__(self, doc: TextDocument, counters: Counters) -> Document | None:
         sentences = split_sentences(doc.text, doc.presplit)
-        if len(sentences) < max(1, self._min_sentences):
-            self.counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
-            return
-        yield Document(id=doc.id, text=doc.text, sentences=sentences, lang=doc.lang)
-
-
-class SplitSentences(beam.PTransform):
-    """PCollection[TextDocument] -> {"documents": Document, "stats"}; too few sentences drop."""
-
-    def __init__(self, cfg: CleanConfig) -> None:
-        super().__init__()
-        self._cfg = cfg
-
-    def expand(self, docs):
-        out = docs | "Split" >> beam.ParDo(_SplitFn(self._cfg.min_sentences)).with_outputs(
-            STATS_TAG, main="documents")
-        return {"documents": out.documents, "stats": out[STATS_TAG]}
+        if len(sentences) < self._min_sentences:
+            counters.inc(DROPPED_PREFIX + DropReason.TOO_FEW_SENTENCES.value)
+            return None
+        return Document(id=doc.id, text=doc.text, sentences=sentences, lang=doc.lang)

@@ -16,7 +16,7 @@ local run the row batches wait in spill files and only references to them cross
                                └► row batches ─► AssignShard(boundary keys) ─► GroupByShard
                                                                       ─► WriteShard
                                                    (--packed: pack each shard's rows first)
-    BucketOffsets ─► EmptyShards ─► WriteEmptyShard       (shards that get no row)
+    BucketOffsets ─► WriteEmptyShards                     (shards that get no row)
     shard infos ─► WriteManifest(stats, vocab) ─► vocab.txt, manifest.json
 """
 
@@ -52,6 +52,7 @@ from transforms.shard_rows import (
     split_rows,
 )
 from transforms.spill import Payloads
+from transforms.stats import stats_dict
 
 Bucketed = tuple[int, bytes]  # (bucket, its sort keys concatenated)
 Assigned = tuple[int, bytes]  # (shard, a `shard_rows.join_rows` batch)
@@ -147,8 +148,8 @@ class AssignShard(beam.DoFn):
 
 class WriteShard(beam.DoFn):
     """(shard, row batches) -> the shard file, written atomically; yields its manifest
-    entry. Shards without rows come from `EmptyShards`, so the dir always holds `num_shards`
-    files."""
+    entry. Shards without rows come from `WriteEmptyShards`, so the dir always holds
+    `num_shards` files."""
 
     def __init__(self, output_dir: str, num_shards: int, compression: str,
                  packing: RowPacking | None, spill_dir: str | None) -> None:
@@ -215,10 +216,19 @@ class _BucketOffsetsFn(beam.CombineFn):
         return bucket_offsets(counts)
 
 
-def _empty_shards(offsets: tuple[dict[int, int], int], num_shards: int):
-    for shard, size in enumerate(shard_sizes(offsets[1], num_shards)):
-        if size == 0:
-            yield shard, []
+_NO_OFFSETS: tuple[dict[int, int], int] = ({}, 0)
+"""`bucket_offsets` of no instances: the side input's default for an empty corpus."""
+
+
+class WriteEmptyShards(WriteShard):
+    """The impulse (+ the bucket offsets) -> an empty shard file, written as `WriteShard`
+    writes any, for each shard that gets no rows: one ParDo, not a FlatMap before the
+    writer."""
+
+    def process(self, _: bytes, offsets: tuple[dict[int, int], int], vocab: dict):
+        for shard, size in enumerate(shard_sizes(offsets[1], self._num_shards)):
+            if size == 0:
+                yield from super().process((shard, []), vocab)
 
 
 class WriteShards(beam.PTransform):
@@ -247,15 +257,19 @@ class WriteShards(beam.PTransform):
             KeyBySortKey(self._seed, self._spill_dir)).with_output_types(bytes).with_outputs(
                 KeyBySortKey.KEYS, main="rows")
         rows, bucketed = keyed.rows, keyed[KeyBySortKey.KEYS]
-        offsets = bucketed | "BucketOffsets" >> beam.CombineGlobally(_BucketOffsetsFn())
+        # Without the default for no input (an Impulse, 3 ParDos and a stage of start-up):
+        # the side inputs default to `_NO_OFFSETS` instead.
+        offsets = beam.pvalue.AsSingleton(
+            bucketed | "BucketOffsets" >> beam.CombineGlobally(
+                _BucketOffsetsFn()).without_defaults(), default_value=_NO_OFFSETS)
         boundaries = (
             bucketed
             | "GroupByBucket" >> beam.GroupByKey()
-            | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards),
-                                           offsets=beam.pvalue.AsSingleton(offsets))
+            | "BoundaryKeys" >> beam.ParDo(BoundaryKeys(self._num_shards), offsets=offsets)
         )
-        writer = WriteShard(self._output_dir, self._num_shards, self._compression,
-                            self._packing, self._spill_dir)
+        writer_args = (self._output_dir, self._num_shards, self._compression, self._packing,
+                       self._spill_dir)
+        writer, empty_writer = WriteShard(*writer_args), WriteEmptyShards(*writer_args)
         vocab = beam.pvalue.AsSingleton(self._vocab)
         written = (
             rows
@@ -267,10 +281,10 @@ class WriteShards(beam.PTransform):
                                                                           main="shards")
         )
         empty = (
-            offsets
-            | "EmptyShards" >> beam.FlatMap(_empty_shards, self._num_shards)
-            | "WriteEmptyShard" >> beam.ParDo(writer, vocab=vocab).with_outputs(STATS_TAG,
-                                                                               main="shards")
+            instances.pipeline
+            | "Once" >> beam.Impulse()
+            | "WriteEmptyShards" >> beam.ParDo(empty_writer, offsets=offsets, vocab=vocab)
+            .with_outputs(STATS_TAG, main="shards")
         )
         return {
             "shards": (written.shards, empty.shards) | "AllShards" >> beam.Flatten(),
@@ -279,7 +293,7 @@ class WriteShards(beam.PTransform):
 
 
 class WriteManifestFn(beam.DoFn):
-    """The stats dict (+ all shard infos) -> vocab.txt, then manifest.json.
+    """The impulse (+ the summed stats, all shard infos) -> vocab.txt, then manifest.json.
 
     Yields the manifest. One step writes both so that their order is fixed: a run killed at
     any point before the rename of manifest.json leaves no manifest. The shard infos come as
@@ -292,7 +306,8 @@ class WriteManifestFn(beam.DoFn):
         self._output_dir = output_dir
         self._config = config
 
-    def process(self, stats: dict, shard_infos: Iterable[dict], vocab: dict):
+    def process(self, _: bytes, totals: dict, shard_infos: Iterable[dict], vocab: dict):
+        stats = stats_dict(totals)
         join = beam.io.filesystems.FileSystems.join
         shard_write.write_atomically(join(self._output_dir, mf.VOCAB_NAME), vocab["vocab_txt"])
         manifest = mf.build_manifest(self._config, vocab, list(shard_infos), stats)
@@ -304,8 +319,8 @@ class WriteManifestFn(beam.DoFn):
 class WriteManifest(beam.PTransform):
     """PCollection[shard info] -> single-element PCollection[manifest dict], written last.
 
-    `stats` is the single-element dict of summed counters (transforms/stats.SumStats); the
-    manifest's `counters` are built from it. `config` is `core.config.output_fields(job)`.
+    `stats` is the summed counters, (name, total) pairs (transforms/stats.SumStats); the
+    manifest's `counters` are built from them. `config` is `core.config.output_fields(job)`.
     """
 
     def __init__(self, output_dir: str, config: dict, vocab: beam.PCollection,
@@ -317,7 +332,8 @@ class WriteManifest(beam.PTransform):
         self._stats = stats
 
     def expand(self, shard_infos):
-        return self._stats | "WriteManifestJson" >> beam.ParDo(
-            WriteManifestFn(self._output_dir, self._config),
-            shard_infos=beam.pvalue.AsList(shard_infos),
-            vocab=beam.pvalue.AsSingleton(self._vocab))
+        write = beam.ParDo(WriteManifestFn(self._output_dir, self._config),
+                           totals=beam.pvalue.AsDict(self._stats),
+                           shard_infos=beam.pvalue.AsList(shard_infos),
+                           vocab=beam.pvalue.AsSingleton(self._vocab))
+        return shard_infos.pipeline | "Once" >> beam.Impulse() | "WriteManifestJson" >> write

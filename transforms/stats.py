@@ -1,41 +1,32 @@
-"""Summing the `(counter_name, n)` stats streams of all stages into one dict."""
+"""Summing the `(counter_name, n)` stats streams of all stages per counter name."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Mapping
 
 import apache_beam as beam
 
 
-class _SumCountsFn(beam.CombineFn):
-    """(name, n) pairs -> {name: total} in one global combine (one shuffle, not two)."""
-
-    def create_accumulator(self) -> Counter:
-        return Counter()
-
-    def add_input(self, totals: Counter, pair: tuple[str, int]) -> Counter:
-        totals[pair[0]] += pair[1]
-        return totals
-
-    def merge_accumulators(self, accumulators) -> Counter:
-        merged = Counter()
-        for totals in accumulators:
-            merged.update(totals)  # keeps zero totals, unlike `+`
-        return merged
-
-    def extract_output(self, totals: Counter) -> dict:
-        return dict(sorted(totals.items()))
-
-
 class SumStats(beam.PTransform):
-    """Iterable of stats PCollections -> a single-element PCollection holding {name: total}."""
+    """Iterable of stats PCollections -> `(name, total)` per counter name.
+
+    Consumers read the totals as a side input, `beam.pvalue.AsDict` (`stats_dict` orders
+    them): a per-name sum is one grouping and one ParDo, where a global combine into one
+    dict costs six ParDos, an extra stage and ~0.2 s of start-up
+    (benchmarks/bench_startup.py). A name with a zero total keeps it.
+    """
 
     def expand(self, stats_pcolls):
         return (
             stats_pcolls
             | "FlattenStats" >> beam.Flatten()
-            | "SumPerName" >> beam.CombineGlobally(_SumCountsFn())
+            | "SumPerName" >> beam.CombinePerKey(sum)
         )
+
+
+def stats_dict(totals: Mapping[str, int]) -> dict[str, int]:
+    """The `AsDict` side input of `SumStats`' totals as a dict in name order."""
+    return dict(sorted(totals.items()))
 
 
 BY_REASON = "_by_reason"

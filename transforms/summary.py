@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.shard_write import write_atomically
-from transforms.stats import documents_summary
+from transforms.stats import documents_summary, stats_dict
 
 SUMMARY_FILE = "summary.json"
 
@@ -22,17 +22,23 @@ def summary_bytes(stats: dict) -> bytes:
 
 
 class WriteSummary(beam.PTransform):
-    """PCollection holding one {counter: total} dict -> OUTPUT/summary.json; emits its path."""
+    """`SumStats`' (name, total) pairs -> OUTPUT/summary.json; emits its path. The totals
+    are a side input of a one-element (Impulse) step, so an empty input still writes one."""
 
     def __init__(self, output_dir: str) -> None:
         super().__init__()
         self._output_dir = output_dir
 
-    def expand(self, stats_dict):
-        return stats_dict | "WriteSummaryJson" >> beam.Map(_write_summary, self._output_dir)
+    def expand(self, totals):
+        return (
+            totals.pipeline
+            | "Once" >> beam.Impulse()
+            | "WriteSummaryJson" >> beam.Map(_write_summary, self._output_dir,
+                                             beam.pvalue.AsDict(totals))
+        )
 
 
-def _write_summary(stats: dict, output_dir: str) -> str:
+def _write_summary(_: bytes, output_dir: str, totals: dict) -> str:
     path = FileSystems.join(output_dir, SUMMARY_FILE)
-    write_atomically(path, summary_bytes(stats))
+    write_atomically(path, summary_bytes(stats_dict(totals)))
     return path

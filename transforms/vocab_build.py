@@ -146,7 +146,8 @@ class WordCountCombineFn(beam.CombineFn):
 
 
 class _TrainVocabFn(beam.DoFn):
-    """Global WordCounts -> VocabArtifacts, written to `output_dir` when one is given."""
+    """The impulse (+ the global WordCounts) -> VocabArtifacts, written to `output_dir` when one
+    is given."""
 
     def __init__(self, cfg: VocabConfig, output_dir: str | None) -> None:
         self._cfg = cfg
@@ -156,7 +157,7 @@ class _TrainVocabFn(beam.DoFn):
     def finish_bundle(self):
         yield from self.counters.flush()
 
-    def process(self, wc: WordCounts):
+    def process(self, _: bytes, wc: WordCounts):
         artifacts = train_vocab(wc, self._cfg)
         if self._output_dir:
             write_artifacts(artifacts, self._output_dir)
@@ -204,11 +205,17 @@ class BuildVocab(beam.PTransform):
             _CountWordsFn(self._cfg.lowercase, self._cfg.zh_segmenter, self._count_kept,
                           self._cfg.max_words_in_memory)
         ).with_outputs(STATS_TAG, main="counts")
+        # The counts without the global combine's default (an Impulse, 3 ParDos and a stage
+        # of start-up): training starts from an Impulse, and a corpus with no words trains
+        # on the side input's default, the empty counts.
+        counts = counted.counts | "SumWordCounts" >> beam.CombineGlobally(
+            WordCountCombineFn(self._cfg.max_words_in_memory)).without_defaults()
         trained = (
-            counted.counts
-            | "SumWordCounts" >> beam.CombineGlobally(
-                WordCountCombineFn(self._cfg.max_words_in_memory))
-            | "TrainWordPiece" >> beam.ParDo(_TrainVocabFn(self._cfg, self._output_dir))
+            documents.pipeline
+            | "Once" >> beam.Impulse()
+            | "TrainWordPiece" >> beam.ParDo(_TrainVocabFn(self._cfg, self._output_dir),
+                                             beam.pvalue.AsSingleton(counts,
+                                                                     default_value=WordCounts()))
             .with_outputs(STATS_TAG, main="artifacts")
         )
         stats = ((counted[STATS_TAG], trained[STATS_TAG])
