@@ -30,9 +30,9 @@ def tokenize_document(doc: Document, encoder: Encoder, zh_word_starts: bool = Fa
     ids, word_starts, offsets = encoder.encode_document(doc.sentences, zh_word_starts)
     if len(ids) == 0:
         return None
-    lengths = np.diff(offsets)
-    if not lengths.all():
-        offsets = np.concatenate([[0], np.cumsum(lengths[lengths > 0])]).astype(np.int64)
+    nonempty = offsets[1:] != offsets[:-1]
+    if not nonempty.all():  # keep the ends of the sentences with tokens
+        offsets = np.concatenate([offsets[:1], offsets[1:][nonempty]])
     return TokenizedDocument(
         id=doc.id, doc_id=doc_id_hash(doc.id),
         ids=ids.astype(np.int32, copy=False), word_starts=word_starts.astype(bool, copy=False),

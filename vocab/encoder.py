@@ -66,8 +66,8 @@ _CJK_LEAD_BYTE = chr(min(lo for lo, _ in BERT_CHINESE_RANGES)).encode()[0]
 _TABLE_CHARS = max(hi for _, hi in BERT_CHINESE_RANGES) + 1
 """One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
 
-Encoded = tuple[list[int] | np.ndarray, list[bool] | np.ndarray, list[int] | np.ndarray]
-"""Flat ids, flat word starts, and the token count of each text."""
+Encoded = tuple[list[int] | np.ndarray, list[bool] | np.ndarray, np.ndarray]
+"""Flat ids, flat word starts, and text offsets (int64: text k is [offsets[k], offsets[k+1]))."""
 
 
 class Encoder:
@@ -122,9 +122,7 @@ class Encoder:
             sentences = [presegment(s) for s in sentences]
             zh_word_starts = False  # jieba words are already tokenizer words
         encode = self._encode_cached if self.use_cache else self._encode_plain
-        ids, starts, lengths = encode(sentences, zh_word_starts)
-        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        ids, starts, offsets = encode(sentences, zh_word_starts)
         return (np.asarray(ids, dtype=np.int32), np.asarray(starts, dtype=bool), offsets)
 
     def _encode_plain(self, texts: list[str], zh_word_starts: bool) -> Encoded:
@@ -136,7 +134,9 @@ class Encoder:
             ids += enc.ids
             starts += _word_starts(text, enc, zh_word_starts)
             lengths.append(len(enc.ids))
-        return ids, starts, lengths
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return ids, starts, offsets
 
     def _encode_cached(self, texts: list[str], zh_word_starts: bool) -> Encoded:
         if len(self._cache) > _MAX_CACHE:
@@ -161,7 +161,7 @@ class Encoder:
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
         ids, starts, piece_offsets = self._cache.gather(slots)
-        return ids, starts, np.diff(piece_offsets[bounds])
+        return ids, starts, piece_offsets[bounds]
 
     def _encode_by_chars(self, texts: list[str], joined: str, chars: np.ndarray,
                          cjk: np.ndarray, zh_word_starts: bool) -> Encoded:
@@ -200,7 +200,7 @@ class Encoder:
             piece_of = np.repeat(np.arange(len(lo)), np.diff(piece_offsets))
             in_cjk = cjk[lo][piece_of]
             starts[in_cjk] = jieba[lo[piece_of[in_cjk]]]
-        return ids, starts, np.diff(piece_offsets[bounds])
+        return ids, starts, piece_offsets[bounds]
 
     def _slots_of_bytes(self, raw: bytes) -> np.ndarray:
         """The cache slot of each piece of `raw` split at b" ": by the byte-keyed table,
