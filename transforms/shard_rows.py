@@ -45,8 +45,10 @@ def _struct(fields: Iterable[tuple[str, str]]) -> struct.Struct:
 _HEADER = _struct(_SCALARS)
 _ARRAY = _struct(_SPEC)
 _U16_ROW = _struct(_ROW_HEAD)
-_HEAD = np.dtype([(name, f"S{code[:-1]}" if code.endswith("s") else f"<{code}")
-                  for name, code in _ROW_HEAD])
+# The key is raw hash bytes ("V": numpy's "S" would drop trailing NULs on read); the dtype
+# codes are NUL-padded text ("S": read back without the padding, comparable to `_U16`).
+_HEAD = np.dtype([(name, f"{'V' if name == 'key' else 'S'}{code[:-1]}" if code.endswith("s")
+                   else f"<{code}") for name, code in _ROW_HEAD])
 _LENGTH = struct.Struct("<I")
 _NO_WORD_STARTS = np.zeros(0, dtype=bool)
 _UINT16_MAX = np.iinfo(np.uint16).max

@@ -154,12 +154,12 @@ class Encoder:
                 return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
         # Without CJK characters the pieces are the space-separated runs (empty strings hit
         # the "" entry), and text k has exactly count(" ") + 1 of them.
-        if joined.count(" ") + 1 >= _TABLE_MIN_PIECES:
+        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
+        if bounds[-1] >= _TABLE_MIN_PIECES:
             slots = self._slots_of_bytes(raw)
         else:
             slots = self._slots(joined.split(" "))
-        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
         ids, starts, piece_offsets = self._cache.gather(slots)
         return ids, starts, piece_offsets[bounds]
 
