@@ -11,7 +11,8 @@ and logging addresses, the options) to the zygote and waits: the zygote forks, t
 takes that environment and runs Beam's SDK worker, and on exit sends its status back, which
 the waiting command exits with. So to the runner it is an ordinary worker process.
 
-The zygote is single-threaded and never opens a gRPC channel before forking; each child
+The zygote runs one Python thread and never opens a gRPC channel before forking (pyarrow's
+jemalloc keeps a background OS thread, which jemalloc's own fork handlers cover); each child
 reseeds `random` (Beam's Reshuffle draws its keys from it). When the zygote cannot start
 (not Linux, or it dies), `worker_main` runs the worker itself as before.
 """
@@ -28,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Iterator
 
 ZYGOTE_ENV = "BERT_SHARDS_WORKER_ZYGOTE"
@@ -38,6 +40,8 @@ PRELOAD = ("apache_beam.runners.worker.sdk_worker_main", "pipeline.stages", "pip
            "transforms.summary")
 """What a worker imports to run our stages (the modules of every DoFn of the jobs)."""
 _LENGTH = struct.Struct("<I")
+_REQUEST_TIMEOUT_S = 10.0
+"""How long the zygote waits for a connected worker command to send its environment."""
 
 
 def _send(conn: socket.socket, data: bytes) -> None:
@@ -107,6 +111,7 @@ def serve(path: str, parent: int, run_worker) -> None:
     server.bind(path)
     server.listen(64)  # a worker that asks while we import waits in the backlog
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the launcher, which ends us
     try:
         for name in PRELOAD:
             importlib.import_module(name)
@@ -115,6 +120,7 @@ def serve(path: str, parent: int, run_worker) -> None:
             _fork_on_request(server, run_worker)
     except _Stop:
         pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the wait
     with contextlib.suppress(ChildProcessError):
         while True:
             os.waitpid(-1, 0)
@@ -129,12 +135,16 @@ def _fork_on_request(server: socket.socket, run_worker) -> None:
         conn, _ = server.accept()
     except TimeoutError:
         return
-    conn.settimeout(None)
-    environ = _receive(conn)
+    conn.settimeout(_REQUEST_TIMEOUT_S)  # a client that never sends must not block us
+    try:
+        environ = _receive(conn)
+    except TimeoutError:
+        environ = None
     if environ is None or os.fork():
         conn.close()
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server.close()
     status = 1
     try:
@@ -145,7 +155,11 @@ def _fork_on_request(server: socket.socket, run_worker) -> None:
         status = 0
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else int(e.code is not None)
+    except BaseException:
+        traceback.print_exc()  # os._exit below would otherwise swallow it
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
         with contextlib.suppress(OSError):
             _send(conn, str(status).encode())
         os._exit(status)
