@@ -62,7 +62,7 @@ def test_deduplicate_documents():
         doc("h:9", "Unique."),
     ]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | key_documents() | DeduplicateDocuments()
+        out = p | beam.Create(docs) | key_documents(()) | DeduplicateDocuments()
         assert_that(
             out["documents"] | beam.Map(lambda d: (d.id, d.text)),
             equal_to([("f:1", "same  TEXT."), ("f:2", "Other text."), ("h:9", "Unique.")]),
@@ -73,7 +73,7 @@ def test_deduplicate_documents():
 def test_hot_key_many_copies():
     docs = [doc(f"d{i:04d}", "Spam line.") for i in range(500)]
     with BeamTestPipeline(runner="FnApiRunner") as p:
-        out = p | beam.Create(docs) | key_documents() | DeduplicateDocuments()
+        out = p | beam.Create(docs) | key_documents(()) | DeduplicateDocuments()
         assert_that(out["documents"] | beam.Map(lambda d: d.id), equal_to(["d0000"]))
         assert_that(
             out["stats"] | beam.CombinePerKey(sum),
@@ -89,7 +89,7 @@ def _check(docs: list[TextDocument], kept: list[tuple], n_dropped: int,
         pdocs = p | beam.Create(docs, reshuffle=False)
         if reshuffle:
             pdocs = pdocs | beam.Reshuffle()
-        out = pdocs | key_documents() | DeduplicateDocuments()
+        out = pdocs | key_documents(()) | DeduplicateDocuments()
         assert_that(out["documents"] | beam.Map(lambda d: (d.id, d.text, d.source)),
                     equal_to(kept))
         assert_that(out["stats"] | beam.CombinePerKey(sum),

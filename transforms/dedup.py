@@ -120,7 +120,7 @@ def _has_copies(keyed: tuple[bytes, Survivor]) -> bool:
     return keyed[1][2] > 1
 
 
-def keyed_outputs(doc: TextDocument) -> Iterator:
+def _keyed_outputs(doc: TextDocument) -> Iterator:
     """What `key_documents` emits per document: (key, document), and (key, its `DocRef`)
     tagged `REFS_TAG` for the survivor combine."""
     key = dedup_key(doc.text)
@@ -128,11 +128,11 @@ def keyed_outputs(doc: TextDocument) -> Iterator:
     yield beam.pvalue.TaggedOutput(REFS_TAG, (key, doc_ref(doc)))
 
 
-def key_documents(steps: Sequence[DocStep] = ()) -> ApplySteps:
+def key_documents(steps: Sequence[DocStep]) -> ApplySteps:
     """PCollection[TextDocument] -> {"documents": (key, document), REFS_TAG: (key, DocRef),
     "stats"}: the input of `DeduplicateDocuments`, after `steps` (the cleaning steps of
     `CleanCorpus`, fused into the same DoFn; none in tests)."""
-    return ApplySteps(steps, emit=keyed_outputs, tags=(REFS_TAG,))
+    return ApplySteps(steps, emit=_keyed_outputs, tags=(REFS_TAG,))
 
 
 class _DropCopiesFn(beam.DoFn):

@@ -9,7 +9,7 @@ modules (`clean.CleanStep`, `language.LanguageStep`, `sentences.SplitStep`, ...)
 A step is `step(doc, counters) -> doc or None`: it returns the document it passes on (the
 same or a new one) or None after counting why it dropped it in `counters`, so every exit
 is counted by exactly one step, as when each step was its own DoFn. `emit(doc)` yields what
-the last step's document becomes (by default the document itself; dedup's `keyed_outputs`
+the last step's document becomes (by default the document itself; dedup's `_keyed_outputs`
 adds its key and a tagged reference).
 """
 

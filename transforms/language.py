@@ -49,7 +49,7 @@ class LanguageStep:
     """A `doc_steps.DocumentSteps` step: sets `lang`; with a language list, documents in other
     languages are dropped (and counted)."""
 
-    def __init__(self, languages: tuple[str, ...] = ()) -> None:
+    def __init__(self, languages: tuple[str, ...]) -> None:
         self._keep = frozenset(languages)
 
     def __call__(self, doc: TextDocument, counters: Counters) -> TextDocument | None:
