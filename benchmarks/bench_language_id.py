@@ -17,7 +17,9 @@ English and Chinese, cleaned); constructed mixed documents (English paragraphs a
 sentences from the variant corpus at 30-70% English by bytes, English first, Chinese first,
 Chinese inside, interleaved; long English articles with a region in each of the 15 other
 languages at 4 places). Per set: documents, how many are longer than the budget, how many read
-the whole text after the sample, how many change label against whole-text CLD2, and the CPU
+the whole text after the sample, how many change label against whole-text CLD2, the largest
+gap between the sample's top-language share and that language's share of the whole text
+(a label can change only where it exceeds `clear_share` - 50 points), and the CPU
 time ratio against whole-text CLD2 (same function with an unbounded budget, best of `--runs`,
 alternating in one process). `--budgets 2048,4096` compares sample sizes.
 
@@ -40,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+import pycld2  # noqa: E402
 from variant_corpus import SHARED, _en_documents, write_corpus  # noqa: E402
 
 from core.config import CleanConfig, ReadConfig  # noqa: E402
@@ -174,6 +177,12 @@ def mixed_documents(en: list[str], zh: list[str]) -> list[str]:
     return docs
 
 
+def _shares(data: bytes) -> dict[str, int]:
+    """Percent of the whole text CLD2 gives each of its top languages."""
+    _, _, details = pycld2.detect(data, isPlainText=True)
+    return {code.split("-")[0]: percent for _, code, percent, _ in details}
+
+
 def sampling_study(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         en = _variant_texts("en", args.size_mb, tmp)
@@ -202,14 +211,17 @@ def sampling_study(args: argparse.Namespace) -> None:
         for sampling in samplings:
             data = [t.encode("utf-8", errors="replace") for t in texts]
             long = [d for d in data if len(d) > sampling.budget]
-            unclear = 0
+            unclear, gap = 0, 0
             for d in long:
                 lang, share = _top_language(_sample(d, sampling))
                 unclear += lang == UNDETERMINED or share < sampling.clear_share
+                if lang != UNDETERMINED:
+                    gap = max(gap, abs(share - _shares(d).get(lang, 0)))
             changed = sum(detect_language(t, sampling) != w
                           for t, w in zip(texts, whole, strict=True))
             print(f"    budget {sampling.budget} B: {len(long)} longer than the budget, "
-                  f"{unclear} read whole after the sample, {changed} change label; "
+                  f"{unclear} read whole after the sample, {changed} change label, "
+                  f"largest share gap {gap} points; "
                   f"CPU {best[sampling] / best[WHOLE]:.3f}x whole-text CLD2")
 
 
