@@ -40,6 +40,7 @@ from operator import itemgetter
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
+from tokenizers.normalizers import BertNormalizer
 
 from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
@@ -94,6 +95,7 @@ class Encoder:
         self.cls_id, self.sep_id = ids[SPECIAL_TOKENS["cls"]], ids[SPECIAL_TOKENS["sep"]]
         self.mask_id = ids[SPECIAL_TOKENS["mask"]]
         self._cache = _PieceCache()
+        self._bare, self._bare_lower = _without_normaliser(tokenizer, split_special_tokens)
 
     @classmethod
     def from_dir(cls, path: str, lowercase: bool | None = None, **kwargs) -> Encoder:
@@ -246,11 +248,35 @@ class Encoder:
         return slots
 
     def _fill(self, cache: _PieceCache, unseen: list[str]) -> None:
-        """Encode unseen pieces, `_JOIN` at a time joined by spaces (one `Encoding` per group
-        instead of per piece), and split the tokens back by their character offsets."""
-        groups = [unseen[i:i + _JOIN] for i in range(0, len(unseen), _JOIN)]
+        """Encode unseen pieces and cache their tokens.
+
+        Pieces of printable ASCII go to `_bare` (the tokenizer without its normaliser),
+        lowercased here if the normaliser lowercases: on such text BertNormalizer only
+        lowercases (nothing to clean, pad, or strip), so the tokens and offsets are the same,
+        and the Rust normaliser (its offset alignments) cost more than the rest of the
+        tokenizer."""
+        if self._bare is None:
+            self._encode_groups(cache, self.tokenizer, unseen, lower=False)
+            return
+        simple = [p for p in unseen if p.isascii() and p.isprintable()]
+        self._encode_groups(cache, self._bare, simple, lower=self._bare_lower)
+        if len(simple) < len(unseen):
+            rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
+            self._encode_groups(cache, self.tokenizer, rest, lower=False)
+
+    @staticmethod
+    def _encode_groups(cache: _PieceCache, tokenizer: Tokenizer, pieces: list[str],
+                       lower: bool) -> None:
+        """Encode `pieces`, `_JOIN` at a time joined by spaces (one `Encoding` per group
+        instead of per piece), split the tokens back by their character offsets, and cache
+        them."""
+        if not pieces:
+            return
+        groups = [pieces[i:i + _JOIN] for i in range(0, len(pieces), _JOIN)]
         joined = [" ".join(group) for group in groups]
-        encodings = self.tokenizer.encode_batch(joined, add_special_tokens=False)
+        if lower:
+            joined = [text.lower() for text in joined]
+        encodings = tokenizer.encode_batch(joined, add_special_tokens=False)
         for group, enc in zip(groups, encodings, strict=True):
             # Piece k starts at character piece_at[k]; a token belongs to the last piece
             # starting at or before its first character.
@@ -340,6 +366,22 @@ class _PieceCache:
         positions = np.repeat(self._first[slots] - offsets[:-1], counts)
         positions += np.arange(offsets[-1], dtype=np.int64)
         return self._ids[positions], self._starts[positions], offsets
+
+
+def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
+                        ) -> tuple[Tokenizer | None, bool]:
+    """(the tokenizer's model and pre-tokenizer without a normaliser, whether the normaliser
+    lowercases), or (None, False) unless the normaliser is a `BertNormalizer` and no added
+    token is matched in text (special tokens split as text; any other added token would be
+    matched on the normalised text)."""
+    normaliser = tokenizer.normalizer
+    added = tokenizer.get_added_tokens_decoder().values()
+    if (not isinstance(normaliser, BertNormalizer)
+            or not all(t.special and split_special_tokens for t in added)):
+        return None, False
+    bare = Tokenizer(tokenizer.model)
+    bare.pre_tokenizer = tokenizer.pre_tokenizer
+    return bare, normaliser.lowercase
 
 
 @functools.cache
