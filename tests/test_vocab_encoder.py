@@ -181,7 +181,22 @@ def test_cached_path_equals_plain_path_when_the_cache_overflows(encoders, monkey
     _assert_cache_matches_plain(encoders["bert-base-uncased"],
                                 [lines[i:i + 5] for i in range(0, len(lines), 5)], zh=False)
     docs = [[a[i:i + 100] for i in range(0, len(a), 100)] for a in thucnews_articles(12)]
-    _assert_cache_matches_plain(encoders["bert-base-chinese"], docs + MIXED_DOCUMENTS, zh=True)
+    for zh in (True, False):
+        _assert_cache_matches_plain(encoders["bert-base-chinese"], docs + MIXED_DOCUMENTS, zh)
+
+
+def test_documents_with_a_few_cjk_characters_take_the_space_separated_pieces(encoders):
+    """Mostly words: the CJK run is one piece of the split at spaces; mostly CJK, or with
+    jieba word starts: one piece per CJK character (its per-code-point slot)."""
+    encoder = encoders["bert-base-uncased"]
+    vocab_txt = "".join(t + "\n" for t in encoder.id_to_token).encode()
+    words = ["Peking University (北京大学) is in Beijing, as everyone knows."]
+    for doc, zh_word_starts, split_at_spaces in ((words, False, True), (words, True, False),
+                                                 (["北京大学 is"], False, False)):
+        cached = Encoder(encoder.tokenizer, vocab_txt, lowercase=True)
+        cached.encode_document(doc, zh_word_starts)
+        assert ("北" not in cached._cache.index) == split_at_spaces
+        assert ("(北京大学)" in cached._cache.index) == split_at_spaces
 
 
 def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp_path):

@@ -21,13 +21,15 @@ Speed: BERT normalisation and pre-tokenisation never join text across an ASCII s
 tokens, and `encode_document` caches piece -> (ids, word starts), sending only unseen pieces
 to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole sentences.
 Tests prove both identical on real corpora. A document's sentences are joined by spaces and
-split once; with CJK characters, the pieces are found by numpy on the code points, and a
-one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
-such pieces), so only longer runs are looked up as strings. Without CJK, a document of many
-pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the bytes of pieces up to
-15 bytes, exact) instead of by one string per piece. Unseen pieces are encoded many
-to a string and split back by character offsets, because one `Encoding` per piece would
-cost more than it saves. With `zh_word_starts`, jieba still runs on each CJK run.
+split once; with mostly CJK characters, the pieces are found by numpy on the code points, and
+a one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
+such pieces), so only longer runs are looked up as strings. Otherwise the pieces are the
+space-separated runs (a run with CJK characters inside encodes alone as in context too), and
+a document of many pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the
+bytes of pieces up to 15 bytes, exact) instead of by one string per piece. Unseen pieces are
+encoded many to a string and split back by character offsets, because one `Encoding` per
+piece would cost more than it saves; those of printable ASCII skip the Rust normaliser
+(`_fill`). With `zh_word_starts`, jieba still runs on each CJK run.
 """
 
 from __future__ import annotations
@@ -152,10 +154,14 @@ class Encoder:
                 and np.frombuffer(raw, dtype=np.uint8).max() >= _CJK_LEAD_BYTE):
             chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             cjk = _cjk_table()[chars]
-            if cjk.any():
+            n_cjk = int(np.count_nonzero(cjk))
+            # Mostly words with a few CJK characters (an English article naming a place)
+            # take the space-separated pieces below: a piece with CJK characters inside is
+            # a piece too, and the byte table serves long documents.
+            if n_cjk and (zh_word_starts or n_cjk >= joined.count(" ")):
                 return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
-        # Without CJK characters the pieces are the space-separated runs (empty strings hit
-        # the "" entry), and text k has exactly count(" ") + 1 of them.
+        # The pieces are the space-separated runs (empty strings hit the "" entry), and
+        # text k has exactly count(" ") + 1 of them.
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
         if bounds[-1] >= _TABLE_MIN_PIECES:
