@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import zstandard  # noqa: E402
+from common import scratch_dir  # noqa: E402
 from tokenizers import BertWordPieceTokenizer  # noqa: E402
 from variant_corpus import SHARED, write_corpus  # noqa: E402
 
@@ -73,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} absent: this benchmark reads ../shared/corpora")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_all_"))
+    tmp = scratch_dir("bench_all_")
     corpus = str(write_corpus(args.lang, args.mb, tmp))
     # variants of the same articles are near-duplicates by construction: near-dedup off
     read = ["--input", corpus, "--format", "jsonl", "--no-near-dedup"]

@@ -25,11 +25,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common import scratch_dir  # noqa: E402
 from variant_corpus import SHARED, write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     if not VOCAB.exists():
         sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_scale_"))
+    tmp = scratch_dir("bench_scale_")
     configs = [("1 worker", [], ROOT)]
     if args.baseline:
         configs.append((f"baseline {args.baseline}", [], args.baseline.resolve()))

@@ -5,7 +5,8 @@ The project's speed target (issue 11): `shards` (read -> clean -> dedup -> split
 encode_batch` alone, one thread, on the cleaned sentences. The corpus is
 `variant_corpus.py`'s: `--size-mb` MB of *distinct* documents (default 40 MB, so that
 start-up is a small part of a run; the start-up share is printed). Both sides run in this
-one process, best of `--runs`: the tokenizer with
+one process, best of `--runs`, interleaved (tokenizer, `shards`, tokenizer, ...) so that both
+see the same spells of a noisy machine: the tokenizer with
 TOKENIZERS_PARALLELISM=false and RAYON_NUM_THREADS=1, `shards` on the in-memory FnApiRunner
 with one worker. Per-core speed is CPU time (process time, all threads), which a machine
 shared with other jobs distorts far less than wall time; both are printed.
@@ -26,7 +27,6 @@ import argparse  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -34,6 +34,7 @@ import zstandard  # noqa: E402
 from tokenizers import BertWordPieceTokenizer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import scratch_dir  # noqa: E402
 from variant_corpus import SHARED, write_corpus  # noqa: E402
 
 from pipeline.cli import main as cli  # noqa: E402
@@ -60,8 +61,7 @@ def _timed(fn) -> tuple[float, float]:
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def _best(fn, runs: int) -> tuple[float, float]:
-    times = [_timed(fn) for _ in range(runs)]
+def _best_of(times: list[tuple[float, float]]) -> tuple[float, float]:
     return min(t[0] for t in times), min(t[1] for t in times)
 
 
@@ -80,7 +80,7 @@ def main() -> None:
     vocab_dir, lowercase = VOCABS[args.corpus]
     if not vocab_dir.exists():
         sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_e2e_"))
+    tmp = scratch_dir("bench_e2e_")
     source = write_corpus(args.corpus, args.size_mb, tmp)
     one_doc = tmp / "one.jsonl"
     with open(source, encoding="utf-8") as f:
@@ -99,18 +99,20 @@ def main() -> None:
                           for e in tokenizer.encode_batch(sentences[i:i + TOKENIZER_BATCH],
                                                           add_special_tokens=False)))
 
-    tok_cpu, tok_wall = _best(tokenize, args.runs)
-    n_tokens = counts[0]
 
     case = "--lowercase" if lowercase else "--no-lowercase"
     shards = ["shards", "--format", "jsonl", "--vocab", str(vocab_dir), case, "--max-seq-length",
               "512", "--task", "nsp", "--masking", "token", "--runner", "FnApiRunner",
               "--no-near-dedup", "--overwrite"]
-    start_cpu, start_wall = _best(
-        lambda: _cli(shards + ["--input", str(one_doc), "--output", str(tmp / "start")]), 1)
+    start_cpu, start_wall = _timed(
+        lambda: _cli(shards + ["--input", str(one_doc), "--output", str(tmp / "start")]))
     out = str(tmp / "one")
-    one_cpu, one_wall = _best(lambda: _cli(shards + ["--input", str(source), "--output", out]),
-                              args.runs)
+    tok_runs, one_runs = [], []
+    for _ in range(args.runs):
+        tok_runs.append(_timed(tokenize))
+        one_runs.append(_timed(lambda: _cli(shards + ["--input", str(source), "--output", out])))
+    (tok_cpu, tok_wall), (one_cpu, one_wall) = _best_of(tok_runs), _best_of(one_runs)
+    n_tokens = counts[0]
 
     mb = source.stat().st_size / 1e6
     print(f"\ncorpus {args.corpus}: {mb:.1f} MB JSONL ({source.name}), {len(sentences):,} "
@@ -124,6 +126,8 @@ def main() -> None:
           f"{start_wall:7.2f} s  ({start_cpu / one_cpu:.0%} of the run's CPU)")
     print(f"ratio shards / tokenizer speed, per core:   {tok_cpu / one_cpu:7.2f}x CPU  "
           f"({tok_wall / one_wall:.2f}x wall; target >= 1.0)")
+    pairs = ", ".join(f"{t[0] / o[0]:.2f}x" for t, o in zip(tok_runs, one_runs, strict=True))
+    print(f"each run's pair (tokenizer CPU / shards CPU):  {pairs}")
     if args.workers_too:
         two_cpu, two_wall = _timed(lambda: _cli(
             shards + ["--input", str(source), "--output", str(tmp / "two"),

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import scratch_dir  # noqa: E402
 from variant_corpus import SHARED, write_corpus  # noqa: E402
 
 from core.special_tokens import SPECIAL_TOKEN_LIST  # noqa: E402
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED.exists():
         sys.exit(f"{SHARED} absent: this benchmark reads ../shared/corpora")
-    corpus = write_corpus("en", args.mb, Path(tempfile.mkdtemp(prefix="bench_vocab_train_")))
+    corpus = write_corpus("en", args.mb, scratch_dir("bench_vocab_train_"))
     with open(corpus, encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for line in f]
     counts = BertWordSplitter(lowercase=True).count(texts)

@@ -102,6 +102,26 @@ def local_runner(options: PipelineOptions) -> PipelineRunner | None:
     return None
 
 
+class ViewCachingOptions(PipelineOptions):
+    """`PipelineOptions` that build each view once. Beam calls `view_as` for every applied
+    transform and type check (~370 times while building `shards`), and each call builds an
+    argparse parser and parses the flags again: ~0.26 CPU-s, an eighth of a 1-document run.
+    A view keeps no values of its own (it reads and writes the options' shared
+    `_all_options`), so one view per class behaves as a new one each time. The views are not
+    part of the pickled or deep-copied state (`Pipeline` deep-copies its options)."""
+
+    def view_as(self, cls):
+        views = self.__dict__.setdefault("_views", {})
+        if cls not in views:
+            views[cls] = super().view_as(cls)
+        return views[cls]
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_views", None)
+        return state
+
+
 def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:
     """Validated Beam options; raises UserError naming the first unknown flag or stray value.
 
@@ -118,7 +138,7 @@ def make_pipeline_options(beam_args: list[str]) -> PipelineOptions:
     if stray:
         raise UserError(f"unexpected argument {stray[0]!r} (to read several inputs, give them "
                         "all after one --input)")
-    options = PipelineOptions(beam_args)
+    options = ViewCachingOptions(beam_args)
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = DEFAULT_LOCAL_RUNNER

@@ -30,6 +30,7 @@ from transforms.manifest import MANIFEST_NAME, VOCAB_NAME, special_ids, vocab_in
 from transforms.stats import SumStats
 from transforms.summary import SUMMARY_FILE, WriteSummary
 from vocab.artifacts import TOKENIZER_JSON, VOCAB_DIR_FILES, VOCAB_TXT, VocabArtifacts
+from vocab.embedded import EmbeddedVocab, embed, unembed
 from vocab.vocab_dir import load_vocab_dir
 
 SHARDS_SUBDIR = "shards"
@@ -84,10 +85,11 @@ def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: Shard
                                                          stats)
 
 
-def _embedded(_: bytes, artifacts: VocabArtifacts) -> VocabArtifacts:
+def _embedded(_: bytes, embedded: EmbeddedVocab) -> VocabArtifacts:
     """The vocab as the graph's one element. Not `beam.Create([artifacts])`: that pickles and
-    bz2-compresses its values several times while building (~0.1 s for a 700 KB vocab)."""
-    return artifacts
+    bz2-compresses its values several times while building (~0.1 s for a 700 KB vocab); and
+    compact (vocab/embedded.py), as Beam still bz2-compresses the argument of this Map."""
+    return unembed(embedded)
 
 
 def build_shards(p: beam.Pipeline, job: ShardsJobConfig,
@@ -99,7 +101,8 @@ def build_shards(p: beam.Pipeline, job: ShardsJobConfig,
         artifacts = load_vocab_artifacts(job.vocab_dir, job.lowercase)
     specials = special_ids(vocab_tokens(artifacts.files[VOCAB_TXT]))
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
-    vocab = p | "VocabArtifacts" >> beam.Impulse() | "EmbedVocab" >> beam.Map(_embedded, artifacts)
+    vocab = (p | "VocabArtifacts" >> beam.Impulse()
+             | "EmbedVocab" >> beam.Map(_embedded, embed(artifacts)))
     _shard_stages(cleaned, vocab, specials, job, job.output, job.vocab_dir, [], spill_dir)
 
 

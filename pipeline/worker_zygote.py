@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
@@ -104,7 +105,9 @@ def _stop(*_) -> None:
 def serve(path: str, parent: int, run_worker) -> None:
     """The zygote: import `PRELOAD`, then fork one `run_worker()` per request on `path`
     until the launcher (`parent`) is gone or terminates it; then wait for the workers, so
-    that their CPU time and peak RSS reach the launcher's `wait` (benchmarks read them)."""
+    that their CPU time and peak RSS reach the launcher's `wait` (benchmarks read them).
+    A launcher that is gone (killed: it removes the socket's directory itself when it ends
+    normally) leaves that directory to the zygote to remove."""
     import importlib
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -121,6 +124,9 @@ def serve(path: str, parent: int, run_worker) -> None:
     except _Stop:
         pass
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the wait
+    server.close()
+    if os.getppid() != parent:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     with contextlib.suppress(ChildProcessError):
         while True:
             os.waitpid(-1, 0)

@@ -91,3 +91,25 @@ def test_workers_read_one_file_in_ranges_unless_told_otherwise():
     assert split() == split("--workers", "1") == ReadConfig.split_bytes
     assert split("--workers", "2") == WORKERS_SPLIT_BYTES < ReadConfig.split_bytes
     assert split("--workers", "2", "--input-split-bytes", "999") == 999
+
+
+def test_options_build_each_view_once_and_views_share_the_values():
+    """Beam calls `view_as` for every applied transform; a cached view must still read and
+    write the options' values, and a deep copy (as `beam.Pipeline` makes) must not share
+    them."""
+    import copy
+    import pickle
+
+    from apache_beam.options.pipeline_options import StandardOptions, TypeOptions
+
+    options = make_pipeline_options(["--runner", "FnApiRunner"])
+    assert options.view_as(TypeOptions) is options.view_as(TypeOptions)
+    assert options.view_as(TypeOptions).pipeline_type_check
+    options.view_as(StandardOptions).runner = "DirectRunner"
+    assert options.get_all_options()["runner"] == "DirectRunner"
+
+    copied = copy.deepcopy(options)
+    copied.view_as(StandardOptions).runner = "FnApiRunner"
+    assert options.view_as(StandardOptions).runner == "DirectRunner"
+    assert copied.get_all_options()["runner"] == "FnApiRunner"
+    assert pickle.loads(pickle.dumps(options)).get_all_options() == options.get_all_options()

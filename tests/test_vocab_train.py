@@ -106,6 +106,19 @@ def test_batched_count_equals_word_by_word_on_real_text(lowercase, handle_chines
         assert batched == expected, size
 
 
+@pytest.mark.parametrize("handle_chinese_chars", [True, False])
+def test_count_splits_where_bert_does_for_every_code_point(handle_chinese_chars):
+    """`count` splits raw text with `str.split`: each code point between letters must split
+    (or join, or vanish) exactly as the Rust normaliser and pre-tokenizer make it. Every
+    code point of the BMP (all that `str.split` or BERT call whitespace live there), and
+    every 61st beyond it."""
+    pretok = BertWordSplitter(lowercase=True, handle_chinese_chars=handle_chinese_chars)
+    codes = [*range(0xD800), *range(0xE000, 0x10000), *range(0x10000, 0x110000, 61)]
+    chars = [chr(c) for c in codes]
+    text = "".join(f"a{ch}b " for ch in chars)
+    assert pretok.count([text]) == Counter(pretok.words(text))
+
+
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_ideographs_counted_directly_are_only_padded_by_the_normalizer(lowercase):
     """Every character `count` takes past the normaliser: the normaliser only pads it."""

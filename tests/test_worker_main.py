@@ -68,3 +68,31 @@ def test_a_worker_asks_the_zygote_which_forks_it_with_the_workers_environment(tm
     assert "ValueError: probe crash" in err
     monkeypatch.setenv(worker_zygote.ZYGOTE_ENV, str(tmp_path / "gone"))
     assert worker_zygote.run_in_zygote() is None  # no zygote: the worker runs itself
+
+
+def test_a_killed_launcher_leaves_no_zygote_socket_dir_behind():
+    """The launcher removes the zygote's socket dir when it ends; killed (SIGKILL), it cannot,
+    so the orphaned zygote does."""
+    code = ("import os, sys, time\n"
+            "from pipeline.worker_zygote import ZYGOTE_ENV, zygote\n"
+            "with zygote():\n"
+            "    print(os.environ[ZYGOTE_ENV], flush=True)\n"
+            "    time.sleep(120)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    launcher = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                                text=True)
+    socket_dir = Path(launcher.stdout.readline().strip()).parent
+    try:
+        for _ in range(600):  # the zygote binds its socket first, then imports
+            if (socket_dir / "socket").exists():
+                break
+            time.sleep(0.05)
+        assert socket_dir.is_dir()
+    finally:
+        launcher.kill()
+        launcher.wait()
+    for _ in range(600):
+        if not socket_dir.exists():
+            break
+        time.sleep(0.1)
+    assert not socket_dir.exists()

@@ -22,6 +22,7 @@ from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
 from vocab.artifacts import VocabArtifacts
 from vocab.encoder import Encoder
+from vocab.rust_threads import use_one_rust_thread
 
 
 def tokenize_document(doc: Document, encoder: Encoder, zh_word_starts: bool = False
@@ -48,6 +49,7 @@ class _TokenizeFn(beam.DoFn):
         self.counters = Counters()
 
     def setup(self) -> None:
+        use_one_rust_thread()
         self._encoder: Encoder | None = None
 
     def _encoder_for(self, artifacts: VocabArtifacts) -> Encoder:

@@ -37,6 +37,7 @@ from transforms.records import Document
 from vocab.artifacts import VOCAB_TXT, VocabArtifacts, make_artifacts, write_artifacts
 from vocab.jieba_segmenter import presegment
 from vocab.pretokenize import BertWordSplitter
+from vocab.rust_threads import use_one_rust_thread
 from vocab.train import build_tokenizer, prune_counts, train_wordpiece
 
 _BATCH_CHARS = 1 << 20
@@ -153,6 +154,9 @@ class _TrainVocabFn(beam.DoFn):
         self._cfg = cfg
         self._output_dir = output_dir
         self.counters = Counters()
+
+    def setup(self) -> None:
+        use_one_rust_thread()
 
     def finish_bundle(self):
         yield from self.counters.flush()

@@ -32,6 +32,11 @@ _ASCII_WORD = re.compile("[A-Za-z0-9]+|[!-/:-@\\[-`{-~]")
 _IDEOGRAPH = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 _IDEOGRAPH_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 
+# Characters `str.split` takes for whitespace but BERT's normaliser deletes as control
+# characters (category Cc, not tab/newline/carriage return); every other character is
+# whitespace to both or to neither (Unicode White_Space and category Zs).
+_SPLIT_NOT_BERT_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85]")
+
 _CHUNK_CACHE_SIZE = 1 << 17
 """Distinct whitespace-free chunks whose words `BertWordSplitter.count` remembers (then it
 starts afresh): enough for the chunks of many documents, a few tens of MB at most."""
@@ -68,43 +73,43 @@ class BertWordSplitter:
     def count(self, texts: Iterable[str], counts: Counter | None = None) -> Counter:
         """Counts of the words of all `texts`: `Counter(w for t in texts for w in words(t))`
         (added to `counts` when given), without one Python call per text and one tuple per
-        word.
+        word, and without normalising the whole text.
 
-        ASCII texts go through the fast path joined by newlines (a newline ends a word and
-        makes none). The others are joined by spaces and normalised in one Rust call; the
-        normaliser is character by character (its NFD never reorders marks across a space)
-        and maps every whitespace character to a space, so the normalised text splits on
-        spaces into the chunks the pre-tokenizer would see, and only each *distinct* chunk
-        goes through the Rust pre-tokenizer. When CJK characters are padded, the common
-        ideographs (`_IDEOGRAPH`) are counted directly and replaced by a space before
-        normalising: the normaliser would only have padded them.
+        Whitespace ends a word and makes none, before and after normalising (the normaliser
+        maps every whitespace character to a space), so the texts are joined by newlines and
+        split on whitespace by `str.split` (C speed), and each *distinct* chunk goes through
+        `words` once (memoised): the ASCII fast path, or the Rust normaliser and
+        pre-tokenizer on that chunk alone. That is exact because the normaliser works
+        character by character (its NFD never reorders marks across a space). `str.split`
+        also splits on a few characters that BERT deletes as control characters instead
+        (`_SPLIT_NOT_BERT_SPACE`), so those are deleted first, as BERT would. When CJK
+        characters are padded, the common ideographs (`_IDEOGRAPH`) are counted directly and
+        replaced by a space: the normaliser would only have padded them.
+
+        The old way, the normaliser over the whole joined text, cost more than the counting
+        on documents with a few non-ASCII characters (nearly every real document).
         """
-        ascii_texts, other_texts = [], []
-        for text in texts:
-            (ascii_texts if text.isascii() else other_texts).append(text)
         counts = Counter() if counts is None else counts
-        if ascii_texts:
-            counts.update(self.words("\n".join(ascii_texts)))
-        if other_texts:
-            text = " ".join(other_texts)
+        text = "\n".join(texts)
+        if not text.isascii():
             if self.handle_chinese_chars:
                 counts.update(_IDEOGRAPH.findall(text))
                 text = _IDEOGRAPH_RUN.sub(" ", text)
-            chunks = Counter(self._normalizer.normalize_str(text).split(" "))
-            chunks.pop("", None)
-            for chunk, n in chunks.items():
-                for word in self._chunk_words(chunk):
-                    counts[word] += n
+            text = _SPLIT_NOT_BERT_SPACE.sub("", text)
+        chunk_words = self._chunk_words
+        for chunk, n in Counter(text.split()).items():
+            for word in chunk_words(chunk):
+                counts[word] += n
         return counts
 
     def _chunk_words(self, chunk: str) -> tuple[str, ...]:
-        """The pre-tokenizer's words of one normalised, space-free chunk (memoised)."""
+        """`words` of one whitespace-free chunk of text (memoised)."""
         cache = self._chunk_cache
         words = cache.get(chunk)
         if words is None:
             if len(cache) >= _CHUNK_CACHE_SIZE:
                 cache.clear()
-            words = cache[chunk] = tuple(w for w, _ in self._pre_tokenizer.pre_tokenize_str(chunk))
+            words = cache[chunk] = tuple(self.words(chunk))
         return words
 
     def __reduce__(self):
