@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from tokenizers import normalizers
 
 import vocab.encoder
 from core.errors import UserError
@@ -180,4 +181,42 @@ def test_cached_path_equals_plain_path_when_the_cache_overflows(encoders, monkey
     _assert_cache_matches_plain(encoders["bert-base-uncased"],
                                 [lines[i:i + 5] for i in range(0, len(lines), 5)], zh=False)
     docs = [[a[i:i + 100] for i in range(0, len(a), 100)] for a in thucnews_articles(12)]
-    _assert_cache_matches_plain(encoders["bert-base-chinese"], docs + MIXED_DOCUMENTS, zh=True)
+    for zh in (True, False):
+        _assert_cache_matches_plain(encoders["bert-base-chinese"], docs + MIXED_DOCUMENTS, zh)
+
+
+def test_documents_with_a_few_cjk_characters_take_the_space_separated_pieces(encoders):
+    """Mostly words: the CJK run is one piece of the split at spaces; mostly CJK, or with
+    jieba word starts: one piece per CJK character (its per-code-point slot)."""
+    encoder = encoders["bert-base-uncased"]
+    vocab_txt = "".join(t + "\n" for t in encoder.id_to_token).encode()
+    words = ["Peking University (北京大学) is in Beijing, as everyone knows."]
+    for doc, zh_word_starts, split_at_spaces in ((words, False, True), (words, True, False),
+                                                 (["北京大学 is"], False, False)):
+        cached = Encoder(encoder.tokenizer, vocab_txt, lowercase=True)
+        cached.encode_document(doc, zh_word_starts)
+        assert ("北" not in cached._cache.index) == split_at_spaces
+        assert ("(北京大学)" in cached._cache.index) == split_at_spaces
+
+
+def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp_path):
+    """Unseen pieces of printable ASCII go to the tokenizer without its normaliser, lowercased
+    in Python only if the normaliser lowercases; not at all when an added token could match
+    (special tokens not split) or the normaliser is not BERT's."""
+    write_toy_vocab(tmp_path, ["Hello", "hello", "WORLD", "##S", "!", "x"])
+    for lowercase, tokens in ((False, ["Hello", "hello", "WORLD", "##S", "!", "[UNK]"]),
+                              (True, ["hello", "hello", "[UNK]", "!", "[UNK]"])):
+        cached = Encoder.from_dir(str(tmp_path), lowercase=lowercase)
+        assert cached._bare is not None and cached._bare_lower == lowercase
+        ids, starts, _ = cached.encode_document(["Hello hello WORLDS!", "x\x00y"])
+        assert [cached.id_to_token[i] for i in ids] == tokens
+        plain = Encoder.from_dir(str(tmp_path), lowercase=lowercase, use_cache=False)
+        for x, y in zip((ids, starts), plain.encode_document(["Hello hello WORLDS!", "x\x00y"]),
+                        strict=False):
+            np.testing.assert_array_equal(x, y)
+    assert Encoder.from_dir(str(tmp_path), lowercase=True,
+                            split_special_tokens=False)._bare is None
+    tokenizer = Encoder.from_dir(str(tmp_path), lowercase=True).tokenizer
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Lowercase()])
+    vocab_txt = (tmp_path / "vocab.txt").read_bytes()
+    assert Encoder(tokenizer, vocab_txt, lowercase=True)._bare is None

@@ -21,13 +21,15 @@ Speed: BERT normalisation and pre-tokenisation never join text across an ASCII s
 tokens, and `encode_document` caches piece -> (ids, word starts), sending only unseen pieces
 to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole sentences.
 Tests prove both identical on real corpora. A document's sentences are joined by spaces and
-split once; with CJK characters, the pieces are found by numpy on the code points, and a
-one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
-such pieces), so only longer runs are looked up as strings. Without CJK, a document of many
-pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the bytes of pieces up to
-15 bytes, exact) instead of by one string per piece. Unseen pieces are encoded many
-to a string and split back by character offsets, because one `Encoding` per piece would
-cost more than it saves. With `zh_word_starts`, jieba still runs on each CJK run.
+split once; with mostly CJK characters, the pieces are found by numpy on the code points, and
+a one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
+such pieces), so only longer runs are looked up as strings. Otherwise the pieces are the
+space-separated runs (a run with CJK characters inside encodes alone as in context too), and
+a document of many pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the
+bytes of pieces up to 15 bytes, exact) instead of by one string per piece. Unseen pieces are
+encoded many to a string and split back by character offsets, because one `Encoding` per
+piece would cost more than it saves; those of printable ASCII skip the Rust normaliser
+(`_fill`). With `zh_word_starts`, jieba still runs on each CJK run.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from operator import itemgetter
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
+from tokenizers.normalizers import BertNormalizer
 
 from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
@@ -94,6 +97,7 @@ class Encoder:
         self.cls_id, self.sep_id = ids[SPECIAL_TOKENS["cls"]], ids[SPECIAL_TOKENS["sep"]]
         self.mask_id = ids[SPECIAL_TOKENS["mask"]]
         self._cache = _PieceCache()
+        self._bare, self._bare_lower = _without_normaliser(tokenizer, split_special_tokens)
 
     @classmethod
     def from_dir(cls, path: str, lowercase: bool | None = None, **kwargs) -> Encoder:
@@ -150,10 +154,14 @@ class Encoder:
                 and np.frombuffer(raw, dtype=np.uint8).max() >= _CJK_LEAD_BYTE):
             chars = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             cjk = _cjk_table()[chars]
-            if cjk.any():
+            n_cjk = int(np.count_nonzero(cjk))
+            # Mostly words with a few CJK characters (an English article naming a place)
+            # take the space-separated pieces below: a piece with CJK characters inside is
+            # a piece too, and the byte table serves long documents.
+            if n_cjk and (zh_word_starts or n_cjk >= joined.count(" ")):
                 return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
-        # Without CJK characters the pieces are the space-separated runs (empty strings hit
-        # the "" entry), and text k has exactly count(" ") + 1 of them.
+        # The pieces are the space-separated runs (empty strings hit the "" entry), and
+        # text k has exactly count(" ") + 1 of them.
         bounds = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
         if bounds[-1] >= _TABLE_MIN_PIECES:
@@ -246,11 +254,35 @@ class Encoder:
         return slots
 
     def _fill(self, cache: _PieceCache, unseen: list[str]) -> None:
-        """Encode unseen pieces, `_JOIN` at a time joined by spaces (one `Encoding` per group
-        instead of per piece), and split the tokens back by their character offsets."""
-        groups = [unseen[i:i + _JOIN] for i in range(0, len(unseen), _JOIN)]
+        """Encode unseen pieces and cache their tokens.
+
+        Pieces of printable ASCII go to `_bare` (the tokenizer without its normaliser),
+        lowercased here if the normaliser lowercases: on such text BertNormalizer only
+        lowercases (nothing to clean, pad, or strip), so the tokens and offsets are the same,
+        and the Rust normaliser (its offset alignments) cost more than the rest of the
+        tokenizer."""
+        if self._bare is None:
+            self._encode_groups(cache, self.tokenizer, unseen, lower=False)
+            return
+        simple = [p for p in unseen if p.isascii() and p.isprintable()]
+        self._encode_groups(cache, self._bare, simple, lower=self._bare_lower)
+        if len(simple) < len(unseen):
+            rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
+            self._encode_groups(cache, self.tokenizer, rest, lower=False)
+
+    @staticmethod
+    def _encode_groups(cache: _PieceCache, tokenizer: Tokenizer, pieces: list[str],
+                       lower: bool) -> None:
+        """Encode `pieces`, `_JOIN` at a time joined by spaces (one `Encoding` per group
+        instead of per piece), split the tokens back by their character offsets, and cache
+        them."""
+        if not pieces:
+            return
+        groups = [pieces[i:i + _JOIN] for i in range(0, len(pieces), _JOIN)]
         joined = [" ".join(group) for group in groups]
-        encodings = self.tokenizer.encode_batch(joined, add_special_tokens=False)
+        if lower:
+            joined = [text.lower() for text in joined]
+        encodings = tokenizer.encode_batch(joined, add_special_tokens=False)
         for group, enc in zip(groups, encodings, strict=True):
             # Piece k starts at character piece_at[k]; a token belongs to the last piece
             # starting at or before its first character.
@@ -340,6 +372,22 @@ class _PieceCache:
         positions = np.repeat(self._first[slots] - offsets[:-1], counts)
         positions += np.arange(offsets[-1], dtype=np.int64)
         return self._ids[positions], self._starts[positions], offsets
+
+
+def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
+                        ) -> tuple[Tokenizer | None, bool]:
+    """(the tokenizer's model and pre-tokenizer without a normaliser, whether the normaliser
+    lowercases), or (None, False) unless the normaliser is a `BertNormalizer` and no added
+    token is matched in text (special tokens split as text; any other added token would be
+    matched on the normalised text)."""
+    normaliser = tokenizer.normalizer
+    added = tokenizer.get_added_tokens_decoder().values()
+    if (not isinstance(normaliser, BertNormalizer)
+            or not all(t.special and split_special_tokens for t in added)):
+        return None, False
+    bare = Tokenizer(tokenizer.model)
+    bare.pre_tokenizer = tokenizer.pre_tokenizer
+    return bare, normaliser.lowercase
 
 
 @functools.cache
