@@ -149,7 +149,7 @@ def main() -> None:
                   f"{b_cpu / cpu:8.2f}x")
         else:
             print(f"{job:7} {graph:>24} {'':>11} {cpu:8.2f}")
-    label = f"cold ({args.jobs[0]}: fresh process, imports + first run)"
+    label = f"cold {args.jobs[0]} (new process)"
     if "baseline" in cold:
         print(f"{label:32} {cold['baseline']:11.2f} {cold['this']:8.2f} "
               f"{cold['baseline'] / cold['this']:8.2f}x")
