@@ -4,8 +4,9 @@ The stage functions of `shards` after cleaning, without Beam: `tokenize_document
 fresh encoder per run (a pipeline sees each document once, so the piece cache starts cold),
 `pack_documents` over pools of `--pool` documents, masking (`mask_instances` in batches as
 `ApplyMasks` does, or `mask_instance` per instance where the code has no batch path), and
-`sort_key` + `encode_row` (what `KeyBySortKey` does per instance). The corpus is
-`variant_corpus.py`'s (distinct documents), cleaned once by this checkout's `clean`.
+`sort_key` + `encode_rows` in batches of 256 (what `KeyBySortKey` does; `encode_row` per
+instance where the code has no batch path). The corpus is `variant_corpus.py`'s (distinct
+documents), cleaned once by this checkout's `clean`.
 
 Each checkout runs in its own child process (PYTHONPATH = that checkout), alternately, best
 of `--runs` per stage; CPU time is process time. Printed per stage: baseline CPU s, this
@@ -60,10 +61,10 @@ def _worker(args) -> None:
 
     import transforms.mask as mask_module
     from core.config import MaskConfig, PackConfig
+    from transforms import shard_rows
     from transforms.manifest import vocab_tokens
     from transforms.pack import SpecialIds, pack_documents
     from transforms.shard_assign import bucket_of_key, sort_key
-    from transforms.shard_rows import encode_row
     from transforms.tokenize import tokenize_document
     from vocab.encoder import Encoder
 
@@ -74,6 +75,8 @@ def _worker(args) -> None:
     pack_cfg = PackConfig(task=args.task)
     mask_cfg = MaskConfig(masking=args.masking, max_predictions_per_seq=77)
     batched = getattr(mask_module, "mask_instances", None)
+    encode_row = shard_rows.encode_row
+    encode_rows = getattr(shard_rows, "encode_rows", None)  # absent from older checkouts
 
     def mask(instances):
         if batched is None:
@@ -94,10 +97,13 @@ def _worker(args) -> None:
         instances = mask(instances)
         times.append(time.process_time())
         rows = []
-        for inst in instances:
-            key = sort_key(1, inst.doc_id, inst.pass_index, inst.index)
-            bucket_of_key(key)
-            rows.append(encode_row(key, inst))
+        for k in range(0, len(instances), 256):  # as KeyBySortKey does (`encode_rows`)
+            batch = instances[k:k + 256]
+            keys = [sort_key(1, inst.doc_id, inst.pass_index, inst.index) for inst in batch]
+            for key in keys:
+                bucket_of_key(key)
+            rows += (encode_rows(keys, batch) if encode_rows is not None
+                     else [encode_row(key, inst) for key, inst in zip(keys, batch, strict=True)])
         times.append(time.process_time())
         n_tokens = sum(len(t.ids) for t in tokenized)
         return dict(zip(STAGES, np.diff(times).tolist(), strict=True)), n_tokens

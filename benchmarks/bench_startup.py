@@ -7,7 +7,8 @@ setting up each fused stage. Each checkout runs in its own child process (PYTHON
 checkout), the two alternating; a child runs the job once to warm up (imports, caches) and
 then `--repeat` times, and reports its best CPU time (process time) per job. Printed per
 job: leaf transforms and ParDos in the graph, best CPU s of each checkout, and the ratio
-(baseline / this).
+(baseline / this). The `cold` row is what a fresh `beam_runner.py` process pays: the child's
+CPU from its start through its first job (interpreter, imports, one run), best of `--runs`.
 
     python benchmarks/bench_startup.py --baseline-src /path/to/main [--runs 3] [--repeat 3]
         [--jobs shards vocab all]
@@ -85,6 +86,7 @@ def _child(args) -> None:
 
     tmp = Path(args.tmp)
     result = {}
+    cold = None
     for job in args.jobs:
         argv = _argv(job, tmp, SHARED / "vocab" / "bert_base_uncased")
         times = []
@@ -95,8 +97,10 @@ def _child(args) -> None:
                 if cli(argv) != 0:
                     sys.exit(f"failed: {argv}")
             times.append(time.process_time() - start)
+            if cold is None:
+                cold = time.process_time()  # since the process started
         result[job] = [*_graph_size(job, argv), min(times[1:])]
-    print(json.dumps(result))
+    print(json.dumps({"jobs": result, "cold": cold}))
 
 
 def _run_child(src: Path, tmp: Path, args) -> dict:
@@ -125,9 +129,12 @@ def main() -> None:
     (tmp / "one.jsonl").write_text(json.dumps(DOCUMENT) + "\n", encoding="utf-8")
     checkouts = {"this": ROOT} | ({"baseline": args.baseline_src} if args.baseline_src else {})
     best: dict[str, dict] = {}
+    cold: dict[str, float] = {}
     for _ in range(args.runs):
         for name, src in checkouts.items():
-            for job, (leaves, pardos, cpu) in _run_child(src, tmp, args).items():
+            child = _run_child(src, tmp, args)
+            cold[name] = min(cold.get(name, child["cold"]), child["cold"])
+            for job, (leaves, pardos, cpu) in child["jobs"].items():
                 old = best.setdefault(name, {}).get(job)
                 best[name][job] = (leaves, pardos, cpu if old is None else min(cpu, old[2]))
     print(f"1-document jobs, best of {args.runs} x {args.repeat} per checkout (CPU s)")
@@ -142,6 +149,12 @@ def main() -> None:
                   f"{b_cpu / cpu:8.2f}x")
         else:
             print(f"{job:7} {graph:>24} {'':>11} {cpu:8.2f}")
+    label = f"cold {args.jobs[0]} (new process)"
+    if "baseline" in cold:
+        print(f"{label:32} {cold['baseline']:11.2f} {cold['this']:8.2f} "
+              f"{cold['baseline'] / cold['this']:8.2f}x")
+    else:
+        print(f"{label:32} {'':>11} {cold['this']:8.2f}")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,9 @@
 integrations.
 
 FnApiRunner starts a worker process as `python -m apache_beam.runners.worker.sdk_worker_main`,
-whose `import apache_beam` imports every optional integration that happens to be installed:
-the BigQuery client (and, through tqdm's notebook bar, IPython), Pub/Sub and the Dataflow
-API client. On this machine that was a third of each worker's CPU samples at 20 MB
-(py-spy, README "Local cores"): the workers start while the launcher waits. None of them
-is used by a worker of this pipeline, and Beam imports each inside `try/except`, so this
+whose `import apache_beam` imports every optional integration that happens to be installed
+(pipeline/lean_imports.py). On this machine that was a third of each worker's CPU samples at
+20 MB (py-spy, README "Local cores"): the workers start while the launcher waits. So this
 entry point marks them missing (as if not installed) before starting Beam's worker.
 
 It also applies `local_memory.release_finished_stages` in the worker, as the launcher does
@@ -17,17 +15,7 @@ from __future__ import annotations
 
 import sys
 
-SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
-                   "google.cloud.dataflow_v1beta3")
-"""Imported by `import apache_beam` only when installed (each in a try/except), and never by
-a worker of this project. Not pandas (pyarrow's pandas shim reads `sys.modules` and fails)
-nor pymongo (Beam then prints a warning)."""
-
-
-def skip_optional_imports() -> None:
-    """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process."""
-    for name in SKIPPED_MODULES:
-        sys.modules.setdefault(name, None)
+from pipeline.lean_imports import skip_optional_imports
 
 
 def _run_worker() -> None:

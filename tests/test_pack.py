@@ -119,17 +119,22 @@ def test_none_task_packs_whole_sentences_greedily():
 
 def test_random_b_is_the_shortest_run_of_whole_sentences_reaching_its_target():
     other = segment(crafted_doc(2, [3, 4, 5, 6, 7]), 125)
+    segments = _segments(other)
     for seed in range(20):
         for target_b in (-1, 1, 4, 5, 9, 12, 30):
             start = int(np.random.default_rng(seed).integers(5))
-            taken = _random_b(other, target_b, np.random.default_rng(seed))
-            assert taken[0] == other.segments[start]
-            assert taken == other.segments[start:start + len(taken)]
-            lengths = [hi - lo for lo, hi in taken]
+            lo, hi = _random_b(other, target_b, np.random.default_rng(seed))
+            assert lo == other.starts[start] and hi in other.ends[start:]
+            taken = segments[start:other.ends.index(hi) + 1]
+            lengths = [b - a for a, b in taken]
             reached = sum(lengths) >= target_b
             # At least one sentence; no sentence more than needed; short only at the end.
             assert len(taken) == 1 or sum(lengths[:-1]) < target_b
-            assert reached or taken[-1] == other.segments[-1]
+            assert reached or taken[-1] == segments[-1]
+
+
+def _segments(sd):
+    return list(zip(sd.starts, sd.ends, strict=True))
 
 
 def test_long_sentence_is_cut_at_word_starts_not_dropped():
@@ -138,13 +143,13 @@ def test_long_sentence_is_cut_at_word_starts_not_dropped():
     sd = segment(doc, 125, count)
     assert counts == {SENTENCES_SPLIT: 1}
     # Greedy: each piece ends at the last word start that keeps it within 125 tokens.
-    assert sd.segments == [(0, 119), (119, 238), (238, 357), (357, 400)]
-    assert segment(crafted_doc(2, [125]), 125).segments == [(0, 125)]
+    assert _segments(sd) == [(0, 119), (119, 238), (238, 357), (357, 400)]
+    assert _segments(segment(crafted_doc(2, [125]), 125)) == [(0, 125)]
 
 
 def test_cut_without_word_start_is_hard():
     doc = crafted_doc(1, [300], word_every=1000)  # one 300-token "word"
-    assert segment(doc, 125).segments == [(0, 125), (125, 250), (250, 300)]
+    assert _segments(segment(doc, 125)) == [(0, 125), (125, 250), (250, 300)]
 
 
 def test_sop_keeps_every_token_of_a_long_sentence():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from shard_helpers import make_instances
@@ -12,6 +14,7 @@ from transforms.shard_rows import (
     KEY_SIZE,
     decode_row,
     encode_row,
+    encode_rows,
     join_rows,
     rows_to_columns,
     split_rows,
@@ -121,3 +124,43 @@ def test_row_columns_only_for_all_uint16_rows_and_checked_like_instances():
         rows_to_columns(rows[:2] + [rows[2] + b"xy"])
     with pytest.raises(ValueError, match="input_ids value out of range"):
         encode_shard_columns(rows_to_columns(rows), 200, "none")  # ids of a 300-id vocab
+
+
+def _variant(inst: Instance, **arrays) -> Instance:
+    return dataclasses.replace(inst, **arrays)
+
+
+def test_rows_encoded_together_are_the_rows_encoded_one_by_one():
+    """`encode_rows` (KeyBySortKey's path) == `encode_row` per instance: for uint16 batches
+    (empty arrays, int64 and uint16 inputs too), and for batches it must leave to
+    `encode_row` because one row does not fit uint16 (wide ids, a negative label), or
+    whose arrays are not all integers (an all-bool row, which `encode_row` writes
+    through its general path)."""
+    base = make_instances(40, seed=9, vocab_size=30_522)
+    empty = np.zeros(0, np.int32)
+    usual = [*base[:5],
+             _variant(base[5], mlm_positions=empty, mlm_labels=empty, span_starts=empty,
+                      span_ends=empty),
+             _variant(base[6], input_ids=base[6].input_ids.astype(np.int64)),
+             _variant(base[7], mlm_labels=base[7].mlm_labels.astype(np.uint16)),
+             _variant(base[8], input_ids=np.array([0, 65_535], np.int32)),
+             *base[9:]]
+    wide = _variant(base[10], input_ids=np.array([2, 65_536, 3], np.int32))
+    negative = _variant(base[11], mlm_labels=np.array([-1], np.int32))
+    flags = _variant(base[12], **{name: np.ones(3, bool) for name in FIELDS})
+    for batch in (usual, usual[:1], [*usual, wide], [negative, *usual], [*usual[:3], flags],
+                  []):
+        keys = [_key(inst) for inst in batch]
+        one_by_one = [encode_row(k, i) for k, i in zip(keys, batch, strict=True)]
+        assert encode_rows(keys, batch) == one_by_one
+
+
+def test_rows_encoded_together_refuse_what_one_row_refuses():
+    inst = make_instances(2)
+    with pytest.raises(ValueError, match="32 bytes"):
+        encode_rows([_key(inst[0]), b"short"], inst)
+    square = np.zeros((2, 2), np.int32)
+    for batch in ([inst[0], _variant(inst[1], span_ends=square)],
+                  [_variant(inst[1], **{name: square for name in FIELDS})]):
+        with pytest.raises(ValueError, match="1-D"):
+            encode_rows([_key(i) for i in batch], batch)

@@ -18,7 +18,7 @@ from shard_helpers import CLS, MASK, SEP, make_instances, toy_vocab_txt, write_s
 from core.errors import UserError
 from pipeline.cli import main
 from pipeline.verify import Rules, check_batch, verify_shard_dir
-from transforms.manifest import vocab_tokens
+from transforms.manifest import special_ids, vocab_tokens
 from transforms.shard_schema import instances_to_batch
 
 
@@ -281,6 +281,13 @@ def test_special_ids_must_match_vocab_txt(copy_dir):
     manifest["vocab"]["special_ids"]["mask"] = 7
     _save_manifest(copy_dir, manifest)
     _fails(copy_dir, re.escape("manifest.json: special ids"))
+
+
+def test_special_ids_are_the_first_line_of_each_special_token():
+    tokens = ["a", "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[PAD]", "[MASK]"]
+    assert special_ids(tokens) == {"pad": 1, "unk": 2, "cls": 3, "sep": 4, "mask": 5}
+    with pytest.raises(ValueError, match=re.escape("lacks special tokens: [UNK] [MASK]")):
+        special_ids(["[PAD]", "[CLS]", "[SEP]"])
 
 
 def test_shard_list_must_name_every_shard_in_order(copy_dir):

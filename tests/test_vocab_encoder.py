@@ -202,18 +202,22 @@ def test_documents_with_a_few_cjk_characters_take_the_space_separated_pieces(enc
 def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp_path):
     """Unseen pieces of printable ASCII go to the tokenizer without its normaliser, lowercased
     in Python only if the normaliser lowercases; not at all when an added token could match
-    (special tokens not split) or the normaliser is not BERT's."""
-    write_toy_vocab(tmp_path, ["Hello", "hello", "WORLD", "##S", "!", "x"])
-    for lowercase, tokens in ((False, ["Hello", "hello", "WORLD", "##S", "!", "[UNK]"]),
-                              (True, ["hello", "hello", "[UNK]", "!", "[UNK]"])):
+    (special tokens not split) or the normaliser is not BERT's. A control character keeps
+    a piece on the full path (the normaliser drops it), also among many ASCII pieces."""
+    write_toy_vocab(tmp_path, ["Hello", "hello", "WORLD", "##S", "!", "x", "##y", "w", "##1"])
+    many = " ".join(f"w{i}" for i in range(vocab.encoder._BARE_MIN)) + " x\x00y naïve"
+    for lowercase, tokens in ((False, ["Hello", "hello", "WORLD", "##S", "!"]),
+                              (True, ["hello", "hello", "[UNK]", "!"])):
         cached = Encoder.from_dir(str(tmp_path), lowercase=lowercase)
-        assert cached._bare is not None and cached._bare_lower == lowercase
-        ids, starts, _ = cached.encode_document(["Hello hello WORLDS!", "x\x00y"])
-        assert [cached.id_to_token[i] for i in ids] == tokens
         plain = Encoder.from_dir(str(tmp_path), lowercase=lowercase, use_cache=False)
-        for x, y in zip((ids, starts), plain.encode_document(["Hello hello WORLDS!", "x\x00y"]),
-                        strict=False):
-            np.testing.assert_array_equal(x, y)
+        assert cached._bare is not None and cached._bare_lower == lowercase
+        ids, _, _ = cached.encode_document(["Hello hello WORLDS!"])
+        assert [cached.id_to_token[i] for i in ids] == tokens
+        for doc in (["Hello hello WORLDS!"], [many]):
+            for x, y in zip(cached.encode_document(doc), plain.encode_document(doc),
+                            strict=True):
+                np.testing.assert_array_equal(x, y)
+        assert "x\x00y" in cached._cache.index
     assert Encoder.from_dir(str(tmp_path), lowercase=True,
                             split_special_tokens=False)._bare is None
     tokenizer = Encoder.from_dir(str(tmp_path), lowercase=True).tokenizer

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.worker_main import SKIPPED_MODULES
+from pipeline.lean_imports import SKIPPED_MODULES
 from pipeline.worker_zygote import PRELOAD
 
 REPO = Path(__file__).resolve().parents[1]

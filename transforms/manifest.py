@@ -45,12 +45,13 @@ def vocab_tokens(vocab_txt: bytes) -> list[str]:
 
 
 def special_ids(tokens: list[str]) -> dict[str, int]:
-    """Ids of the five BERT special tokens; ValueError naming a missing one."""
-    index = {tok: i for i, tok in reversed(list(enumerate(tokens)))}
-    missing = [tok for tok in SPECIAL_TOKENS.values() if tok not in index]
+    """Ids (first lines) of the five BERT special tokens; ValueError naming a missing one.
+    A scan per token (`list.index`, in C) rather than a dict of the whole vocab: the
+    specials come first in BERT vocabs, and this runs in several stages' set-up."""
+    missing = [tok for tok in SPECIAL_TOKENS.values() if tok not in tokens]
     if missing:
         raise ValueError(f"vocab.txt lacks special tokens: {' '.join(missing)}")
-    return {name: index[tok] for name, tok in SPECIAL_TOKENS.items()}
+    return {name: tokens.index(tok) for name, tok in SPECIAL_TOKENS.items()}
 
 
 def vocab_info(vocab_txt: bytes, source: str, lowercase: bool, zh_segmenter: str) -> dict:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,9 +48,7 @@ from transforms.rng import Stage, Streams, make_rng, stream_keys
 
 Count = Callable[[str, int], None]
 Range = tuple[int, int]
-Side = tuple[np.ndarray, np.ndarray]
-"""One segment of an instance as (ids, word_starts)."""
-Pair = tuple[Side, Side]
+"""Tokens `[lo, hi)` of one document."""
 
 
 def _no_count(name: str, n: int) -> None:
@@ -66,15 +65,17 @@ class SpecialIds:
 
 @dataclass(frozen=True)
 class SegmentedDoc:
-    """A document with its sentences as `(lo, hi)` token ranges, long sentences already cut
-    (made by `segment`).
+    """A document with its sentences as token ranges, long sentences already cut (made by
+    `segment`): segment `k` is `[starts[k], ends[k])`.
 
-    `ends` is where each segment ends; segments tile the document, so a run of whole
-    segments from `k` reaching `n` tokens ends at segment `bisect_left(ends, lo_k + n, k)`.
+    Two lists of ints rather than a tuple per segment: a pool holds every segment of its
+    documents while it is packed, and ints are no work for the garbage collector. Segments
+    tile the document, so a run of whole segments from `k` reaching `n` tokens ends at
+    segment `bisect_left(ends, starts[k] + n, k)`.
     """
 
     doc: TokenizedDocument
-    segments: list[Range]
+    starts: list[int]
     ends: list[int]
 
 
@@ -93,16 +94,16 @@ def _cut_points(word_starts: np.ndarray, length: int, piece_len: int) -> list[in
 def segment(doc: TokenizedDocument, max_len: int, count: Count = _no_count) -> SegmentedDoc:
     """Sentence ranges of `doc`; a sentence longer than `max_len` becomes pieces <= `max_len`."""
     offsets = doc.offsets.tolist()
-    segments: list[Range] = list(zip(offsets[:-1], offsets[1:], strict=True))
+    starts, ends = offsets[:-1], offsets[1:]
     # Long sentences are rare: replace each by its pieces, from the last so that the
     # indices of the others stay valid.
     for k in reversed(np.flatnonzero(np.diff(doc.offsets) > max_len).tolist()):
         count(SENTENCES_SPLIT, 1)
-        lo, hi = segments[k]
-        cuts = _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)
-        bounds = [lo, *(lo + c for c in cuts), hi]
-        segments[k:k + 1] = zip(bounds[:-1], bounds[1:], strict=True)
-    return SegmentedDoc(doc, segments, [hi for _, hi in segments])
+        lo, hi = starts[k], ends[k]
+        bounds = [lo, *(lo + c for c in _cut_points(doc.word_starts[lo:hi], hi - lo, max_len)),
+                  hi]
+        starts[k:k + 1], ends[k:k + 1] = bounds[:-1], bounds[1:]
+    return SegmentedDoc(doc, starts, ends)
 
 
 def segment_for(doc: TokenizedDocument, cfg: PackConfig, count: Count = _no_count) -> SegmentedDoc:
@@ -147,54 +148,69 @@ def truncation_counts(len_a: int, len_b: int, max_tokens: int) -> tuple[int, int
     return cut_a + rest // 2, cut_b + (rest + 1) // 2
 
 
-def _gather(doc: TokenizedDocument, lo: int, hi: int) -> Side:
-    """Tokens `[lo, hi)` of `doc`, as views. Segments tile the document (each begins where
-    the one before ends), so a run of them is `_gather(doc, run[0][0], run[-1][1])`."""
-    return doc.ids[lo:hi], doc.word_starts[lo:hi]
+class _Pair(NamedTuple):
+    """An instance before its tokens are gathered: A = `a_doc` tokens `[a_lo, a_hi)`, B
+    likewise (from another document for a random NSP B; None for a single segment), and
+    the sentence label."""
+
+    a_doc: TokenizedDocument
+    a_lo: int
+    a_hi: int
+    b_doc: TokenizedDocument | None
+    b_lo: int
+    b_hi: int
+    label: int
 
 
-def _truncate(a: Side, b: Side, max_tokens: int, rng: np.random.Generator) -> Pair:
+def _truncate(pair: _Pair, max_tokens: int, rng: np.random.Generator) -> _Pair:
     """Front/back 50/50 per removed token, like Google; one vectorised draw per pair."""
-    cut_a, cut_b = truncation_counts(len(a[0]), len(b[0]), max_tokens)
+    cut_a, cut_b = truncation_counts(pair.a_hi - pair.a_lo, pair.b_hi - pair.b_lo, max_tokens)
     if cut_a + cut_b == 0:
-        return a, b
+        return pair
     front = rng.random(cut_a + cut_b) < 0.5
     front_a = int(np.count_nonzero(front[:cut_a]))
     front_b = int(np.count_nonzero(front[cut_a:]))
-    a = tuple(x[front_a:len(x) - (cut_a - front_a)] for x in a)
-    b = tuple(x[front_b:len(x) - (cut_b - front_b)] for x in b)
-    return a, b
+    return pair._replace(a_lo=pair.a_lo + front_a, a_hi=pair.a_hi - (cut_a - front_a),
+                         b_lo=pair.b_lo + front_b, b_hi=pair.b_hi - (cut_b - front_b))
 
 
-def make_instance(doc_id: int, pass_index: int, index: int, a: Side, b: Side | None, label: int,
-                  specials: SpecialIds) -> Instance:
-    """`[CLS] A [SEP] B [SEP]` (or `[CLS] A [SEP]` when `b` is None) with word starts.
-
-    A and B are non-empty; the first token of each is marked as a word start."""
-    a_end = len(a[0]) + 1  # the middle (or last) [SEP]
-    total = a_end + 1 if b is None else a_end + len(b[0]) + 2
-    ids = np.empty(total, dtype=np.int32)
-    starts = np.empty(total, dtype=bool)
-    ids[0], ids[a_end], ids[total - 1] = specials.cls_id, specials.sep_id, specials.sep_id
-    ids[1:a_end] = a[0]
-    starts[1:a_end] = a[1]
-    if b is not None:
-        ids[a_end + 1:total - 1] = b[0]
-        starts[a_end + 1:total - 1] = b[1]
-        starts[a_end + 1] = True
-    starts[0] = starts[1] = starts[a_end] = starts[total - 1] = True
-    return Instance(doc_id=doc_id, pass_index=pass_index, index=index, input_ids=ids,
-                    word_starts=starts, a_len=a_end + 1, sentence_label=label)
+_NO_MASK = np.zeros(0, dtype=np.int32)
+_NO_MASK.flags.writeable = False
+"""The empty mask columns of every packed instance (masking replaces them): one shared
+read-only array instead of four new ones per instance."""
 
 
-def _split_segment(doc: TokenizedDocument, seg: Range, rng: np.random.Generator) -> Pair | None:
-    """A one-segment chunk as (A, B) cut at a random interior word start, or None."""
-    lo, hi = seg
+def _make_instances(doc_id: int, pass_index: int, pairs: Sequence[_Pair],
+                    specials: SpecialIds) -> list[Instance]:
+    """Instance `k` of `pairs[k]`: `[CLS] A [SEP] B [SEP]`, or `[CLS] A [SEP]` without B,
+    with word starts; the first token of A and of B is marked a word start."""
+    out = []
+    for k, (a_doc, a_lo, a_hi, b_doc, b_lo, b_hi, label) in enumerate(pairs):
+        a_end = a_hi - a_lo + 1  # the middle (or last) [SEP]
+        total = a_end + 1 if b_doc is None else a_end + b_hi - b_lo + 2
+        ids = np.empty(total, dtype=np.int32)
+        starts = np.empty(total, dtype=bool)
+        ids[0], ids[a_end], ids[total - 1] = specials.cls_id, specials.sep_id, specials.sep_id
+        ids[1:a_end] = a_doc.ids[a_lo:a_hi]
+        starts[1:a_end] = a_doc.word_starts[a_lo:a_hi]
+        if b_doc is not None:
+            ids[a_end + 1:total - 1] = b_doc.ids[b_lo:b_hi]
+            starts[a_end + 1:total - 1] = b_doc.word_starts[b_lo:b_hi]
+            starts[a_end + 1] = True
+        starts[0] = starts[1] = starts[a_end] = starts[total - 1] = True
+        out.append(Instance(doc_id, pass_index, k, ids, starts, a_end + 1, label, _NO_MASK,
+                            _NO_MASK, _NO_MASK, _NO_MASK))
+    return out
+
+
+def _split_segment(doc: TokenizedDocument, lo: int, hi: int, rng: np.random.Generator
+                   ) -> tuple[Range, Range] | None:
+    """A one-segment chunk `[lo, hi)` as (A, B) cut at a random interior word start, or None."""
     if hi - lo < 2:
         return None
     starts = np.flatnonzero(doc.word_starts[lo + 1:hi]) + 1
     cut = int(starts[rng.integers(len(starts))]) if len(starts) else int(rng.integers(1, hi - lo))
-    return _gather(doc, lo, lo + cut), _gather(doc, lo + cut, hi)
+    return (lo, lo + cut), (lo + cut, hi)
 
 
 def _target_length(cfg: PackConfig, rng: np.random.Generator) -> int:
@@ -204,69 +220,76 @@ def _target_length(cfg: PackConfig, rng: np.random.Generator) -> int:
     return max_tokens
 
 
-def _random_b(other: SegmentedDoc, target_b: int, rng: np.random.Generator) -> list[Range]:
-    """Google: whole sentences of `other` from a random start until `target_b` is reached."""
-    segments = other.segments
-    start = int(rng.integers(len(segments)))
-    end = bisect.bisect_left(other.ends, segments[start][0] + target_b, start)
-    return segments[start:end + 1]
+def _random_b(other: SegmentedDoc, target_b: int, rng: np.random.Generator) -> Range:
+    """Google: whole sentences of `other` from a random start until `target_b` is reached
+    (or its last sentence), as one token range."""
+    starts, ends = other.starts, other.ends
+    start = int(rng.integers(len(starts)))
+    end = bisect.bisect_left(ends, starts[start] + target_b, start)
+    return starts[start], ends[min(end, len(ends) - 1)]
 
 
 def _pair_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig, specials: SpecialIds,
                     pool: NegativePool | None, count: Count,
                     rng: np.random.Generator | None) -> list[Instance]:
     """Google's chunk loop shared by `nsp` (pool given) and `sop` (pool None)."""
-    doc, segments = sd.doc, sd.segments
+    doc = sd.doc
     if rng is None:
         rng = make_rng(cfg.seed, doc.doc_id, pass_index, Stage.PACK)
     max_tokens = cfg.max_seq_length - 3
     target = _target_length(cfg, rng)
-    out: list[Instance] = []
-    ends, last = sd.ends, len(segments) - 1
+    pairs: list[_Pair] = []
+    starts, ends, last = sd.starts, sd.ends, len(sd.starts) - 1
     i = 0
     while i <= last:
         # The chunk: whole segments from i until `target` tokens are reached, or to the end.
-        end = min(bisect.bisect_left(ends, segments[i][0] + target, i), last)
-        pair, i = _make_pair(sd, segments[i:end + 1], end, target, pool, rng, count)
+        end = min(bisect.bisect_left(ends, starts[i] + target, i), last)
+        pair, i = _make_pair(sd, i, end, target, pool, rng, count)
         if pair is not None:
-            a, b, label = pair
-            a, b = _truncate(a, b, max_tokens, rng)
-            out.append(make_instance(doc.doc_id, pass_index, len(out), a, b, label, specials))
+            pairs.append(_truncate(pair, max_tokens, rng))
         i += 1
-    return out
+    return _make_instances(doc.doc_id, pass_index, pairs, specials)
 
 
-def _make_pair(sd: SegmentedDoc, chunk: list[Range], i: int, target: int,
+def _make_pair(sd: SegmentedDoc, first: int, last: int, target: int,
                pool: NegativePool | None, rng: np.random.Generator,
-               count: Count) -> tuple[tuple[Side, Side, int] | None, int]:
-    """((A, B, label) or None, the possibly rewound sentence index `i`)."""
-    a_end = int(rng.integers(1, len(chunk))) if len(chunk) >= 2 else 1
+               count: Count) -> tuple[_Pair | None, int]:
+    """(the pair of the chunk of segments `first..last`, or None; the index of the chunk's
+    last segment, rewound to A's last one when B is a random B)."""
+    n_segments = last - first + 1
+    a_end = int(rng.integers(1, n_segments)) if n_segments >= 2 else 1
+    doc = sd.doc
     if pool is None:  # SOP
-        halves = _next_pair(sd.doc, chunk, a_end, rng, count)
+        halves = _next_pair(sd, first, last, a_end, rng, count)
         if halves is None:
-            return None, i
-        a, b = halves
-        return ((b, a, 1) if rng.random() < 0.5 else (a, b, 0)), i
-    unsplittable = len(chunk) == 1 and chunk[0][1] - chunk[0][0] < 2
+            return None, last
+        (a_lo, a_hi), (b_lo, b_hi) = halves
+        if rng.random() < 0.5:
+            return _Pair(doc, b_lo, b_hi, doc, a_lo, a_hi, 1), last
+        return _Pair(doc, a_lo, a_hi, doc, b_lo, b_hi, 0), last
+    unsplittable = n_segments == 1 and sd.ends[first] - sd.starts[first] < 2
     if rng.random() < 0.5 or unsplittable:
-        other = pool.draw(rng, sd.doc.doc_id)
+        other = pool.draw(rng, doc.doc_id)
         if other is not None:
-            a = _gather(sd.doc, chunk[0][0], chunk[a_end - 1][1])
-            run = _random_b(other, target - len(a[0]), rng)
-            b = _gather(other.doc, run[0][0], run[-1][1])
-            return (a, b, 1), i - (len(chunk) - a_end)
+            a_lo, a_hi = sd.starts[first], sd.ends[first + a_end - 1]
+            b_lo, b_hi = _random_b(other, target - (a_hi - a_lo), rng)
+            return _Pair(doc, a_lo, a_hi, other.doc, b_lo, b_hi, 1), first + a_end - 1
         count(NSP_NEGATIVE_UNAVAILABLE, 1)
-    halves = _next_pair(sd.doc, chunk, a_end, rng, count)
-    return (None if halves is None else (*halves, 0)), i
+    halves = _next_pair(sd, first, last, a_end, rng, count)
+    if halves is None:
+        return None, last
+    (a_lo, a_hi), (b_lo, b_hi) = halves
+    return _Pair(doc, a_lo, a_hi, doc, b_lo, b_hi, 0), last
 
 
-def _next_pair(doc: TokenizedDocument, chunk: list[Range], a_end: int,
-               rng: np.random.Generator, count: Count) -> Pair | None:
-    """(A, B) in document order: split at `a_end`, or a one-segment chunk at a word start."""
-    if len(chunk) >= 2:
-        return (_gather(doc, chunk[0][0], chunk[a_end - 1][1]),
-                _gather(doc, chunk[a_end][0], chunk[-1][1]))
-    halves = _split_segment(doc, chunk[0], rng)
+def _next_pair(sd: SegmentedDoc, first: int, last: int, a_end: int,
+               rng: np.random.Generator, count: Count) -> tuple[Range, Range] | None:
+    """(A, B) in document order: the chunk `first..last` split after its `a_end` segments,
+    or a one-segment chunk at a word start."""
+    if last > first:
+        split = first + a_end
+        return (sd.starts[first], sd.ends[split - 1]), (sd.starts[split], sd.ends[last])
+    halves = _split_segment(sd.doc, sd.starts[first], sd.ends[first], rng)
     if halves is None:
         count(PAIR_UNSPLITTABLE, 1)
     return halves
@@ -295,17 +318,15 @@ def single_segment_instances(sd: SegmentedDoc, pass_index: int, cfg: PackConfig,
                              rng: np.random.Generator | None = None) -> list[Instance]:
     """RoBERTa DOC-SENTENCES: `[CLS] X [SEP]`, greedy whole sentences up to max_seq_length-2."""
     budget = cfg.max_seq_length - 2
-    segments, ends = sd.segments, sd.ends
-    out: list[Instance] = []
+    starts, ends = sd.starts, sd.ends
+    pairs: list[_Pair] = []
     i = 0
-    while i < len(segments):
+    while i < len(starts):
         # The most whole segments from i within the budget (at least one).
-        end = max(bisect.bisect_right(ends, segments[i][0] + budget, i) - 1, i)
-        out.append(make_instance(sd.doc.doc_id, pass_index, len(out),
-                                 _gather(sd.doc, segments[i][0], segments[end][1]), None, -1,
-                                 specials))
+        end = max(bisect.bisect_right(ends, starts[i] + budget, i) - 1, i)
+        pairs.append(_Pair(sd.doc, starts[i], ends[end], None, 0, 0, -1))
         i = end + 1
-    return out
+    return _make_instances(sd.doc.doc_id, pass_index, pairs, specials)
 
 
 TaskFn = Callable[[SegmentedDoc, int, PackConfig, SpecialIds, "NegativePool | None", Count,

@@ -47,7 +47,7 @@ from transforms.shard_assign import (
 from transforms.shard_rows import (
     KEY_SIZE,
     decode_row,
-    encode_row,
+    encode_rows,
     rows_to_columns,
     split_rows,
 )
@@ -71,11 +71,15 @@ class RowPacking:
 
 
 class KeyBySortKey(beam.DoFn):
-    """Instances -> payloads of their shard rows (`shard_rows.encode_row`: sort key + compact
+    """Instances -> payloads of their shard rows (`shard_rows.encode_rows`: sort key + compact
     fields, batched by `join_rows`); also, per bundle, (bucket, concatenated sort keys)
-    batches to the `keys` output."""
+    batches to the `keys` output.
+
+    Rows are encoded `BATCH` instances at a time (the rest at the end of the bundle): what
+    crosses the shuffles is grouped and sorted by key, so the order they leave in is free."""
 
     KEYS = "keys"
+    BATCH = 256
 
     def __init__(self, seed: int, spill_dir: str | None) -> None:
         self._seed = seed
@@ -84,19 +88,32 @@ class KeyBySortKey(beam.DoFn):
     def start_bundle(self) -> None:
         self._keys = Batcher(b"".join)
         self._rows = Batcher(self._payloads.put_rows)
+        self._instances: list[Instance] = []
 
     def process(self, inst: Instance):
-        key = sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
-        for _, rows in self._rows.add(0, encode_row(key, inst)):
-            yield rows
-        for batch in self._keys.add(bucket_of_key(key), key):
-            yield beam.pvalue.TaggedOutput(self.KEYS, batch)
+        self._instances.append(inst)
+        if len(self._instances) >= self.BATCH:
+            payloads, batches = self._encode()
+            yield from payloads
+            for batch in batches:
+                yield beam.pvalue.TaggedOutput(self.KEYS, batch)
+
+    def _encode(self) -> tuple[list[bytes], list[Bucketed]]:
+        """Encodes the held instances: the row payloads and key batches that completes."""
+        instances, self._instances = self._instances, []
+        keys = [sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
+                for inst in instances]
+        payloads = [rows for row in encode_rows(keys, instances)
+                    for _, rows in self._rows.add(0, row)]
+        return payloads, [batch for key in keys
+                          for batch in self._keys.add(bucket_of_key(key), key)]
 
     def finish_bundle(self):
-        for _, rows in self._rows.flush():
-            yield GlobalWindows.windowed_value(rows)
+        payloads, batches = self._encode()
+        for payload in payloads + [rows for _, rows in self._rows.flush()]:
+            yield GlobalWindows.windowed_value(payload)
         self._payloads.close()
-        for batch in in_global_window(self._keys.flush()):
+        for batch in in_global_window(batches + self._keys.flush()):
             yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
 

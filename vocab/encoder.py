@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterable
 from itertools import repeat
 from operator import itemgetter
 
@@ -58,6 +59,11 @@ _KEEP = _MAX_CACHE // 2
 word's first sighting comes early the more frequent it is), so that fewer pieces are
 encoded again than after dropping everything."""
 _JOIN = 256
+"""Unseen pieces encoded per joined string when filling the cache."""
+_BARE_MIN = 32
+"""Fewest unseen printable-ASCII pieces that get their own call of the tokenizer without a
+normaliser when other pieces need the full one (the normaliser costs a few microseconds per
+piece, a call tens)."""
 """Unseen pieces encoded per joined string when filling the cache."""
 _TABLE_MIN_PIECES = 1024
 """Documents with at least this many space-separated pieces are looked up in the byte-keyed
@@ -162,8 +168,7 @@ class Encoder:
                 return self._encode_by_chars(texts, joined, chars, cjk, zh_word_starts)
         # The pieces are the space-separated runs (empty strings hit the "" entry), and
         # text k has exactly count(" ") + 1 of them.
-        bounds = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum([text.count(" ") + 1 for text in texts], out=bounds[1:])
+        bounds = _running_sum(text.count(" ") + 1 for text in texts)
         if bounds[-1] >= _TABLE_MIN_PIECES:
             slots = self._slots_of_bytes(raw)
         else:
@@ -197,8 +202,7 @@ class Encoder:
                 bounds = zip(lo[longer].tolist(), hi[longer].tolist(), strict=True)
                 slots[longer] = self._slots([joined[a:b] for a, b in bounds])
         ids, starts, piece_offsets = self._cache.gather(slots)
-        text_at = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum([len(text) + 1 for text in texts], out=text_at[1:])
+        text_at = _running_sum(len(text) + 1 for text in texts)
         bounds = np.searchsorted(lo, text_at)
         if zh_word_starts:
             # A CJK piece's tokens start a word only where jieba starts one (CJK runs never
@@ -265,6 +269,9 @@ class Encoder:
             self._encode_groups(cache, self.tokenizer, unseen, lower=False)
             return
         simple = [p for p in unseen if p.isascii() and p.isprintable()]
+        if len(simple) < min(len(unseen), _BARE_MIN):  # not worth a second call
+            self._encode_groups(cache, self.tokenizer, unseen, lower=False)
+            return
         self._encode_groups(cache, self._bare, simple, lower=self._bare_lower)
         if len(simple) < len(unseen):
             rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
@@ -286,8 +293,7 @@ class Encoder:
         for group, enc in zip(groups, encodings, strict=True):
             # Piece k starts at character piece_at[k]; a token belongs to the last piece
             # starting at or before its first character.
-            piece_at = np.zeros(len(group), dtype=np.int64)
-            np.cumsum([len(p) + 1 for p in group[:-1]], out=piece_at[1:])
+            piece_at = _running_sum(len(p) + 1 for p in group[:-1])
             offsets = enc.offsets  # (start, end) per token
             token_at = np.fromiter(map(itemgetter(0), offsets), np.int64, len(offsets))
             owner = np.searchsorted(piece_at, token_at, side="right") - 1
@@ -388,6 +394,12 @@ def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
     bare = Tokenizer(tokenizer.model)
     bare.pre_tokenizer = tokenizer.pre_tokenizer
     return bare, normaliser.lowercase
+
+
+def _running_sum(values: Iterable[int]) -> np.ndarray:
+    """[0, v0, v0 + v1, ...] as int64 (for the few values of one document, cheaper than
+    `np.cumsum` of a list)."""
+    return np.fromiter(itertools.accumulate(values, initial=0), dtype=np.int64)
 
 
 @functools.cache

@@ -1,0 +1,47 @@
+"""Beam without its optional integrations, for the processes of a local run.
+
+`import apache_beam` imports every optional integration that happens to be installed (each
+inside try/except): the BigQuery client (and, through tqdm's notebook bar, IPython), Pub/Sub
+and the Dataflow API client, ~1.2 CPU-s of the ~3.4 a process spends importing Beam on this
+machine. A local run uses none of them, neither in its worker processes
+(`pipeline.worker_main`) nor in the launcher, so both mark them missing, as if not
+installed, before Beam is first imported. A job for another runner (Dataflow) imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
+                   "google.cloud.dataflow_v1beta3")
+"""Imported by `import apache_beam` only when installed (each in a try/except), and never by
+a local run of this project. Not pandas (pyarrow's pandas shim reads `sys.modules` and fails)
+nor pymongo (Beam then prints a warning)."""
+LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner")
+"""The runners that run a job in and beside the launching process."""
+
+
+def skip_optional_imports() -> None:
+    """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process."""
+    for name in SKIPPED_MODULES:
+        sys.modules.setdefault(name, None)
+
+
+def runner_flag(beam_args: list[str]) -> str | None:
+    """The value of `--runner` among Beam's flags (the last one wins, as in argparse)."""
+    runner = None
+    for i, arg in enumerate(beam_args):
+        if arg == "--runner" and i + 1 < len(beam_args):
+            runner = beam_args[i + 1]
+        elif arg.startswith("--runner="):
+            runner = arg.split("=", 1)[1]
+    return runner
+
+
+def skip_optional_imports_for_local_run(beam_args: list[str]) -> None:
+    """`skip_optional_imports` when the job runs locally (no `--runner`, or a local one) and
+    Beam is not imported yet: a process that already imported it (a test session, a
+    notebook) may go on to run a job elsewhere, and is left as it is."""
+    runner = runner_flag(beam_args)
+    if "apache_beam" not in sys.modules and (runner is None or runner in LOCAL_RUNNERS):
+        skip_optional_imports()

@@ -1,0 +1,63 @@
+"""pipeline/lean_imports.py: a local run's launcher imports Beam without the optional
+integrations it never uses; other runners, and processes that imported Beam already, keep
+them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.lean_imports import runner_flag
+
+REPO = Path(__file__).resolve().parents[1]
+_MISSING = "[n for n in SKIPPED_MODULES if n in sys.modules and sys.modules[n] is None]"
+_LOADED = ("[n for n in sys.modules if sys.modules[n] is not None and any("
+           "(n + '.').startswith(s + '.') for s in SKIPPED_MODULES)]")
+
+
+def _python(code: str) -> list:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, cwd=REPO)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args, runner", [
+    ([], None),
+    (["--runner", "DataflowRunner"], "DataflowRunner"),
+    (["--runner=FnApiRunner", "--project", "p"], "FnApiRunner"),
+    (["--runner", "DirectRunner", "--runner=DataflowRunner"], "DataflowRunner"),
+])
+def test_runner_flag(args, runner):
+    assert runner_flag(args) == runner
+
+
+def test_a_local_run_loads_none_of_the_skipped_modules(tmp_path):
+    (tmp_path / "in.txt").write_text("One sentence here. And another one.\n", encoding="utf-8")
+    code = (
+        "import json, sys\nfrom pipeline.cli import main\n"
+        "from pipeline.lean_imports import SKIPPED_MODULES\n"
+        f"assert main(['clean', '--input', {str(tmp_path / 'in.txt')!r}, '--output', "
+        f"{str(tmp_path / 'out')!r}]) == 0\n"
+        f"print(json.dumps({_LOADED}))\n")
+    assert _python(code) == []
+
+
+def test_other_runners_and_processes_with_beam_imported_keep_the_modules():
+    """After `import apache_beam` (a test session, a notebook) the process may go on to a
+    Dataflow job, which may import one of them lazily: the module dropped here stands for
+    one not imported yet."""
+    code = (
+        "import json, sys\nfrom pipeline.lean_imports import SKIPPED_MODULES, "
+        "skip_optional_imports_for_local_run\n"
+        "skip_optional_imports_for_local_run(['--runner', 'DataflowRunner'])\n"
+        "import apache_beam\n"
+        "del sys.modules['google.cloud.dataflow_v1beta3']\n"
+        "skip_optional_imports_for_local_run([])\n"
+        f"print(json.dumps({_MISSING}))\n")
+    assert _python(code) == []
