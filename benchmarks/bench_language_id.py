@@ -22,7 +22,7 @@ gap between the sample's top-language share and that language's share of the who
 (a label can change only where it exceeds `clear_share` - 50 points), and the CPU
 time ratio against whole-text CLD2 (same function with an unbounded budget, best of `--runs`,
 alternating in one process). `--budgets 2048,4096` compares sample sizes, `--windows 16`
-window counts.
+window counts, `--clear-shares 60,80` thresholds.
 
     python benchmarks/bench_language_id.py [--runs 3]
     python benchmarks/bench_language_id.py --sampling [--size-mb 10] [--runs 3] [--budgets 2048]
@@ -210,7 +210,10 @@ def sampling_study(args: argparse.Namespace) -> None:
     }
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [SAMPLE.budget]
     windows = args.windows or SAMPLE.windows
-    samplings = [dataclasses.replace(SAMPLE, budget=b, windows=windows) for b in budgets]
+    shares = [int(c) for c in args.clear_shares.split(",")] if args.clear_shares else [
+        SAMPLE.clear_share]
+    samplings = [dataclasses.replace(SAMPLE, budget=b, windows=windows, clear_share=c)
+                 for b in budgets for c in shares]
     print(f"whole-text CLD2 vs sampling {', '.join(map(str, samplings))}; best of {args.runs}")
     for name, texts in sets.items():
         mb = sum(len(t.encode()) for t in texts) / 1e6
@@ -235,7 +238,8 @@ def sampling_study(args: argparse.Namespace) -> None:
                     gap = max(gap, abs(share - _shares(d).get(lang, 0)))
             changed = sum(detect_language(t, sampling) != w
                           for t, w in zip(texts, whole, strict=True))
-            print(f"    budget {sampling.budget} B: {len(long)} longer than the budget, "
+            print(f"    budget {sampling.budget} B, clear share {sampling.clear_share}%: "
+                  f"{len(long)} longer than the budget, "
                   f"{unclear} read whole after the sample, {changed} change label, "
                   f"largest share gap {gap} points; "
                   f"CPU {best[sampling] / best[WHOLE]:.3f}x whole-text CLD2")
@@ -285,6 +289,8 @@ def main() -> None:
                     help="--sampling: comma-separated sample budgets in bytes (default: ours)")
     ap.add_argument("--windows", type=int, default=0,
                     help="--sampling: windows per sample (default: ours)")
+    ap.add_argument("--clear-shares", default="",
+                    help="--sampling: comma-separated clear shares in percent (default: ours)")
     ap.add_argument("--e2e-baseline", default="",
                     help="checkout to compare `shards` CPU against (end-to-end effect)")
     ap.add_argument("--corpus", choices=sorted(VOCABS), default="en", help="--e2e-baseline")
