@@ -21,10 +21,19 @@ the whole text after the sample, how many change label against whole-text CLD2, 
 gap between the sample's top-language share and that language's share of the whole text
 (a label can change only where it exceeds `clear_share` - 50 points), and the CPU
 time ratio against whole-text CLD2 (same function with an unbounded budget, best of `--runs`,
-alternating in one process). `--budgets 2048,4096` compares sample sizes.
+alternating in one process). `--budgets 2048,4096` compares sample sizes, `--windows 16`
+window counts.
 
     python benchmarks/bench_language_id.py [--runs 3]
     python benchmarks/bench_language_id.py --sampling [--size-mb 10] [--runs 3] [--budgets 2048]
+
+`--e2e-baseline SRC`: the end-to-end effect instead: `shards` (nsp, token masking, 512, one
+in-memory FnApiRunner worker, as `bench_shards_e2e.py` runs it) on `--size-mb` MB of the
+variant corpus (`--corpus en|zh`), run from this checkout and from SRC (e.g. a copy with the
+old `transforms/language.py`) in child processes, alternately, best of `--runs`; prints the
+CPU seconds of each and their ratio.
+
+    python benchmarks/bench_language_id.py --e2e-baseline /tmp/old [--corpus en] [--size-mb 10]
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -178,9 +190,12 @@ def mixed_documents(en: list[str], zh: list[str]) -> list[str]:
 
 
 def _shares(data: bytes) -> dict[str, int]:
-    """Percent of the whole text CLD2 gives each of its top languages."""
+    """Percent of the whole text CLD2 gives each of its top languages (`zh-Hant` is `zh`)."""
     _, _, details = pycld2.detect(data, isPlainText=True)
-    return {code.split("-")[0]: percent for _, code, percent, _ in details}
+    shares: dict[str, int] = defaultdict(int)
+    for _, code, percent, _ in details:
+        shares[code.split("-")[0]] += percent
+    return shares
 
 
 def sampling_study(args: argparse.Namespace) -> None:
@@ -194,7 +209,8 @@ def sampling_study(args: argparse.Namespace) -> None:
         "constructed mixed": mixed_documents(en, zh),
     }
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [SAMPLE.budget]
-    samplings = [dataclasses.replace(SAMPLE, budget=b) for b in budgets]
+    windows = args.windows or SAMPLE.windows
+    samplings = [dataclasses.replace(SAMPLE, budget=b, windows=windows) for b in budgets]
     print(f"whole-text CLD2 vs sampling {', '.join(map(str, samplings))}; best of {args.runs}")
     for name, texts in sets.items():
         mb = sum(len(t.encode()) for t in texts) / 1e6
@@ -225,6 +241,38 @@ def sampling_study(args: argparse.Namespace) -> None:
                   f"CPU {best[sampling] / best[WHOLE]:.3f}x whole-text CLD2")
 
 
+VOCABS = {"en": ("bert_base_uncased", "--lowercase"), "zh": ("bert_base_chinese", "--no-lowercase")}
+
+
+def _child_cpu(src: Path, argv: list[str]) -> float:
+    """CPU seconds (user + system) of `python beam_runner.py ARGV` run from checkout `src`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, PYTHONPATH=str(src), TOKENIZERS_PARALLELISM="false",
+               RAYON_NUM_THREADS="1", RAYON_RS_NUM_CPUS="1")
+    subprocess.run([sys.executable, "beam_runner.py", *argv], cwd=src, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def e2e_study(args: argparse.Namespace) -> None:
+    baseline = Path(args.e2e_baseline).resolve()
+    vocab, case = VOCABS[args.corpus]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = write_corpus(args.corpus, args.size_mb, tmp)
+        argv = ["shards", "--format", "jsonl", "--vocab", str(SHARED / "vocab" / vocab), case,
+                "--max-seq-length", "512", "--task", "nsp", "--masking", "token",
+                "--runner", "FnApiRunner", "--no-near-dedup", "--overwrite",
+                "--input", str(source), "--output", str(Path(tmp) / "out")]
+        best = {REPO: float("inf"), baseline: float("inf")}
+        for _ in range(args.runs):
+            for src in (baseline, REPO):
+                best[src] = min(best[src], _child_cpu(src, argv))
+    print(f"shards on {args.size_mb:g} MB {args.corpus} variant corpus, best of {args.runs}: "
+          f"baseline {best[baseline]:.2f} CPU-s, this checkout {best[REPO]:.2f} CPU-s, "
+          f"ratio {best[REPO] / best[baseline]:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -232,10 +280,18 @@ def main() -> None:
     ap.add_argument("--sampling", action="store_true",
                     help="agreement and cost of the bounded detector against whole-text CLD2")
     ap.add_argument("--size-mb", type=float, default=10.0,
-                    help="--sampling: MB of each variant corpus")
+                    help="--sampling, --e2e-baseline: MB of each variant corpus")
     ap.add_argument("--budgets", default="",
                     help="--sampling: comma-separated sample budgets in bytes (default: ours)")
+    ap.add_argument("--windows", type=int, default=0,
+                    help="--sampling: windows per sample (default: ours)")
+    ap.add_argument("--e2e-baseline", default="",
+                    help="checkout to compare `shards` CPU against (end-to-end effect)")
+    ap.add_argument("--corpus", choices=sorted(VOCABS), default="en", help="--e2e-baseline")
     args = ap.parse_args()
+    if args.e2e_baseline:
+        e2e_study(args)
+        return
     if args.sampling:
         sampling_study(args)
         return

@@ -1,8 +1,7 @@
 """The packer's output, pinned: every instance of crafted pools under each task, as hashed
-from the code of 2026-12-02 (main f18126b). The packer builds instances from token ranges
-and gathers their tokens per document; a change in any draw, range, special or word start
-changes a hash here (the property tests in test_pack.py say what is right, these say it is
-unchanged)."""
+from the code of 2026-12-02 (main f18126b), before the packer kept sentences and pairs as
+int token ranges; a change in any draw, range, special or word start changes a hash here
+(the property tests in test_pack.py say what is right, these say it is unchanged)."""
 
 from __future__ import annotations
 

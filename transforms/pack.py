@@ -178,43 +178,29 @@ _NO_MASK = np.zeros(0, dtype=np.int32)
 _NO_MASK.flags.writeable = False
 """The empty mask columns of every packed instance (masking replaces them): one shared
 read-only array instead of four new ones per instance."""
-_TRUE = np.ones(1, dtype=bool)
 
 
 def _make_instances(doc_id: int, pass_index: int, pairs: Sequence[_Pair],
-                   specials: SpecialIds) -> list[Instance]:
+                    specials: SpecialIds) -> list[Instance]:
     """Instance `k` of `pairs[k]`: `[CLS] A [SEP] B [SEP]`, or `[CLS] A [SEP]` without B,
-    with word starts; the first token of A and of B is marked a word start.
-
-    One `np.concatenate` per array for all the pairs (a document pass) instead of an
-    allocation and seven assignments per instance; each instance's arrays are views of it.
-    """
-    cls_id, sep_id = np.array([specials.cls_id], np.int32), np.array([specials.sep_id], np.int32)
-    ids: list[np.ndarray] = []
-    starts: list[np.ndarray] = []
-    firsts: list[int] = []  # where A and B begin
-    ends: list[int] = [0]  # where each instance ends
-    for a_doc, a_lo, a_hi, b_doc, b_lo, b_hi, _ in pairs:
-        begin = ends[-1]
-        ids += (cls_id, a_doc.ids[a_lo:a_hi], sep_id)
-        starts += (_TRUE, a_doc.word_starts[a_lo:a_hi], _TRUE)
-        firsts.append(begin + 1)
-        end = begin + a_hi - a_lo + 2
+    with word starts; the first token of A and of B is marked a word start."""
+    out = []
+    for k, (a_doc, a_lo, a_hi, b_doc, b_lo, b_hi, label) in enumerate(pairs):
+        a_end = a_hi - a_lo + 1  # the middle (or last) [SEP]
+        total = a_end + 1 if b_doc is None else a_end + b_hi - b_lo + 2
+        ids = np.empty(total, dtype=np.int32)
+        starts = np.empty(total, dtype=bool)
+        ids[0], ids[a_end], ids[total - 1] = specials.cls_id, specials.sep_id, specials.sep_id
+        ids[1:a_end] = a_doc.ids[a_lo:a_hi]
+        starts[1:a_end] = a_doc.word_starts[a_lo:a_hi]
         if b_doc is not None:
-            ids += (b_doc.ids[b_lo:b_hi], sep_id)
-            starts += (b_doc.word_starts[b_lo:b_hi], _TRUE)
-            firsts.append(end)
-            end += b_hi - b_lo + 1
-        ends.append(end)
-    if not pairs:
-        return []
-    all_ids = np.concatenate(ids, dtype=np.int32, casting="unsafe")
-    all_starts = np.concatenate(starts, dtype=bool, casting="unsafe")
-    all_starts[firsts] = True
-    return [Instance(doc_id, pass_index, k, all_ids[lo:hi], all_starts[lo:hi],
-                     pair.a_hi - pair.a_lo + 2, pair.label, _NO_MASK, _NO_MASK, _NO_MASK,
-                     _NO_MASK)
-            for k, (pair, lo, hi) in enumerate(zip(pairs, ends[:-1], ends[1:], strict=True))]
+            ids[a_end + 1:total - 1] = b_doc.ids[b_lo:b_hi]
+            starts[a_end + 1:total - 1] = b_doc.word_starts[b_lo:b_hi]
+            starts[a_end + 1] = True
+        starts[0] = starts[1] = starts[a_end] = starts[total - 1] = True
+        out.append(Instance(doc_id, pass_index, k, ids, starts, a_end + 1, label, _NO_MASK,
+                            _NO_MASK, _NO_MASK, _NO_MASK))
+    return out
 
 
 def _split_segment(doc: TokenizedDocument, lo: int, hi: int, rng: np.random.Generator
