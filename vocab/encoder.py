@@ -72,6 +72,8 @@ _TABLE_MIN_PIECES = 1024
 _PIECES = re.compile(f"[{BERT_CHINESE_CLASS}]|[^ {BERT_CHINESE_CLASS}]+")
 _CJK_LEAD_BYTE = chr(min(lo for lo, _ in BERT_CHINESE_RANGES)).encode()[0]
 """The smallest first UTF-8 byte of a BERT CJK character."""
+_ASCII_ALNUM = np.array([c < 128 and chr(c).isalnum() for c in range(256)])
+"""byte -> is an ASCII letter or digit."""
 _TABLE_CHARS = max(hi for _, hi in BERT_CHINESE_RANGES) + 1
 """One-character pieces below this code point (all BERT CJK ranges) have a slot table."""
 
@@ -266,23 +268,24 @@ class Encoder:
         and the Rust normaliser (its offset alignments) cost more than the rest of the
         tokenizer."""
         if self._bare is None:
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False)
+            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
             return
         simple = [p for p in unseen if p.isascii() and p.isprintable()]
         if len(simple) < min(len(unseen), _BARE_MIN):  # not worth a second call
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False)
+            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
             return
-        self._encode_groups(cache, self._bare, simple, lower=self._bare_lower)
+        self._encode_groups(cache, self._bare, simple, lower=self._bare_lower, by_words=True)
         if len(simple) < len(unseen):
             rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
-            self._encode_groups(cache, self.tokenizer, rest, lower=False)
+            self._encode_groups(cache, self.tokenizer, rest, lower=False, by_words=False)
 
     @staticmethod
     def _encode_groups(cache: _PieceCache, tokenizer: Tokenizer, pieces: list[str],
-                       lower: bool) -> None:
+                       lower: bool, by_words: bool) -> None:
         """Encode `pieces`, `_JOIN` at a time joined by spaces (one `Encoding` per group
-        instead of per piece), split the tokens back by their character offsets, and cache
-        them."""
+        instead of per piece), split the tokens back by piece, and cache them. A token's
+        piece is found by its character offset, or (`by_words`, printable ASCII) by its word
+        id and the words found on the bytes: the offsets as Python tuples cost more."""
         if not pieces:
             return
         groups = [pieces[i:i + _JOIN] for i in range(0, len(pieces), _JOIN)]
@@ -290,17 +293,20 @@ class Encoder:
         if lower:
             joined = [text.lower() for text in joined]
         encodings = tokenizer.encode_batch(joined, add_special_tokens=False)
-        for group, enc in zip(groups, encodings, strict=True):
-            # Piece k starts at character piece_at[k]; a token belongs to the last piece
-            # starting at or before its first character.
-            piece_at = _running_sum(len(p) + 1 for p in group[:-1])
-            offsets = enc.offsets  # (start, end) per token
-            token_at = np.fromiter(map(itemgetter(0), offsets), np.int64, len(offsets))
-            owner = np.searchsorted(piece_at, token_at, side="right") - 1
+        for group, text, enc in zip(groups, joined, encodings, strict=True):
+            words = np.asarray(enc.word_ids, dtype=np.int64)
+            if by_words:
+                owner = _ascii_word_pieces(text)[words]
+            else:
+                # Piece k starts at character piece_at[k]; a token belongs to the last piece
+                # starting at or before its first character.
+                piece_at = _running_sum(len(p) + 1 for p in group[:-1])
+                offsets = enc.offsets  # (start, end) per token
+                token_at = np.fromiter(map(itemgetter(0), offsets), np.int64, len(offsets))
+                owner = np.searchsorted(piece_at, token_at, side="right") - 1
             counts = np.bincount(owner, minlength=len(group))
             # A start wherever the word id changes, as `_word_starts` (no None ids: the text
             # has no special tokens).
-            words = np.asarray(enc.word_ids, dtype=np.int64)
             starts = np.ones(len(words), dtype=bool)
             np.not_equal(words[1:], words[:-1], out=starts[1:])
             cache.add(group, counts, np.asarray(enc.ids, dtype=np.int32), starts)
@@ -394,6 +400,19 @@ def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
     bare = Tokenizer(tokenizer.model)
     bare.pre_tokenizer = tokenizer.pre_tokenizer
     return bare, normaliser.lowercase
+
+
+def _ascii_word_pieces(text: str) -> np.ndarray:
+    """The piece (space-separated run) of each word of printable-ASCII `text`, in order: as
+    BertPreTokenizer splits it, a word is a run of letters and digits or one other
+    character (all other printable ASCII is punctuation), spaces split."""
+    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    alnum = _ASCII_ALNUM[codes]
+    space = codes == 32
+    starts = ~(alnum | space)
+    starts[0] |= alnum[0]
+    starts[1:] |= alnum[1:] & ~alnum[:-1]
+    return np.cumsum(space)[starts]
 
 
 def _running_sum(values: Iterable[int]) -> np.ndarray:
