@@ -20,6 +20,7 @@ reseeds `random` (Beam's Reshuffle draws its keys from it). When the zygote cann
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -118,6 +119,7 @@ def serve(path: str, parent: int, run_worker) -> None:
     try:
         for name in PRELOAD:
             importlib.import_module(name)
+        gc.freeze()  # the children's collections skip the imports (and keep their pages shared)
         server.settimeout(1.0)
         while os.getppid() == parent:
             _fork_on_request(server, run_worker)
