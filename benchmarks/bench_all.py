@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 import tempfile
 import time
@@ -85,6 +86,9 @@ def main() -> None:
 
     def bare(path: str):
         def run() -> None:
+            # The bare trainer as a user runs it, on all cores: our DoFns turn tokenizers'
+            # parallelism off in this process (vocab/rust_threads.py) unless it is set.
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
             BertWordPieceTokenizer(lowercase=True).train([path], show_progress=False, **size)
         return run
 
