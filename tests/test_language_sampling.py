@@ -155,3 +155,12 @@ def test_text_cld2_refuses_is_und_long_or_short(english):
     assert detect_language("\uffff" + english[0]) == UNDETERMINED
     assert detect_language(english[0] + "\x07") == UNDETERMINED
     assert detect_language("\ud800" + english[0] + "\udfff") == "en"
+
+
+def test_a_refused_character_outside_the_sample_leaves_the_rest_s_language(english, cld2_inputs):
+    """Documented trade-off: a long text's refused character that no window reads is not seen,
+    so the text gets the language of the rest (one bounded CLD2 call) instead of `und`."""
+    text = english[0]
+    middle = len(text) // 2  # between two windows of a text this long (checked below)
+    assert detect_language(text[:middle] + "\uffff" + text[middle:]) == "en"
+    assert len(cld2_inputs) == 1 and "\uffff".encode() not in cld2_inputs[0]
