@@ -64,7 +64,6 @@ _BARE_MIN = 32
 """Fewest unseen printable-ASCII pieces that get their own call of the tokenizer without a
 normaliser when other pieces need the full one (the normaliser costs a few microseconds per
 piece, a call tens)."""
-"""Unseen pieces encoded per joined string when filling the cache."""
 _TABLE_MIN_PIECES = 1024
 """Documents with at least this many space-separated pieces are looked up in the byte-keyed
 `PieceTable` (below it its fixed cost exceeds a dict lookup per piece: crossover measured at
