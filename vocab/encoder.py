@@ -44,6 +44,7 @@ from operator import itemgetter
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 from tokenizers.normalizers import BertNormalizer
+from tokenizers.pre_tokenizers import BertPreTokenizer
 
 from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
@@ -388,12 +389,14 @@ class _PieceCache:
 def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
                         ) -> tuple[Tokenizer | None, bool]:
     """(the tokenizer's model and pre-tokenizer without a normaliser, whether the normaliser
-    lowercases), or (None, False) unless the normaliser is a `BertNormalizer` and no added
+    lowercases), or (None, False) unless the normaliser is a `BertNormalizer`, the
+    pre-tokenizer a `BertPreTokenizer` (`_ascii_word_pieces` finds its words), and no added
     token is matched in text (special tokens split as text; any other added token would be
     matched on the normalised text)."""
     normaliser = tokenizer.normalizer
     added = tokenizer.get_added_tokens_decoder().values()
     if (not isinstance(normaliser, BertNormalizer)
+            or not isinstance(tokenizer.pre_tokenizer, BertPreTokenizer)
             or not all(t.special and split_special_tokens for t in added)):
         return None, False
     bare = Tokenizer(tokenizer.model)
