@@ -267,17 +267,14 @@ class Encoder:
         lowercases (nothing to clean, pad, or strip), so the tokens and offsets are the same,
         and the Rust normaliser (its offset alignments) cost more than the rest of the
         tokenizer."""
-        if self._bare is None:
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
-            return
-        simple = [p for p in unseen if p.isascii() and p.isprintable()]
-        if len(simple) < min(len(unseen), _BARE_MIN):  # not worth a second call
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
-            return
+        simple, rest = [], []
+        if self._bare is not None:
+            for piece in unseen:
+                (simple if piece.isascii() and piece.isprintable() else rest).append(piece)
+        if len(simple) < min(len(unseen), _BARE_MIN):  # none, or not worth a second call
+            simple, rest = [], unseen
         self._encode_groups(cache, self._bare, simple, lower=self._bare_lower, by_words=True)
-        if len(simple) < len(unseen):
-            rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
-            self._encode_groups(cache, self.tokenizer, rest, lower=False, by_words=False)
+        self._encode_groups(cache, self.tokenizer, rest, lower=False, by_words=False)
 
     @staticmethod
     def _encode_groups(cache: _PieceCache, tokenizer: Tokenizer, pieces: list[str],
