@@ -113,3 +113,20 @@ def test_options_build_each_view_once_and_views_share_the_values():
     assert options.view_as(StandardOptions).runner == "DirectRunner"
     assert copied.get_all_options()["runner"] == "FnApiRunner"
     assert pickle.loads(pickle.dumps(options)).get_all_options() == options.get_all_options()
+
+
+def test_a_pickled_copy_drops_the_views_with_beams_impersonation_scrub():
+    """Beam's `__getstate__` pickles a scrubbed copy of the values when
+    --impersonate_service_account is set; a cached view pickled along would still point at
+    the unscrubbed values, so the copy's views must be built anew from the copy."""
+    import pickle
+
+    from apache_beam.options.pipeline_options import GoogleCloudOptions, StandardOptions
+
+    options = make_pipeline_options(["--runner", "FnApiRunner",
+                                     "--impersonate_service_account", "someone"])
+    copied = pickle.loads(pickle.dumps(options))
+    assert copied.view_as(GoogleCloudOptions).impersonate_service_account is None
+    copied.view_as(StandardOptions).runner = "DirectRunner"
+    assert copied.get_all_options()["runner"] == "DirectRunner"
+    assert options.view_as(StandardOptions).runner == "FnApiRunner"
