@@ -99,7 +99,6 @@ def main() -> None:
                           for e in tokenizer.encode_batch(sentences[i:i + TOKENIZER_BATCH],
                                                           add_special_tokens=False)))
 
-
     case = "--lowercase" if lowercase else "--no-lowercase"
     shards = ["shards", "--format", "jsonl", "--vocab", str(vocab_dir), case, "--max-seq-length",
               "512", "--task", "nsp", "--masking", "token", "--runner", "FnApiRunner",

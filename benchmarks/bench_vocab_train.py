@@ -23,21 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from common import scratch_dir  # noqa: E402
+from common import best_of, scratch_dir  # noqa: E402
 from variant_corpus import SHARED, write_corpus  # noqa: E402
 
 from core.special_tokens import SPECIAL_TOKEN_LIST  # noqa: E402
 from vocab.pretokenize import BertWordSplitter  # noqa: E402
 from vocab.train import train_wordpiece  # noqa: E402
-
-
-def _best_cpu(fn, runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def main() -> None:
@@ -57,9 +48,12 @@ def main() -> None:
         return lambda: train_wordpiece(counts, vocab_size=vocab_size, min_frequency=2,
                                        limit_alphabet=1000, special=SPECIAL_TOKEN_LIST)
 
-    count = _best_cpu(lambda: BertWordSplitter(lowercase=True).count(texts), args.runs)
-    feed = _best_cpu(train(1), args.runs)  # never above the initial tokens: no merges
-    full = _best_cpu(train(args.vocab_size), args.runs)
+    def best_cpu(fn) -> float:
+        return best_of(args.runs, fn, time.process_time)[0]
+
+    count = best_cpu(lambda: BertWordSplitter(lowercase=True).count(texts))
+    feed = best_cpu(train(1))  # never above the initial tokens: no merges
+    full = best_cpu(train(args.vocab_size))
     print(f"{args.mb:g} MB of distinct English JSONL: {len(counts):,} distinct words, "
           f"{sum(counts.values()):,} occurrences; CPU s, best of {args.runs}")
     print(f"  count words                 {count:6.2f}")

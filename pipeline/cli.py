@@ -284,8 +284,7 @@ def run(argv: list[str]) -> int:
         raise UserError(f"--num-shards must be in [1, 99999]; got {args.num_shards}")
     if args.command == "inspect" and args.n < 0:
         raise UserError(f"--n must be >= 0; got {args.n}")
-    if args.command in ("clean", "vocab", "shards", "all", "verify", "inspect"):
-        skip_optional_imports_for_local_run(beam_args)
+    skip_optional_imports_for_local_run(beam_args)
     if beam_args:  # a stray value or unknown runner fails before any file is read
         from pipeline.beam_options import make_pipeline_options
 

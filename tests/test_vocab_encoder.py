@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from tokenizers import normalizers
+from tokenizers import normalizers, pre_tokenizers
 
 import vocab.encoder
 from core.errors import UserError
@@ -202,8 +202,9 @@ def test_documents_with_a_few_cjk_characters_take_the_space_separated_pieces(enc
 def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp_path):
     """Unseen pieces of printable ASCII go to the tokenizer without its normaliser, lowercased
     in Python only if the normaliser lowercases; not at all when an added token could match
-    (special tokens not split) or the normaliser is not BERT's. A control character keeps
-    a piece on the full path (the normaliser drops it), also among many ASCII pieces."""
+    (special tokens not split), or the normaliser or pre-tokenizer is not BERT's. A control
+    character keeps a piece on the full path (the normaliser drops it), also among many ASCII
+    pieces."""
     write_toy_vocab(tmp_path, ["Hello", "hello", "WORLD", "##S", "!", "x", "##y", "w", "##1"])
     many = " ".join(f"w{i}" for i in range(vocab.encoder._BARE_MIN)) + " x\x00y naïve"
     for lowercase, tokens in ((False, ["Hello", "hello", "WORLD", "##S", "!"]),
@@ -223,4 +224,7 @@ def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp
     tokenizer = Encoder.from_dir(str(tmp_path), lowercase=True).tokenizer
     tokenizer.normalizer = normalizers.Sequence([normalizers.Lowercase()])
     vocab_txt = (tmp_path / "vocab.txt").read_bytes()
+    assert Encoder(tokenizer, vocab_txt, lowercase=True)._bare is None
+    tokenizer = Encoder.from_dir(str(tmp_path), lowercase=True).tokenizer
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()  # "..." is one word, not three
     assert Encoder(tokenizer, vocab_txt, lowercase=True)._bare is None

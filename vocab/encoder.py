@@ -44,6 +44,7 @@ from operator import itemgetter
 import numpy as np
 from tokenizers import Encoding, Tokenizer
 from tokenizers.normalizers import BertNormalizer
+from tokenizers.pre_tokenizers import BertPreTokenizer
 
 from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
@@ -64,7 +65,6 @@ _BARE_MIN = 32
 """Fewest unseen printable-ASCII pieces that get their own call of the tokenizer without a
 normaliser when other pieces need the full one (the normaliser costs a few microseconds per
 piece, a call tens)."""
-"""Unseen pieces encoded per joined string when filling the cache."""
 _TABLE_MIN_PIECES = 1024
 """Documents with at least this many space-separated pieces are looked up in the byte-keyed
 `PieceTable` (below it its fixed cost exceeds a dict lookup per piece: crossover measured at
@@ -267,17 +267,14 @@ class Encoder:
         lowercases (nothing to clean, pad, or strip), so the tokens and offsets are the same,
         and the Rust normaliser (its offset alignments) cost more than the rest of the
         tokenizer."""
-        if self._bare is None:
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
-            return
-        simple = [p for p in unseen if p.isascii() and p.isprintable()]
-        if len(simple) < min(len(unseen), _BARE_MIN):  # not worth a second call
-            self._encode_groups(cache, self.tokenizer, unseen, lower=False, by_words=False)
-            return
+        simple, rest = [], []
+        if self._bare is not None:
+            for piece in unseen:
+                (simple if piece.isascii() and piece.isprintable() else rest).append(piece)
+        if len(simple) < min(len(unseen), _BARE_MIN):  # none, or not worth a second call
+            simple, rest = [], unseen
         self._encode_groups(cache, self._bare, simple, lower=self._bare_lower, by_words=True)
-        if len(simple) < len(unseen):
-            rest = [p for p in unseen if not (p.isascii() and p.isprintable())]
-            self._encode_groups(cache, self.tokenizer, rest, lower=False, by_words=False)
+        self._encode_groups(cache, self.tokenizer, rest, lower=False, by_words=False)
 
     @staticmethod
     def _encode_groups(cache: _PieceCache, tokenizer: Tokenizer, pieces: list[str],
@@ -389,12 +386,14 @@ class _PieceCache:
 def _without_normaliser(tokenizer: Tokenizer, split_special_tokens: bool
                         ) -> tuple[Tokenizer | None, bool]:
     """(the tokenizer's model and pre-tokenizer without a normaliser, whether the normaliser
-    lowercases), or (None, False) unless the normaliser is a `BertNormalizer` and no added
+    lowercases), or (None, False) unless the normaliser is a `BertNormalizer`, the
+    pre-tokenizer a `BertPreTokenizer` (`_ascii_word_pieces` finds its words), and no added
     token is matched in text (special tokens split as text; any other added token would be
     matched on the normalised text)."""
     normaliser = tokenizer.normalizer
     added = tokenizer.get_added_tokens_decoder().values()
     if (not isinstance(normaliser, BertNormalizer)
+            or not isinstance(tokenizer.pre_tokenizer, BertPreTokenizer)
             or not all(t.special and split_special_tokens for t in added)):
         return None, False
     bare = Tokenizer(tokenizer.model)
