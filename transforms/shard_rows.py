@@ -65,46 +65,34 @@ def _narrow(values: np.ndarray) -> np.ndarray:
 
 def encode_row(key: bytes, inst: Instance) -> bytes:
     """`key` (a `shard_assign.sort_key`) followed by the instance's shard fields."""
-    if len(key) != KEY_SIZE:
-        raise ValueError(f"sort keys are {KEY_SIZE} bytes, got {len(key)}")
-    arrays = [np.asarray(getattr(inst, name)) for name in _ARRAYS]
-    for array in arrays:
-        if array.ndim != 1:
-            raise ValueError(f"instance arrays are 1-D, got shape {array.shape}")
-    scalars = (inst.doc_id, inst.pass_index, inst.index, inst.a_len, inst.sentence_label)
-    # The usual case: every array narrows to uint16, so their raw bytes are one uint16
-    # buffer, and one range check over all five replaces five (the same bytes).
-    values = np.concatenate(arrays)
-    if values.dtype.kind in "iu" and (
-            values.size == 0 or (values.min() >= 0 and values.max() <= _UINT16_MAX)):
-        specs = [field for array in arrays for field in (_U16, len(array))]
-        return _U16_ROW.pack(key, *scalars, *specs) + values.astype(np.uint16).tobytes()
-    parts = [key, _HEADER.pack(*scalars)]
-    arrays = [_narrow(array) for array in arrays]
-    for array in arrays:
-        parts.append(_ARRAY.pack(array.dtype.str.encode("ascii"), len(array)))
-    parts.extend(array.tobytes() for array in arrays)
-    return b"".join(parts)
+    rows = _uint16_rows([key], [inst])
+    return rows[0] if rows is not None else _encode_row_by_array(key, inst)
 
 
 def encode_rows(keys: Sequence[bytes], instances: Sequence[Instance]) -> list[bytes]:
     """`[encode_row(key, inst) for ...]`, the usual rows built together: one concatenation,
     one range check and one uint16 conversion for all arrays of all instances, then per row
     one struct pack and a slice, instead of a dozen numpy calls on small arrays per row.
+    Row by row when some row does not fit that uint16 layout (or with no instances)."""
+    rows = _uint16_rows(keys, instances)
+    if rows is None:
+        return [encode_row(key, inst) for key, inst in zip(keys, instances, strict=True)]
+    return rows
 
-    Taken when all arrays are 1-D, their concatenation is integer and every value fits
-    uint16: then each row is written in `encode_row`'s uint16 layout (a row of bool arrays
-    too, which its general path narrows to uint16), so the bytes are its bytes. Else (or
-    with no instances) row by row, where `encode_row` also refuses what it refuses.
-    """
+
+def _uint16_rows(keys: Sequence[bytes], instances: Sequence[Instance]) -> list[bytes] | None:
+    """The rows in the all-uint16 layout, or None unless all arrays are 1-D, their
+    concatenation is integer and every value fits uint16 (bool arrays, which
+    `_encode_row_by_array` narrows to uint16 too, are written as uint16: the same bytes).
+    Checked together, so a row's raw arrays are one slice of one uint16 buffer."""
     arrays = [getattr(inst, name) for inst in instances for name in _ARRAYS]
     try:
         values = np.concatenate(arrays)
-    except ValueError:  # no instances, or arrays of several dimensions: row by row
-        return [encode_row(key, inst) for key, inst in zip(keys, instances, strict=True)]
+    except ValueError:  # no instances, or arrays of several dimensions
+        return None
     if values.ndim != 1 or values.dtype.kind not in "iu" or (
             values.size and (values.min() < 0 or values.max() > _UINT16_MAX)):
-        return [encode_row(key, inst) for key, inst in zip(keys, instances, strict=True)]
+        return None
     data = values.astype(np.uint16).tobytes()
     counts = iter([len(a) for a in arrays])
     rows, pos = [], 0
@@ -118,6 +106,22 @@ def encode_rows(keys: Sequence[bytes], instances: Sequence[Instance]) -> list[by
                                   _U16, c4) + data[pos:end])
         pos = end
     return rows
+
+
+def _encode_row_by_array(key: bytes, inst: Instance) -> bytes:
+    """A row whose arrays each have their own width: uint16 when it fits, else their own."""
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"sort keys are {KEY_SIZE} bytes, got {len(key)}")
+    arrays = [np.asarray(getattr(inst, name)) for name in _ARRAYS]
+    for array in arrays:
+        if array.ndim != 1:
+            raise ValueError(f"instance arrays are 1-D, got shape {array.shape}")
+    arrays = [_narrow(array) for array in arrays]
+    parts = [key, _HEADER.pack(inst.doc_id, inst.pass_index, inst.index, inst.a_len,
+                               inst.sentence_label)]
+    parts.extend(_ARRAY.pack(array.dtype.str.encode("ascii"), len(array)) for array in arrays)
+    parts.extend(array.tobytes() for array in arrays)
+    return b"".join(parts)
 
 
 def decode_row(row: bytes) -> Instance:
