@@ -19,9 +19,8 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.runner import PipelineRunner, create_runner
 
 from core.errors import UserError
-from pipeline.lean_imports import LOCAL_RUNNERS
+from pipeline.lean_imports import DEFAULT_LOCAL_RUNNER, LOCAL_RUNNERS
 
-DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 _WORKER_FLAGS = ("--direct_running_mode", "--direct_num_workers")
 _BEAM_WORKER = b" -m apache_beam.runners.worker.sdk_worker_main"
 _OUR_WORKER = b" -m pipeline.worker_main"

@@ -6,6 +6,7 @@ The subcommand modules are imported lazily so that `--help` and bad-flag errors 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -27,7 +28,12 @@ from core.config import (
     VocabJobConfig,
 )
 from core.errors import UserError
-from pipeline.lean_imports import skip_optional_imports_for_local_run
+from pipeline.lean_imports import (
+    DEFAULT_LOCAL_RUNNER,
+    runner_flag,
+    skip_optional_imports_for_local_run,
+)
+from pipeline.worker_zygote import zygote
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +43,8 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+_JOBS = ("clean", "vocab", "shards", "all")
+"""The subcommands that run a Beam pipeline."""
 CLOSED_PIPE_LINE = "stopped: the output pipe was closed (e.g. by head)"
 
 def _add_read_clean(p: argparse.ArgumentParser, output_required: bool = True) -> None:
@@ -285,11 +293,27 @@ def run(argv: list[str]) -> int:
     if args.command == "inspect" and args.n < 0:
         raise UserError(f"--n must be >= 0; got {args.n}")
     skip_optional_imports_for_local_run(beam_args)
+    with zygote() if _forks_local_workers(args, beam_args) else contextlib.nullcontext():
+        _run_command(args, beam_args)
+    return 0
+
+
+def _forks_local_workers(args: argparse.Namespace, beam_args: list[str]) -> bool:
+    """Whether this job runs FnApiRunner's worker processes (`--workers N`, N > 1, on the
+    default local runner). Their zygote then starts here, before this process imports Beam:
+    its ~3 CPU-s of imports take the other core while this one imports Beam and builds the
+    graph, instead of starting after them (`launch` reuses it; pipeline/worker_zygote.py).
+    """
+    return (args.command in _JOBS and (args.workers or 1) > 1
+            and runner_flag(beam_args) in (None, DEFAULT_LOCAL_RUNNER))
+
+
+def _run_command(args: argparse.Namespace, beam_args: list[str]) -> None:
     if beam_args:  # a stray value or unknown runner fails before any file is read
         from pipeline.beam_options import make_pipeline_options
 
         make_pipeline_options(beam_args)
-    if args.command in ("clean", "vocab", "shards", "all"):
+    if args.command in _JOBS:
         from pipeline.beam_options import worker_args
 
         beam_args = beam_args + worker_args(args.workers, beam_args)
@@ -323,7 +347,6 @@ def run(argv: list[str]) -> int:
             from pipeline.report import write_report
 
             write_report(args.shard_dir, args.report)
-    return 0
 
 
 class _MissingGcpLibrariesFilter(logging.Filter):

@@ -17,7 +17,9 @@ SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
 """Imported by `import apache_beam` only when installed (each in a try/except), and never by
 a local run of this project. Not pandas (pyarrow's pandas shim reads `sys.modules` and fails)
 nor pymongo (Beam then prints a warning)."""
-LOCAL_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner")
+DEFAULT_LOCAL_RUNNER = "FnApiRunner"
+"""The runner of a job without `--runner` (see pipeline/beam_options.py)."""
+LOCAL_RUNNERS = (DEFAULT_LOCAL_RUNNER, "DirectRunner", "BundleBasedDirectRunner")
 """The runners that run a job in and beside the launching process."""
 
 

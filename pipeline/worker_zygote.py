@@ -68,12 +68,29 @@ def _receive(conn: socket.socket) -> bytes | None:
     return data
 
 
+_running = False
+"""Whether this process has a zygote running (`zygote()` inside `zygote()` reuses it)."""
+
+
 @contextlib.contextmanager
 def zygote() -> Iterator[None]:
-    """Run a zygote for this run's worker processes (Linux; elsewhere nothing happens)."""
-    if not sys.platform.startswith("linux"):
+    """Run a zygote for this run's worker processes (Linux; elsewhere nothing happens).
+    Inside another `zygote()` block (the CLI starts one before importing Beam, `launch` asks
+    again) the running one serves."""
+    global _running
+    if _running or not sys.platform.startswith("linux"):
         yield
         return
+    _running = True
+    try:
+        with _started_zygote():
+            yield
+    finally:
+        _running = False
+
+
+@contextlib.contextmanager
+def _started_zygote() -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="bert-shards-zygote-") as tmp:
         path = os.path.join(tmp, "socket")
         process = subprocess.Popen([sys.executable, "-m", "pipeline.worker_main", "--zygote",
