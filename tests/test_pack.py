@@ -15,6 +15,7 @@ from transforms.pack import (
     SpecialIds,
     _random_b,
     pack_documents,
+    part_owners,
     segment,
     segment_for,
     truncation_counts,
@@ -278,6 +279,24 @@ def test_negative_pool_excludes_all_copies_of_the_doc_id():
     drawn = {pool.draw(rng, docs[1].doc_id).doc.id for _ in range(200)}
     assert drawn == {"doc-1", "doc-3"}
     assert NegativePool([segment_for(docs[0], cfg)]).draw(rng, docs[0].doc_id) is None
+
+
+def test_part_owners_give_each_document_to_the_least_loaded_part():
+    """Big and small documents alternating: every n-th would put all the big ones in part 0."""
+    assert part_owners([100, 1, 100, 1, 100, 1], 2) == [0, 1, 1, 0, 0, 1]
+    assert part_owners([5, 5, 5], 3) == [0, 1, 2]  # ties: the lowest part
+    assert part_owners([7, 3], 1) == [0, 0]
+
+
+def test_parts_of_a_pool_pack_about_equal_tokens():
+    """`--workers 3` on one pool of 12 long and 18 one-sentence documents: the tokens of the
+    documents each part packs differ by at most one document's."""
+    docs = [crafted_doc(k, [50] * 10 if k % 5 < 2 else [1]) for k in range(30)]
+    cfg = PackConfig(task="nsp", max_seq_length=64)
+    loads = [sum(len(doc.ids) for doc, _ in pack_documents(docs, cfg, SPECIALS, part=(k, 3)))
+             for k in range(3)]
+    assert sum(loads) == 12 * 500 + 18
+    assert max(loads) - min(loads) <= 500, loads
 
 
 @pytest.mark.parametrize("n_parts", [2, 3])

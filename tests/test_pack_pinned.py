@@ -49,19 +49,19 @@ def _digest(cfg: PackConfig, part: tuple[int, int]) -> str:
     return h.hexdigest()[:16]
 
 
-PINNED = {  # task-max_seq_length-short_seq_prob-dupe_factor-part k-of n
+PINNED = {  # task-max_seq_length-short_seq_prob-dupe_factor-part k-of n (parts: `part_owners`)
     "nsp-32-0.1-2-0-1": "843959596ccd7b9c",
     "nsp-128-0.5-1-0-1": "0571732330fa5268",
     "nsp-512-0.1-3-0-1": "efbaff3b38929a85",
-    "nsp-128-0.1-2-1-3": "2f3bf3e4899f3bb8",
+    "nsp-128-0.1-2-1-3": "773ffdbe76e259cc",
     "sop-32-0.1-2-0-1": "8fc09eddc89ad6c3",
     "sop-128-0.5-1-0-1": "bdb82eb45f1a9aa5",
     "sop-512-0.1-3-0-1": "09b4874fc7f6dd7f",
-    "sop-128-0.1-2-1-3": "7907663836600387",
+    "sop-128-0.1-2-1-3": "85dbb0acf14ded38",
     "none-32-0.1-2-0-1": "ebe9f4db19447806",
     "none-128-0.5-1-0-1": "01e39b73a6b6195b",
     "none-512-0.1-3-0-1": "385899591b364ec0",
-    "none-128-0.1-2-1-3": "adfcf71066056977",
+    "none-128-0.1-2-1-3": "cacd8aff2518cf60",
 }
 
 

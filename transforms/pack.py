@@ -35,6 +35,7 @@ all documents of a call at once by `rng.stream_keys`); only `Generator.random` a
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -339,6 +340,20 @@ TASKS: dict[str, TaskFn] = {
 }
 
 
+def part_owners(sizes: Sequence[int], n_parts: int) -> list[int]:
+    """The part (0..n_parts-1) that packs each document of `sizes` (its tokens), in order:
+    each goes to the part with the fewest tokens so far (ties: the lowest part), so parts of
+    a pool cost about the same whatever the spread of document lengths (every n-th document
+    gave parts 10% apart on 24 MB of English, and a worker waited for the other)."""
+    loads = [(0, k) for k in range(n_parts)]
+    owners = []
+    for size in sizes:
+        load, k = heapq.heappop(loads)
+        owners.append(k)
+        heapq.heappush(loads, (load + size, k))
+    return owners
+
+
 def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials: SpecialIds,
                    count: Count = _no_count, part: tuple[int, int] = (0, 1)
                    ) -> Iterator[tuple[TokenizedDocument, list[Instance]]]:
@@ -347,25 +362,26 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
     Under `nsp` the documents are each other's negative pool; they are visited in the pool's
     sorted order, so the output does not depend on the order they arrive in.
 
-    `part=(k, n)` packs (and counts) only the documents at positions k, k + n, ... of that
-    order, while every document stays a possible negative: the n parts of a pool give
-    exactly the instances and counts of the whole, so n workers can share one pool.
+    `part=(k, n)` packs (and counts) only the documents `part_owners` gives to part k, while
+    every document stays a possible negative: the n parts of a pool give exactly the
+    instances and counts of the whole, so n workers can share one pool.
     """
     k_part, n_parts = part
-    if cfg.task == "nsp":
-        docs = sorted(docs, key=_pool_order)
-    segmented = [segment_for(d, cfg, count if i % n_parts == k_part else _no_count)
-                 for i, d in enumerate(docs)]
+    docs = sorted(docs, key=_pool_order) if cfg.task == "nsp" else list(docs)
+    owners = part_owners([len(d.ids) for d in docs], n_parts)
+    segmented = [segment_for(d, cfg, count if owner == k_part else _no_count)
+                 for d, owner in zip(docs, owners, strict=True)]
     pool = NegativePool(segmented) if cfg.task == "nsp" else None
-    ordered = pool.docs if pool is not None else segmented
+    ordered = pool.docs if pool is not None else segmented  # the order of `docs`
     task = TASKS[cfg.task]
     passes = cfg.dupe_factor
     doc_ids = np.fromiter((sd.doc.doc_id for sd in ordered), dtype=np.uint64, count=len(ordered))
     keys = stream_keys(cfg.seed, np.repeat(doc_ids, passes),
                        np.tile(np.arange(passes), len(ordered)), Stage.PACK)
     streams = Streams()
-    for k in range(k_part, len(ordered), n_parts):
-        sd = ordered[k]
+    for k, sd in enumerate(ordered):
+        if owners[k] != k_part:
+            continue
         instances = [inst for p in range(passes)
                      for inst in task(sd, p, cfg, specials, pool, count,
                                       streams.at(keys[k * passes + p]))]
