@@ -6,8 +6,9 @@ rare words and rotates the paragraphs of the English documents of ../shared/corp
 variant. `1x` is `--base-mb` MB of JSONL (default 4, so 12x is 48 MB).
 
 Each size runs `beam_runner.py shards` (nsp, span masking, seq 512, FnApiRunner) in a child
-process, best of `--runs`; the child's peak RSS and CPU time come from `wait4` (with
-`--workers`, CPU time adds the worker processes it reaped, and the peak is the largest one).
+process, best of `--runs`, the configurations interleaved run by run; the child's peak RSS
+and CPU time come from `wait4` (with `--workers`, CPU time adds the worker processes it
+reaped, and the peak is the largest one).
 Printed per size: input MB, wall s, MB/s, CPU s and MB per CPU-second (for one worker, the
 wall figure of an idle machine, robust to other load), output tokens, peak RSS and RSS bytes
 per output token; then what the targets are about: time 12x / 4x (linear: 3.0, target
@@ -107,18 +108,21 @@ def main() -> None:
         configs.append((f"baseline {args.baseline}", [], args.baseline.resolve()))
     if args.workers:
         configs.append((f"--workers {args.workers}", ["--workers", str(args.workers)], ROOT))
-    results: dict[str, list[tuple[int, float, Run]]] = {}
+    results: dict[str, list[tuple[int, float, Run]]] = {label: [] for label, _, _ in configs}
     corpora = {size: write_corpus("en", size * args.base_mb, tmp) for size in args.sizes}
-    for label, extra, code in configs:
-        rows = []
-        for size in args.sizes:
-            corpus = corpora[size]
-            mb = corpus.stat().st_size / 1e6
-            runs = [run_shards(corpus, tmp / "out", extra, code) for _ in range(args.runs)]
-            best = Run(min(r.wall for r in runs), min(r.cpu for r in runs),
-                       min(r.peak_rss for r in runs), runs[0].tokens)
-            rows.append((size, mb, best))
-        results[label] = rows
+    for size in args.sizes:
+        corpus = corpora[size]
+        mb = corpus.stat().st_size / 1e6
+        # Interleaved (each run of every config, then the next run): a slow spell of this
+        # noisy machine then costs every config alike instead of one config's best-of.
+        runs: dict[str, list[Run]] = {label: [] for label, _, _ in configs}
+        for _ in range(args.runs):
+            for label, extra, code in configs:
+                runs[label].append(run_shards(corpus, tmp / "out", extra, code))
+        for label, done in runs.items():
+            best = Run(min(r.wall for r in done), min(r.cpu for r in done),
+                       min(r.peak_rss for r in done), done[0].tokens)
+            results[label].append((size, mb, best))
     print(f"\n`shards` (nsp, span, seq 512) on distinct English documents, best of {args.runs}; "
           f"1x = {args.base_mb:g} MB of JSONL")
     for label, rows in results.items():
