@@ -15,18 +15,33 @@ import sys
 SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
                    "google.cloud.dataflow_v1beta3")
 """Imported by `import apache_beam` only when installed (each in a try/except), and never by
-a local run of this project. Not pandas (pyarrow's pandas shim reads `sys.modules` and fails)
-nor pymongo (Beam then prints a warning)."""
+a local run of this project. Not pandas (see `HIDDEN_FROM_BEAM`) nor pymongo (Beam then
+prints a warning)."""
 DEFAULT_LOCAL_RUNNER = "FnApiRunner"
 """The runner of a job without `--runner` (see pipeline/beam_options.py)."""
 LOCAL_RUNNERS = (DEFAULT_LOCAL_RUNNER, "DirectRunner", "BundleBasedDirectRunner")
 """The runners that run a job in and beside the launching process."""
 
 
+HIDDEN_FROM_BEAM = ("pandas",)
+"""Imported by `import apache_beam` when installed (Beam's typehints register pandas batch
+converters; ~0.5 CPU-s) and used by no local run of ours, but not skippable for good: pyarrow
+imports pandas on demand and its pandas shim fails on a module marked missing. So it is
+hidden from Beam's own import only (`skip_optional_imports`), and stays importable after."""
+
+
 def skip_optional_imports() -> None:
-    """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process."""
+    """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process, and
+    import Beam now, without `HIDDEN_FROM_BEAM` (unless it is imported already)."""
     for name in SKIPPED_MODULES:
         sys.modules.setdefault(name, None)
+    hidden = [name for name in HIDDEN_FROM_BEAM if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))
+    try:
+        import apache_beam  # noqa: F401 - imported here for the hiding to apply
+    finally:
+        for name in hidden:
+            del sys.modules[name]
 
 
 def runner_flag(beam_args: list[str]) -> str | None:

@@ -105,12 +105,22 @@ def _list_of(values: np.ndarray, lengths: np.ndarray, dtype: np.dtype, limit: in
     if len(values) and limit and (values.min() < 0 or values.max() >= limit):
         raise ValueError(f"{name} value out of range [0, {limit}): {values.min()}..{values.max()}")
     return pa.ListArray.from_arrays(
-        pa.array(offsets.astype(np.int32)), pa.array(values.astype(dtype, copy=False))
+        integer_array(offsets.astype(np.int32)), integer_array(values.astype(dtype, copy=False))
     )
 
 
+def integer_array(values: np.ndarray) -> pa.Array:
+    """A 1-D numpy integer array as an Arrow array of its type, on the same buffer.
+
+    Not `pa.array(values)`: that first asks whether `values` is a pandas object, which
+    imports pandas (~0.5 CPU-s, once per process) in a job that never uses it."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(pa.from_numpy_dtype(values.dtype), len(values),
+                                 [None, pa.py_buffer(values)])
+
+
 def _scalar_array(values: Sequence[int], dtype: type) -> pa.Array:
-    return pa.array(np.fromiter(values, dtype=dtype, count=len(values)))
+    return integer_array(np.fromiter(values, dtype=dtype, count=len(values)))
 
 
 def instances_to_batch(instances: Sequence[Instance], vocab_size: int) -> pa.RecordBatch:
@@ -139,7 +149,7 @@ def columns_to_batch(scalars: Mapping[str, np.ndarray],
     return _v1_batch(
         {name: _list_of(*lists[name], dtype, limit, name)
          for name, dtype, limit in _v1_lists(vocab_size)},
-        {name: pa.array(scalars[name].astype(dtype)) for name, dtype in _V1_SCALARS},
+        {name: integer_array(scalars[name].astype(dtype)) for name, dtype in _V1_SCALARS},
         vocab_size)
 
 
