@@ -41,14 +41,15 @@ def test_a_local_run_loads_none_of_the_skipped_modules_nor_pandas(tmp_path):
     """`all` (Beam, pyarrow shards): none of them is loaded, pandas neither (`HIDDEN_FROM_BEAM`,
     and the shard writer's arrays do not probe for it); pandas is still importable after,
     as pyarrow needs it to be."""
-    (tmp_path / "in.txt").write_text("One sentence here. And another one.\n" * 20,
-                                     encoding="utf-8")
+    text = " ".join(f"Sentence {i} is about the topic number {i * 7} here." for i in range(60))
+    (tmp_path / "in.txt").write_text(text + "\n", encoding="utf-8")
     code = (
         "import json, sys\nfrom pipeline.cli import main\n"
         "from pipeline.lean_imports import SKIPPED_MODULES\n"
         f"assert main(['all', '--input', {str(tmp_path / 'in.txt')!r}, '--output', "
         f"{str(tmp_path / 'out')!r}, '--vocab-size', '200']) == 0\n"
         "loaded = " + _LOADED + " + [n for n in ('pandas',) if n in sys.modules]\n"
+        f"assert json.load(open({str(tmp_path / 'out' / 'summary.json')!r}))['instances']\n"
         "import pyarrow\nassert len(pyarrow.array([1, 2]).to_pandas()) == 2\n"
         "print(json.dumps(loaded))\n")
     assert _python(code) == []

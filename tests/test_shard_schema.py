@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from shard_helpers import make_instances
 
-from transforms.shard_schema import instances_to_batch, shard_schema
+from transforms.shard_schema import instances_to_batch, integer_array, shard_schema
 from transforms.shard_write import encode_shard
 
 COLUMNS = ("input_ids", "mlm_positions", "mlm_labels", "span_starts", "span_ends")
@@ -82,3 +83,14 @@ def test_conversion_is_vectorised_enough():
     start = time.perf_counter()
     encode_shard(instances, 300, "none")
     assert time.perf_counter() - start < 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.uint16, np.int32, np.uint32,
+                                   np.int64, np.uint64])
+def test_integer_array_equals_pyarrow_s_own_conversion(dtype):
+    """Same type and values as `pa.array` (which would import pandas), also from a strided
+    view and from an empty array."""
+    values = np.arange(40, dtype=dtype)
+    for view in (values, values[::3], values[:0]):
+        assert integer_array(view).equals(pa.array(view))
+        assert integer_array(view).type == pa.from_numpy_dtype(dtype)
