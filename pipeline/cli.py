@@ -294,8 +294,8 @@ def run(argv: list[str]) -> int:
         raise UserError(f"--num-shards must be in [1, 99999]; got {args.num_shards}")
     if args.command == "inspect" and args.n < 0:
         raise UserError(f"--n must be >= 0; got {args.n}")
-    skip_optional_imports_for_local_run(beam_args)
     with zygote() if _forks_local_workers(args, beam_args) else contextlib.nullcontext():
+        skip_optional_imports_for_local_run(beam_args)  # imports Beam
         _run_command(args, beam_args)
     return 0
 

@@ -33,7 +33,6 @@ def main() -> None:
     from pipeline import worker_zygote
 
     if sys.argv[1:2] == ["--zygote"]:
-        skip_optional_imports()
         worker_zygote.serve(sys.argv[2], int(sys.argv[3]), _run_worker)
         return
     status = worker_zygote.run_in_zygote()

@@ -34,6 +34,8 @@ import tempfile
 import traceback
 from collections.abc import Iterator
 
+from pipeline.lean_imports import skip_optional_imports
+
 ZYGOTE_ENV = "BERT_SHARDS_WORKER_ZYGOTE"
 """The zygote's socket path, in the environment the runner's worker commands inherit."""
 PRELOAD = ("apache_beam.runners.worker.sdk_worker_main", "pipeline.stages", "pipeline.summary",
@@ -121,8 +123,9 @@ def _stop(*_) -> None:
 
 
 def serve(path: str, parent: int, run_worker) -> None:
-    """The zygote: import `PRELOAD`, then fork one `run_worker()` per request on `path`
-    until the launcher (`parent`) is gone or terminates it; then wait for the workers, so
+    """The zygote: bind `path`, import Beam lean (pipeline/lean_imports.py) and `PRELOAD`,
+    then fork one `run_worker()` per request on `path` until the launcher (`parent`) is
+    gone or terminates it; then wait for the workers, so
     that their CPU time and peak RSS reach the launcher's `wait` (benchmarks read them).
     A launcher that is gone (killed: it removes the socket's directory itself when it ends
     normally) leaves that directory to the zygote to remove."""
@@ -134,6 +137,7 @@ def serve(path: str, parent: int, run_worker) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the launcher, which ends us
     try:
+        skip_optional_imports()  # after the bind: a worker that asks meanwhile waits for us
         for name in PRELOAD:
             importlib.import_module(name)
         gc.freeze()  # the children's collections skip the imports (and keep their pages shared)
