@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import best_of  # noqa: E402
+
 from vocab.encoder import Encoder  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpora"
@@ -39,13 +41,9 @@ def _documents(name: str) -> list[list[str]]:
         return [[s for s in _SPLIT.split(ln.split("\t", 1)[1].strip()) if s] for ln in f]
 
 
-def _best(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return min(times)
+def _best(fn) -> float:
+    """Smallest CPU time of 3 calls."""
+    return best_of(3, fn, clock=time.process_time)[0]
 
 
 def bench(name: str, vocab: str, zh_word_starts: bool) -> None:

@@ -29,6 +29,12 @@ SPECIAL_TOKEN_KEYS = {f"{role}_token": SPECIAL_TOKENS[role]
 """`special_tokens_map.json` / `tokenizer_config.json` keys, in Hugging Face's order."""
 
 
+def vocab_txt_tokens(vocab_txt: bytes) -> list[str]:
+    """The tokens of `vocab.txt` as `VocabArtifacts` carry it (one per line, each line ended
+    by a newline), in id order."""
+    return vocab_txt.decode("utf-8").split("\n")[:-1]
+
+
 @dataclass
 class VocabArtifacts:
     """All files of a vocab dir (name -> bytes) and the manifest they were described with."""

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
-from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts
+from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, vocab_txt_tokens
 
 _PRETTY_MAP = re.compile(rb'"vocab": \{\n( +)"')
 """The opening of an indented vocab map; group 1 is the indentation of its entries."""
@@ -38,10 +38,6 @@ class EmbeddedVocab:
     map_indent: str = ""
 
 
-def _tokens(vocab_txt: bytes) -> list[str]:
-    return vocab_txt.decode("utf-8").split("\n")[:-1]
-
-
 def _vocab_map(tokens: list[str], indent: str) -> bytes:
     """The JSON object {token: line number}, laid out as `tokenizers` writes it."""
     if not indent:
@@ -59,7 +55,7 @@ def embed(artifacts: VocabArtifacts) -> EmbeddedVocab:
         return whole
     pretty = _PRETTY_MAP.search(tokenizer_json)
     indent = pretty.group(1).decode("ascii") if pretty else ""
-    vocab_map = _vocab_map(_tokens(artifacts.files[VOCAB_TXT]), indent)
+    vocab_map = _vocab_map(vocab_txt_tokens(artifacts.files[VOCAB_TXT]), indent)
     at = tokenizer_json.find(vocab_map)
     if at < 0:
         return whole
@@ -73,6 +69,6 @@ def unembed(embedded: EmbeddedVocab) -> VocabArtifacts:
     files = dict(embedded.files)
     if embedded.map_at is not None:
         rest, at = files[TOKENIZER_JSON], embedded.map_at
-        vocab_map = _vocab_map(_tokens(files[VOCAB_TXT]), embedded.map_indent)
+        vocab_map = _vocab_map(vocab_txt_tokens(files[VOCAB_TXT]), embedded.map_indent)
         files[TOKENIZER_JSON] = rest[:at] + vocab_map + rest[at:]
     return VocabArtifacts(files=files, manifest=dict(embedded.manifest))

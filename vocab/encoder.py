@@ -48,7 +48,13 @@ from tokenizers.pre_tokenizers import BertPreTokenizer
 
 from core.cjk import BERT_CHINESE_CLASS, BERT_CHINESE_RANGES, is_bert_chinese_char
 from core.special_tokens import SPECIAL_TOKEN_LIST, SPECIAL_TOKENS
-from vocab.artifacts import TOKENIZER_JSON, VOCAB_TXT, VocabArtifacts, sha256_hex
+from vocab.artifacts import (
+    TOKENIZER_JSON,
+    VOCAB_TXT,
+    VocabArtifacts,
+    sha256_hex,
+    vocab_txt_tokens,
+)
 from vocab.jieba_segmenter import presegment, word_start_chars
 from vocab.piece_table import PieceTable, piece_keys
 from vocab.vocab_dir import load_vocab_dir
@@ -95,7 +101,7 @@ class Encoder:
         self.zh_segmenter = zh_segmenter
         self.use_cache = use_cache
         self.vocab_sha256 = sha256_hex(vocab_txt)
-        self.id_to_token: list[str] = vocab_txt.decode("utf-8").split("\n")[:-1]
+        self.id_to_token = vocab_txt_tokens(vocab_txt)
         self.vocab_size = len(self.id_to_token)
         ids = {t: i for i, t in enumerate(self.id_to_token)}
         missing = [t for t in SPECIAL_TOKEN_LIST if t not in ids]
