@@ -2,10 +2,10 @@
 
 `tokenizers` 0.23 has no public API to train from (word, count) pairs: its trainers only see
 strings through `train_from_iterator`, which normalises, pre-tokenises and counts them in Rust.
-So `train_wordpiece` feeds every counted word back *repeated by its count*, through a training
-tokenizer whose only pre-tokenizer is a whitespace split (the words are already normalised
-BERT pre-tokens and hold no whitespace). The trainer then rebuilds exactly the counts we give
-it. Cost: Rust work proportional to the corpus' word occurrences (like the bare trainer's own
+So `train_wordpiece` feeds every counted word of two or more characters back *repeated by its
+count*, through a training tokenizer whose only pre-tokenizer is a whitespace split (the words
+are already normalised BERT pre-tokens and hold no whitespace). The trainer then rebuilds
+exactly the counts we give it (one-character words: see `_repeated_words`). Cost: Rust work proportional to the corpus' word occurrences (like the bare trainer's own
 counting pass, minus its normalisation), plus ~1 s of Python per 10^7 occurrences to build the
 strings; memory stays one batch of strings.
 
@@ -78,10 +78,18 @@ def prune_counts(counts: dict[str, int], max_words: int) -> tuple[int, int]:
 
 
 def _repeated_words(counts: Mapping[str, int]) -> Iterator[str]:
-    """Strings of space-separated words in which each word occurs exactly `count` times."""
+    """Strings of space-separated words in which each word of two or more characters occurs
+    exactly `count` times.
+
+    One-character words are left out: they hold no pair, so they take no part in the merges,
+    and the trainer's alphabet is pinned (`pinned_alphabet`, from all the counts), so their
+    character counts are not needed either. The vocab is the same (checked on English 8k/30k,
+    `limit_alphabet` 60, `min_frequency` 5, Chinese per character 3k/30k, and jieba words),
+    and the re-feed skips 19% of the word occurrences of English, 98% of Chinese split per
+    character (training 5-8x faster there)."""
     parts: list[str] = []
     size = 0
-    for word in sorted(counts):
+    for word in sorted(w for w in counts if len(w) > 1):
         count = counts[word]
         per_string = max(1, _BATCH_CHARS // (len(word) + 1))
         while count > 0:
