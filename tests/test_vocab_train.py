@@ -108,6 +108,17 @@ def test_batched_count_equals_word_by_word_on_real_text(lowercase, handle_chines
 
 
 @pytest.mark.parametrize("handle_chinese_chars", [True, False])
+def test_count_of_english_with_a_few_ideographs_equals_word_by_word(handle_chinese_chars):
+    """Mostly ASCII with some CJK: `count` leaves the ideographs to the normaliser of each
+    chunk (no pass over the whole text for them); the same counts either way."""
+    pretok = BertWordSplitter(lowercase=True, handle_chinese_chars=handle_chinese_chars)
+    texts = [f"{line} 中文{line[:5]}㐀。Über" for line in enwiki_lines(300)]
+    expected = Counter(w for text in texts for w in pretok.words(text))
+    assert any("中" in w for w in expected) and expected["uber"]  # accents stripped
+    assert pretok.count(texts) == expected
+
+
+@pytest.mark.parametrize("handle_chinese_chars", [True, False])
 def test_count_splits_where_bert_does_for_every_code_point(handle_chinese_chars):
     """`count` splits raw text with `str.split`: each code point between letters must split
     (or join, or vanish) exactly as the Rust normaliser and pre-tokenizer make it. Every

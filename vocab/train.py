@@ -5,9 +5,10 @@ strings through `train_from_iterator`, which normalises, pre-tokenises and count
 So `train_wordpiece` feeds every counted word of two or more characters back *repeated by its
 count*, through a training tokenizer whose only pre-tokenizer is a whitespace split (the words
 are already normalised BERT pre-tokens and hold no whitespace). The trainer then rebuilds
-exactly the counts we give it (one-character words: see `_repeated_words`). Cost: Rust work proportional to the corpus' word occurrences (like the bare trainer's own
-counting pass, minus its normalisation), plus ~1 s of Python per 10^7 occurrences to build the
-strings; memory stays one batch of strings.
+exactly the counts we give it (one-character words: see `_repeated_words`). Cost: Rust work
+proportional to the corpus' word occurrences (like the bare trainer's own counting pass, minus
+its normalisation), plus ~1 s of Python per 10^7 occurrences to build the strings; memory
+stays one batch of strings.
 
 The trainer is `WordPieceTrainer` with `BertWordPieceTokenizer.train`'s arguments, so the
 vocabulary is the one that class would learn from the same cleaned text (a BPE-style merge
