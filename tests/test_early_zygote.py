@@ -62,3 +62,21 @@ def test_a_zygote_block_inside_another_reuses_the_running_zygote(monkeypatch):
     with worker_zygote.zygote():
         pass
     assert _FakeProcess.started == 2
+
+
+def test_the_zygote_binds_its_socket_before_it_imports_beam(tmp_path):
+    """A worker command that asks while the zygote imports must find the socket (and wait in
+    its backlog), or it would import and run the worker itself."""
+    socket_path = tmp_path / "socket"
+    code = (
+        "import os, sys\n"
+        "from pipeline import worker_zygote\n"
+        "def first_import():\n"
+        f"    print(os.path.exists({str(socket_path)!r}), 'apache_beam' in sys.modules)\n"
+        "    raise worker_zygote._Stop\n"
+        "worker_zygote.skip_optional_imports = first_import\n"
+        f"worker_zygote.serve({str(socket_path)!r}, os.getppid(), lambda: None)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stdout + out.stderr
