@@ -21,8 +21,9 @@ the documents cross the shuffle once: all `dupe_factor` passes of a document are
 its pool, each pass drawing its own negatives (different documents, starts and split points).
 
 With `pool_parts` n > 1 (`--workers n`: the local runner hands each worker whole groups) every
-pool is grouped n times, under keys (pool, 0..n-1), and group k packs only the k-th of every n
-of the pool's documents (`pack.pack_documents(part=...)`): a corpus of one pool (fewer than
+pool is grouped n times, under keys (pool, 0..n-1), and group k packs only the pool's
+documents `pack.part_owners` gives to part k, about 1/n of its tokens
+(`pack.pack_documents(part=...)`): a corpus of one pool (fewer than
 2 × nsp_pool_size documents) is then packed, masked and keyed by all n workers instead of
 one. Only the payload references are repeated on a local run (the spill file is written
 once); each group reads the whole pool, the negatives of its documents may be any of them.
