@@ -88,7 +88,8 @@ def _per_document(docs, pack_cfg, mask_cfg, vocab, specials) -> list[Instance]:
 
 
 def _batched(docs, pack_cfg, mask_cfg, vocab, specials) -> list[Instance]:
-    crossed = [tokenized_from_bytes(tokenized_bytes(d)) for d in docs]  # the pool shuffle
+    crossed = [tokenized_from_bytes(tokenized_bytes(d), stored_ids=True)  # the pool shuffle
+               for d in docs]
     instances = [i for _, insts in pack_documents(crossed, pack_cfg, specials) for i in insts]
     return [m for k in range(0, len(instances), BATCH)
             for m in mask_instances(instances[k:k + BATCH], mask_cfg, vocab)]

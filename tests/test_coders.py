@@ -11,7 +11,12 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.beam_options import make_pipeline_options
-from transforms.coders import InstanceCoder, TokenizedDocumentCoder
+from transforms.coders import (
+    InstanceCoder,
+    TokenizedDocumentCoder,
+    tokenized_bytes,
+    tokenized_from_bytes,
+)
 from transforms.records import Instance, TokenizedDocument
 
 
@@ -121,3 +126,19 @@ def test_instances_cross_a_shuffle_intact():
             (-1, [(a.doc_id, a.input_ids.tolist(), "<i8")]),
             (0, [(1, b.input_ids.tolist(), "<i4")]),
         ]))
+
+
+@pytest.mark.parametrize("top_id, dtype", [(65_535, np.uint16), (65_536, np.int32)])
+def test_the_pool_reads_ids_as_stored(top_id, dtype):
+    """`stored_ids=True` (the NSP pool): uint16 when every id fits, else int32; the same
+    values, writable, and every other field as the exact decode gives it."""
+    doc = _tokenized()
+    doc.ids = np.array([0, 7, top_id, 3, 1, 2, 5], np.int32)
+    data = tokenized_bytes(doc)
+    pooled = tokenized_from_bytes(data, stored_ids=True)
+    assert pooled.ids.dtype == dtype and pooled.ids.flags.writeable
+    assert pooled.ids.tolist() == doc.ids.tolist()
+    exact = tokenized_from_bytes(data)
+    _assert_same(exact, doc)
+    exact.ids = exact.ids.astype(dtype)
+    _assert_same(pooled, exact)

@@ -89,7 +89,7 @@ class _PackFn(beam.DoFn):
         if self._cfg.task == "nsp":
             (_, k), payloads = element
             part = (k, self._pool_parts)
-            docs = [tokenized_from_bytes(data) for payload in payloads
+            docs = [tokenized_from_bytes(data, stored_ids=True) for payload in payloads
                     for data in split_rows(self._payloads.get(payload))]
         else:
             docs = [element]
