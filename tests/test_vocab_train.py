@@ -129,6 +129,8 @@ def test_count_splits_where_bert_does_for_every_code_point(handle_chinese_chars)
     chars = [chr(c) for c in codes]
     text = "".join(f"a{ch}b " for ch in chars)
     assert pretok.count([text]) == Counter(pretok.words(text))
+    ascii_text = "".join(f"a{chr(c)}b " for c in range(128))  # a batch of ASCII only
+    assert pretok.count([ascii_text]) == Counter(pretok.words(ascii_text))
 
 
 @pytest.mark.parametrize("lowercase", [True, False])

@@ -103,11 +103,10 @@ class BertWordSplitter:
         """
         counts = Counter() if counts is None else counts
         text = "\n".join(texts)
-        if not text.isascii():
-            if self.handle_chinese_chars and _mostly_non_ascii(text):
-                counts.update(_IDEOGRAPH.findall(text))
-                text = _IDEOGRAPH_RUN.sub(" ", text)
-            text = _SPLIT_NOT_BERT_SPACE.sub("", text)
+        if self.handle_chinese_chars and not text.isascii() and _mostly_non_ascii(text):
+            counts.update(_IDEOGRAPH.findall(text))
+            text = _IDEOGRAPH_RUN.sub(" ", text)
+        text = _SPLIT_NOT_BERT_SPACE.sub("", text)  # most of them are ASCII
         chunk_words = self._chunk_words
         for chunk, n in Counter(text.split()).items():
             for word in chunk_words(chunk):
