@@ -372,15 +372,14 @@ def pack_documents(docs: Iterable[TokenizedDocument], cfg: PackConfig, specials:
     segmented = [segment_for(d, cfg, count if owner == k_part else _no_count)
                  for d, owner in zip(docs, owners, strict=True)]
     pool = NegativePool(segmented) if cfg.task == "nsp" else None
-    ordered = pool.docs if pool is not None else segmented  # the order of `docs`
     task = TASKS[cfg.task]
     passes = cfg.dupe_factor
-    doc_ids = np.fromiter((sd.doc.doc_id for sd in ordered), dtype=np.uint64, count=len(ordered))
+    doc_ids = np.fromiter((d.doc_id for d in docs), dtype=np.uint64, count=len(docs))
     keys = stream_keys(cfg.seed, np.repeat(doc_ids, passes),
-                       np.tile(np.arange(passes), len(ordered)), Stage.PACK)
+                       np.tile(np.arange(passes), len(docs)), Stage.PACK)
     streams = Streams()
-    for k, sd in enumerate(ordered):
-        if owners[k] != k_part:
+    for k, (sd, owner) in enumerate(zip(segmented, owners, strict=True)):
+        if owner != k_part:
             continue
         instances = [inst for p in range(passes)
                      for inst in task(sd, p, cfg, specials, pool, count,

@@ -12,7 +12,7 @@ import json
 from tokenizers import Tokenizer
 
 from core.errors import UserError
-from vocab.artifacts import MANIFEST, TOKENIZER_JSON, VOCAB_TXT
+from vocab.artifacts import MANIFEST, TOKENIZER_JSON, VOCAB_TXT, vocab_txt_tokens
 from vocab.train import build_tokenizer
 
 
@@ -46,11 +46,9 @@ def load_vocab_dir(path: str, lowercase: bool | None) -> tuple[dict[str, bytes],
     if lowercase is None:
         raise UserError(f"vocab dir {path!r} holds only {VOCAB_TXT}: "
                         f"say --lowercase or --no-lowercase")
-    tokens = files[VOCAB_TXT].decode("utf-8").split("\n")
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    else:
+    if not files[VOCAB_TXT].endswith(b"\n"):
         files[VOCAB_TXT] += b"\n"
+    tokens = vocab_txt_tokens(files[VOCAB_TXT])
     try:
         tokenizer = build_tokenizer({t: i for i, t in enumerate(tokens)}, lowercase=lowercase)
     except ValueError as e:
