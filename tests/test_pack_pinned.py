@@ -1,7 +1,9 @@
 """The packer's output, pinned: every instance of crafted pools under each task, as hashed
 from the code of 2026-12-02 (main f18126b), before the packer kept sentences and pairs as
-int token ranges; a change in any draw, range, special or word start changes a hash here
-(the property tests in test_pack.py say what is right, these say it is unchanged)."""
+int token ranges (the part-1-of-3 pins re-hashed when parts became `pack.part_owners`, 2faa26d:
+the whole pool's output did not change); a change in any draw, range, special or word start
+changes a hash here (the property tests in test_pack.py say what is right, these say it is
+unchanged)."""
 
 from __future__ import annotations
 

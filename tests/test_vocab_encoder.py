@@ -199,6 +199,17 @@ def test_documents_with_a_few_cjk_characters_take_the_space_separated_pieces(enc
         assert ("(北京大学)" in cached._cache.index) == split_at_spaces
 
 
+class _RecordingTokenizer:
+    """A tokenizer that notes the texts it is asked to encode."""
+
+    def __init__(self, tokenizer, sent: list[str]) -> None:
+        self._tokenizer, self._sent = tokenizer, sent
+
+    def encode_batch(self, texts, **kwargs):
+        self._sent.extend(texts)
+        return self._tokenizer.encode_batch(texts, **kwargs)
+
+
 def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp_path):
     """Unseen pieces of printable ASCII go to the tokenizer without its normaliser, lowercased
     in Python only if the normaliser lowercases; not at all when an added token could match
@@ -212,6 +223,8 @@ def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp
         cached = Encoder.from_dir(str(tmp_path), lowercase=lowercase)
         plain = Encoder.from_dir(str(tmp_path), lowercase=lowercase, use_cache=False)
         assert cached._bare is not None and cached._bare_lower == lowercase
+        sent_bare: list[str] = []
+        cached._bare = _RecordingTokenizer(cached._bare, sent_bare)
         ids, _, _ = cached.encode_document(["Hello hello WORLDS!"])
         assert [cached.id_to_token[i] for i in ids] == tokens
         for doc in (["Hello hello WORLDS!"], [many]):
@@ -219,6 +232,9 @@ def test_printable_ascii_pieces_skip_the_normaliser_only_where_that_is_exact(tmp
                             strict=True):
                 np.testing.assert_array_equal(x, y)
         assert "x\x00y" in cached._cache.index
+        # The many ASCII pieces went to the tokenizer without its normaliser, x\x00y did not.
+        assert any("w0 w1" in text for text in sent_bare)
+        assert not any("\x00" in text for text in sent_bare)
     assert Encoder.from_dir(str(tmp_path), lowercase=True,
                             split_special_tokens=False)._bare is None
     tokenizer = Encoder.from_dir(str(tmp_path), lowercase=True).tokenizer

@@ -16,7 +16,7 @@ from tokenizers import BertWordPieceTokenizer, pre_tokenizers
 from core.cjk import is_bert_chinese_char
 from tests.corpora import corpus_path
 from tests.vocab_helpers import SPECIALS, enwiki_lines, generated_lines, thucnews_articles
-from vocab.pretokenize import _IDEOGRAPH, BertWordSplitter, make_normalizer
+from vocab.pretokenize import _IDEOGRAPH, BertWordSplitter, _mostly_non_ascii, make_normalizer
 from vocab.train import (
     _repeated_words,
     count_words,
@@ -113,6 +113,7 @@ def test_count_of_english_with_a_few_ideographs_equals_word_by_word(handle_chine
     chunk (no pass over the whole text for them); the same counts either way."""
     pretok = BertWordSplitter(lowercase=True, handle_chinese_chars=handle_chinese_chars)
     texts = [f"{line} 中文{line[:5]}㐀。Über" for line in enwiki_lines(300)]
+    assert not _mostly_non_ascii("\n".join(texts))  # the case this test is about
     expected = Counter(w for text in texts for w in pretok.words(text))
     assert any("中" in w for w in expected) and expected["uber"]  # accents stripped
     assert pretok.count(texts) == expected

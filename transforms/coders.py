@@ -126,7 +126,8 @@ def tokenized_doc_id(data: bytes) -> int:
 
 
 def tokenized_from_bytes(data: bytes, stored_ids: bool = False) -> TokenizedDocument:
-    """The record of `tokenized_bytes`, with the record's own dtypes (int32, bool, int64).
+    """The record of `tokenized_bytes`, by default with the record's own dtypes (int32, bool,
+    int64).
 
     `stored_ids`: the ids as stored instead (uint16 when they all fit, else int32), for the
     NSP pool, which holds a whole pool at once and only copies ids into int32 instances:

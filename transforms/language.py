@@ -68,7 +68,8 @@ def detect_language(text: str, sampling: Sampling = SAMPLE) -> str:
 
     Text CLD2 refuses (it raises on control characters and Unicode noncharacters, which a
     lone surrogate is not: it is encoded as `?`) is `und`; for a long text, when the refused
-    character lies in the sample (the cleaner removes control characters before this step).
+    character lies in the sample, or when the sample is not clear and the whole text is read
+    (the cleaner removes control characters before this step).
     """
     data = text.encode("utf-8", errors="replace")
     if len(data) > sampling.budget:

@@ -69,7 +69,7 @@ class TokenizedDocument:
 
     id: str
     doc_id: int
-    ids: np.ndarray  # int32
+    ids: np.ndarray  # int32 (as stored, uint16 or int32, in the NSP pool: coders.py)
     word_starts: np.ndarray  # bool
     offsets: np.ndarray  # int64, len = n_sentences + 1
 

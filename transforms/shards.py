@@ -99,7 +99,7 @@ class KeyBySortKey(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(self.KEYS, batch)
 
     def _encode(self) -> tuple[list[bytes], list[Bucketed]]:
-        """Encodes the held instances: the row payloads and key batches that completes."""
+        """Encodes the held instances: the row payloads and key batches that complete."""
         instances, self._instances = self._instances, []
         keys = [sort_key(self._seed, inst.doc_id, inst.pass_index, inst.index)
                 for inst in instances]

@@ -21,9 +21,10 @@ Speed: BERT normalisation and pre-tokenisation never join text across an ASCII s
 tokens, and `encode_document` caches piece -> (ids, word starts), sending only unseen pieces
 to `Tokenizer.encode_batch`; the plain path (`use_cache=False`) encodes whole sentences.
 Tests prove both identical on real corpora. A document's sentences are joined by spaces and
-split once; with mostly CJK characters, the pieces are found by numpy on the code points, and
-a one-character piece takes its cache slot from a per-code-point table (Chinese is nearly all
-such pieces), so only longer runs are looked up as strings. Otherwise the pieces are the
+split once; with mostly CJK characters (or any, with jieba word starts), the pieces are found
+by numpy on the code points, and a one-character piece takes its cache slot from a
+per-code-point table (Chinese is nearly all such pieces), so only longer runs are looked up as
+strings. Otherwise the pieces are the
 space-separated runs (a run with CJK characters inside encodes alone as in context too), and
 a document of many pieces is looked up on its UTF-8 bytes in a `PieceTable` (keyed by the
 bytes of pieces up to 15 bytes, exact) instead of by one string per piece. Unseen pieces are
