@@ -295,7 +295,7 @@ def run(argv: list[str]) -> int:
     if args.command == "inspect" and args.n < 0:
         raise UserError(f"--n must be >= 0; got {args.n}")
     with zygote() if _forks_local_workers(args, beam_args) else contextlib.nullcontext():
-        skip_optional_imports_for_local_run(beam_args)  # imports Beam
+        skip_optional_imports_for_local_run(beam_args, argv)  # imports Beam
         _run_command(args, beam_args)
     return 0
 

@@ -10,6 +10,8 @@ installed, before Beam is first imported. A job for another runner (Dataflow) im
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import sys
 
 SKIPPED_MODULES = ("IPython", "google.cloud.bigquery", "google.cloud.pubsub",
@@ -30,12 +32,37 @@ imports pandas on demand and its pandas shim fails on a module marked missing. S
 hidden from Beam's own import only (`skip_optional_imports`), and stays importable after."""
 
 
-def skip_optional_imports() -> None:
+REMOTE_FILESYSTEMS = ("apache_beam.io.gcp.gcsfilesystem", "apache_beam.io.aws.s3filesystem")
+"""Beam's `gs://` and `s3://` filesystems, which `import apache_beam` loads when their client
+libraries are installed (the `gcp` extra: ~0.2 of the launcher's ~0.6 CPU-s of Beam import,
+on its critical path). A job that names no remote path (`://` in no argument) never uses
+them, so its launcher hides them from Beam's import too (`skip_optional_imports_for_local_run`);
+Beam finds a filesystem among the classes imported, so importing one later registers it."""
+
+
+def names_remote_path(argv: list[str]) -> bool:
+    """Whether any argument is or holds a URL-like path (`gs://`, `s3://`, ...)."""
+    return any("://" in arg for arg in argv)
+
+
+def load_remote_filesystems() -> None:
+    """Import (so register) each of `REMOTE_FILESYSTEMS` whose client libraries are installed,
+    for a process that hid them from an earlier job's Beam import."""
+    for name in REMOTE_FILESYSTEMS:
+        if sys.modules.get(name) is None:
+            sys.modules.pop(name, None)
+            # not installed: the path then fails with Beam's own "no filesystem" error
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+
+def skip_optional_imports(hide: tuple[str, ...] = ()) -> None:
     """Make `import` of each of `SKIPPED_MODULES` raise ImportError in this process, and
-    import Beam now, without `HIDDEN_FROM_BEAM` (unless it is imported already)."""
+    import Beam now, without `HIDDEN_FROM_BEAM` nor `hide` (unless it is imported already);
+    those stay importable after."""
     for name in SKIPPED_MODULES:
         sys.modules.setdefault(name, None)
-    hidden = [name for name in HIDDEN_FROM_BEAM if name not in sys.modules]
+    hidden = [name for name in (*HIDDEN_FROM_BEAM, *hide) if name not in sys.modules]
     sys.modules.update(dict.fromkeys(hidden))
     try:
         import apache_beam  # noqa: F401 - imported here for the hiding to apply
@@ -55,10 +82,15 @@ def runner_flag(beam_args: list[str]) -> str | None:
     return runner
 
 
-def skip_optional_imports_for_local_run(beam_args: list[str]) -> None:
+def skip_optional_imports_for_local_run(beam_args: list[str], argv: list[str]) -> None:
     """`skip_optional_imports` when the job runs locally (no `--runner`, or a local one) and
-    Beam is not imported yet: a process that already imported it (a test session, a
-    notebook) may go on to run a job elsewhere, and is left as it is."""
+    Beam is not imported yet, hiding `REMOTE_FILESYSTEMS` too when no argument of `argv` (the
+    whole command line) names a remote path. A process that already imported Beam (a test
+    session, a notebook) may go on to run a job elsewhere, and is left as it is, but gets
+    the remote filesystems an earlier local job hid when this one names a remote path."""
     runner = runner_flag(beam_args)
+    remote = names_remote_path(argv)
     if "apache_beam" not in sys.modules and (runner is None or runner in LOCAL_RUNNERS):
-        skip_optional_imports()
+        skip_optional_imports(hide=() if remote else REMOTE_FILESYSTEMS)
+    elif remote:
+        load_remote_filesystems()
