@@ -15,6 +15,10 @@ per output token; then what the targets are about: time 12x / 4x (linear: 3.0, t
 <= 3.3), MB/s at 12x (target >= 1.36), and the growth of peak RSS per extra output token
 between 1x and 12x (target <= 12 bytes).
 
+A `--workers N` speed-up is fixed start-up (~1 s here: imports, graph, the first stage's
+set-up, the same in both modes) plus N-way stages, so it grows with the corpus: the
+README quotes it where start-up is under 10% of the run, as the per-core target does.
+
     python benchmarks/bench_scale.py [--sizes 1 4 12] [--runs 2] [--plot scale.png]
         [--workers N]   # also each size with `--workers N`, and the speed-up
 """
@@ -142,8 +146,8 @@ def main() -> None:
             mb, r = by_size[12]
             print(f"throughput at 12x: {mb / r.wall:.2f} MB/s wall, {mb / r.cpu:.2f} MB per "
                   "cpu-second (target >= 1.36 MB/s)")
-        lo, hi = min(by_size), max(by_size)
-        if hi > lo:
+        lo = min(by_size)
+        for hi in sorted({12, max(by_size)}.intersection(by_size) - {lo}):
             (_, r_lo), (_, r_hi) = by_size[lo], by_size[hi]
             growth = (r_hi.peak_rss - r_lo.peak_rss) / (r_hi.tokens - r_lo.tokens)
             print(f"peak RSS growth {lo}x -> {hi}x: {growth:.1f} bytes per extra output token "
@@ -154,7 +158,8 @@ def main() -> None:
             continue
         for (size, _, r1), (_, _, r) in zip(one, rows, strict=True):
             print(f"{size}x: {label}: wall {r.wall / r1.wall:.2f}x of 1 worker's "
-                  f"(speed-up {r1.wall / r.wall:.2f}x), peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
+                  f"(speed-up {r1.wall / r.wall:.2f}x; target >= 1.6 with 2 workers on 2 "
+                  f"cores), peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
     if args.plot:
         plot(args.plot, results["1 worker"])
         print(f"plot: {args.plot}")
