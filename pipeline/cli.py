@@ -351,20 +351,29 @@ def _run_command(args: argparse.Namespace, beam_args: list[str]) -> None:
             write_report(args.shard_dir, args.report)
 
 
-class _MissingGcpLibrariesFilter(logging.Filter):
-    """Drops the warning `import apache_beam` logs when the GCP client libraries are absent
-    (the base install): only gs:// paths and Dataflow need them, and those fail with their
-    own message when they are used."""
+class _IrrelevantBeamWarningsFilter(logging.Filter):
+    """Drops two warnings Beam logs that say nothing about our jobs: `import apache_beam`'s
+    when the GCP client libraries are absent (the base install: only gs:// paths and
+    Dataflow need them, and those fail with their own message when they are used), and each
+    `--workers` process's "No semi_persistent_directory found" (about user-registered
+    schemas and logical types, which our stages do not use), forwarded to the launcher."""
+
+    MESSAGES = ("apitools not found", "No semi_persistent_directory found")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "apitools not found" not in record.getMessage()
+        message = record.getMessage()
+        return not any(m in message for m in self.MESSAGES)
 
 
-_GCP_FILTER = _MissingGcpLibrariesFilter()
+_BEAM_WARNINGS_FILTER = _IrrelevantBeamWarningsFilter()
+_WORKER_LOG_FORWARDER = "apache_beam.runners.portability.local_job_service"
+"""The logger that re-logs the `--workers` processes' log lines in the launcher (a filter on
+the root logger does not see a child logger's records)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.getLogger().addFilter(_GCP_FILTER)  # once, however often main() runs
+    for name in ("", _WORKER_LOG_FORWARDER):  # once each, however often main() runs
+        logging.getLogger(name).addFilter(_BEAM_WARNINGS_FILTER)
     try:
         return run(sys.argv[1:] if argv is None else argv)
     except UserError as e:
