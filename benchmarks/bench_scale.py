@@ -157,9 +157,10 @@ def main() -> None:
         if label == "1 worker":
             continue
         for (size, _, r1), (_, _, r) in zip(one, rows, strict=True):
+            target = "; target >= 1.6 with 2 workers on 2 cores" if label.startswith("--") else ""
             print(f"{size}x: {label}: wall {r.wall / r1.wall:.2f}x of 1 worker's "
-                  f"(speed-up {r1.wall / r.wall:.2f}x; target >= 1.6 with 2 workers on 2 "
-                  f"cores), peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
+                  f"(speed-up {r1.wall / r.wall:.2f}x{target}), "
+                  f"peak RSS {r.peak_rss / r1.peak_rss:.2f}x")
     if args.plot:
         plot(args.plot, results["1 worker"])
         print(f"plot: {args.plot}")

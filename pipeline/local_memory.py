@@ -14,10 +14,15 @@ same setting through glibc's environment variables. Elsewhere (macOS, musl) noth
 the bundle processor of every stage it ran for reuse, and drops it only after 60 s idle:
 its DoFns (the encoder's piece cache) and, per output, the encode buffer of the stage's
 output (grown to ~2x the last flushed 10 MB). One stage after another, these add up to
-~100 MB on an 8 MB corpus, all alive at the peak. A 0.2-second threshold frees them within
-~0.4 s of the next stage's start: with 1 s, the tokenizer's piece cache (~20 MB at 24 MB of
-input) was still alive while the pack stage decoded its pool, the run's peak (measured:
-README "Corpus scale, memory and local cores").
+~100 MB on an 8 MB corpus, all alive at the peak. The threshold is 0.05 s, so they go within
+~0.1 s of the next stage's start: the pack stage decodes its NSP pool (the run's peak) in its
+first ~0.2 s, and with 0.2 s (freed ~0.4 s after) the tokenize stage's leftovers were still
+alive then, ~27 MB at 24 MB of input (peak 285 vs 259 MB, an RSS trace per stage; 1 s was
+worse). `bench_scale.py --sizes 1 12 --base-mb 2 --runs 3 --baseline <0.2 s>` (2026-12-02):
+peak RSS growth 7.7 against 11.7 bytes per extra output token, time unchanged (README
+"Corpus scale, memory and local cores"). A stage's bundles run back to back, so a processor
+is rarely dropped between two bundles of one stage; if it is, the next bundle builds a new
+one (DoFn `setup` again), which costs time, not output.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import os
 
 MMAP_THRESHOLD = 64 << 10
 TRIM_THRESHOLD = 1 << 20
-IDLE_STAGE_SECONDS = 0.2
+IDLE_STAGE_SECONDS = 0.05
 """How long a finished stage's bundle processor is kept for reuse (Beam's default: 60 s)."""
 _M_TRIM_THRESHOLD = -1  # glibc malloc.h
 _M_MMAP_THRESHOLD = -3
