@@ -9,8 +9,9 @@ process (one in-memory FnApiRunner worker; the bare trainer uses its own Rust th
 interleaved, best of `--runs`, after one warm-up `clean` that keeps module imports out.
 
 The bare trainer runs on every core (tokenizers' default) while `vocab` runs one worker, so
-the script also times `vocab --workers 2` (CPU time includes its worker processes) and
-prints its wall time against the bare trainer's: the two on the same two cores.
+the script also times `vocab --workers N`, N = this machine's cores (CPU time includes its
+worker processes), and prints its wall time against the bare trainer's: the two on the same
+cores.
 
 Like with like: the bare trainer neither parses JSON nor cleans, deduplicates or splits
 sentences, while `vocab` does all of that before counting. So the script also times the
@@ -22,9 +23,11 @@ bare trainer's own counting and training of the same text.
 The floor of `all` - `shards`: `tokenizers` has no API to train from counted words, so
 `all` must hand the trainer every counted word occurrence again (the re-feed) and then run
 its merges, on one Rust thread as in the pipeline (vocab/rust_threads.py). The script times
-`train_wordpiece` on the cleaned sentences' counts, without merges and with them, and prints
-that floor as a multiple of `shards`: while it is above 0.3, `all` / `shards` cannot reach
-1.3 with this trainer, whatever the pipeline does around it.
+`train_wordpiece` on the cleaned sentences' counts at vocab size 1 (the re-feed and the
+trainer's set-up: alphabet, word splits, pair counts; no merge is made) and at full size (the
+difference is the merge loop), and prints the full one as a multiple of `shards`: while it
+is above 0.3, `all` / `shards` cannot reach 1.3 with this trainer, whatever the pipeline does
+around it.
 
     python benchmarks/bench_all.py [--mb 8] [--runs 3] [--lang en]
 """
@@ -78,7 +81,8 @@ def _write_sentences(clean_dir: Path, out: Path) -> int:
 
 
 def _cpu() -> float:
-    """This process's CPU time plus that of its reaped children (`--workers`' processes)."""
+    """This process's CPU time plus that of its reaped children: with `--workers`, the
+    zygote (its imports included) and the worker processes it forked and waited for."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
 
@@ -143,10 +147,12 @@ def main() -> None:
                             limit_alphabet=size["limit_alphabet"], special=SPECIAL_TOKEN_LIST)
         return run
 
+    cores = os.cpu_count() or 1
     steps = {"bare trainer": bare(corpus), "bare trainer, cleaned text": bare(str(cleaned)),
-             "clean": clean, "vocab": vocab(), "vocab --workers 2": vocab("--workers", "2"),
+             "clean": clean, "vocab": vocab(), f"vocab --workers {cores}": vocab(
+                 "--workers", str(cores)),
              "all": everything, "shards": shards,
-             "re-feed only (train, no merges)": train(1),
+             "re-feed + set-up (no merge loop)": train(1),
              "train_wordpiece on the counts": train(size["vocab_size"])}
     wall = dict.fromkeys(steps, float("inf"))
     cpu = dict.fromkeys(steps, float("inf"))
@@ -167,11 +173,12 @@ def main() -> None:
               f"{(t['vocab'] - t['clean']) / bare_clean:.2f}x")
         print(f"{name}: all / shards (with all's vocab): {t['all'] / t['shards']:.2f}x "
               "(target <= 1.3)")
-    print(f"wall, both on this machine's 2 cores: vocab --workers 2 / bare trainer: "
-          f"{wall['vocab --workers 2'] / wall['bare trainer']:.2f}x (target <= 1.5)")
-    feed, trained = cpu["re-feed only (train, no merges)"], cpu["train_wordpiece on the counts"]
-    print(f"floor of all - shards with tokenizers' trainer (cpu, one Rust thread): re-feed "
-          f"{feed:.2f} + merges {trained - feed:.2f} = {trained:.2f} s = "
+    print(f"wall, both on this machine's {cores} cores: vocab --workers {cores} / bare trainer: "
+          f"{wall[f'vocab --workers {cores}'] / wall['bare trainer']:.2f}x (target <= 1.5)")
+    feed = round(cpu["re-feed + set-up (no merge loop)"], 2)
+    trained = round(cpu["train_wordpiece on the counts"], 2)
+    print(f"floor of all - shards with tokenizers' trainer (cpu, one Rust thread): re-feed and "
+          f"set-up {feed:.2f} + merge loop {trained - feed:.2f} = {trained:.2f} s = "
           f"{trained / cpu['shards']:.2f}x shards (all / shards <= 1.3 leaves 0.3x for "
           "counting, re-feed and merges together)")
 

@@ -355,8 +355,8 @@ class _IrrelevantBeamWarningsFilter(logging.Filter):
     """Drops two warnings Beam logs that say nothing about our jobs: `import apache_beam`'s
     when the GCP client libraries are absent (the base install: only gs:// paths and
     Dataflow need them, and those fail with their own message when they are used), and each
-    `--workers` process's "No semi_persistent_directory found" (about user-registered
-    schemas and logical types, which our stages do not use), forwarded to the launcher."""
+    `--workers` process's "No semi_persistent_directory found" (no pickled main session to
+    load: our stages live in importable modules and need none), forwarded to the launcher."""
 
     MESSAGES = ("apitools not found", "No semi_persistent_directory found")
 

@@ -33,13 +33,13 @@ hidden from Beam's own import only (`skip_optional_imports`), and stays importab
 
 
 REMOTE_FILESYSTEMS = ("apache_beam.io.gcp.gcsfilesystem", "apache_beam.io.aws.s3filesystem")
-"""Beam's `gs://` and `s3://` filesystems, which `import apache_beam` loads when their client
-libraries are installed (the `gcp` extra). A job that names no remote path (`://` in no
-argument) never uses them, so its launcher hides them from Beam's import too
-(`skip_optional_imports_for_local_run`): Beam's import, on the launcher's critical path, went
-from ~0.60 to ~0.55 s (`python -X importtime`, 2026-12-02; most of their chains, google.auth
-and the like, Beam imports anyway). Beam finds a filesystem among the classes imported, so
-importing one later registers it."""
+"""Beam's `gs://` and `s3://` filesystems, which `import apache_beam` loads when it can (the
+`gcp` extra brings gs://'s client libraries; s3:// imports without boto3). A job that names
+no remote path (`://` in no argument) never uses them, so its launcher hides them from Beam's
+import too (`skip_optional_imports_for_local_run`): Beam's import, on the launcher's critical
+path, went from ~0.60 to ~0.55 s (`python -X importtime`, 2026-12-02; most of their chains,
+google.auth and the like, Beam imports anyway). Beam finds a filesystem among the classes
+imported, so importing one later registers it."""
 
 
 def names_remote_path(argv: list[str]) -> bool:
@@ -51,8 +51,7 @@ def load_remote_filesystems() -> None:
     """Import (so register) each of `REMOTE_FILESYSTEMS` whose client libraries are installed,
     for a process that hid them from an earlier job's Beam import."""
     for name in REMOTE_FILESYSTEMS:
-        if sys.modules.get(name) is None:
-            sys.modules.pop(name, None)
+        if name not in sys.modules:
             # not installed: the path then fails with Beam's own "no filesystem" error
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
@@ -89,7 +88,8 @@ def skip_optional_imports_for_local_run(beam_args: list[str], argv: list[str]) -
     Beam is not imported yet, hiding `REMOTE_FILESYSTEMS` too when no argument of `argv` (the
     whole command line) names a remote path. A process that already imported Beam (a test
     session, a notebook) may go on to run a job elsewhere, and is left as it is, but gets
-    the remote filesystems an earlier local job hid when this one names a remote path."""
+    the remote filesystems an earlier local job hid when this one names a remote path (for
+    any other job naming one, Beam's own import loads them, so that call does nothing)."""
     runner = runner_flag(beam_args)
     remote = names_remote_path(argv)
     if "apache_beam" not in sys.modules and (runner is None or runner in LOCAL_RUNNERS):

@@ -77,7 +77,7 @@ def test_other_runners_and_processes_with_beam_imported_keep_the_modules():
 def test_remote_filesystems_are_hidden_only_from_jobs_that_name_no_remote_path():
     """A local job naming no `://` path imports Beam without its gs:// and s3:// filesystems;
     a later job in the same process that names one gets them; a job naming one from the
-    start has them at once."""
+    start, even only in a Beam flag, has them at once."""
     probe = ("from apache_beam.io.filesystems import FileSystems\n"
              "def fs():\n"
              "    try:\n"
@@ -93,6 +93,7 @@ def test_remote_filesystems_are_hidden_only_from_jobs_that_name_no_remote_path()
     assert _python(code) == [None, "GCSFileSystem"]
     code = (
         "import json\nfrom pipeline.lean_imports import skip_optional_imports_for_local_run\n"
-        "skip_optional_imports_for_local_run([], ['vocab', '--output', 'gs://bucket/v'])\n"
+        "skip_optional_imports_for_local_run(['--temp_location=gs://bucket/t'], "
+        "['vocab', '--output', 'v', '--temp_location=gs://bucket/t'])\n"
         + probe + "print(json.dumps([fs()]))\n")
     assert _python(code) == ["GCSFileSystem"]
