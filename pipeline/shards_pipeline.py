@@ -53,17 +53,19 @@ def _vocab_info(artifacts: VocabArtifacts, source: str) -> dict:
 
 def _shard_stages(cleaned: dict, artifacts, specials: dict[str, int], job: ShardsJobConfig,
                   shard_dir: str, vocab_source: str, extra_stats: list,
-                  spill_dir: str | None) -> None:
+                  spill_dir: str | None, documents_spilled: bool = False) -> None:
     """tokenize -> pack -> mask -> shards -> manifest, summary; shared by `shards` and `all`.
     With a `spill_dir` (local runs) the documents and instances cross dedup and the NSP-pool
-    and shard shuffles as spill files (transforms/spill.py)."""
+    and shard shuffles as spill files (transforms/spill.py). `documents_spilled`:
+    `cleaned["documents"]` holds `SpillElements` payloads of the documents (`all`)."""
     from transforms.mask_beam import ApplyMasks
     from transforms.pack_beam import PackInstances
     from transforms.shards import RowPacking, WriteManifest, WriteShards
     from transforms.tokenize import TokenizeDocuments
 
     tokenized = cleaned["documents"] | "TokenizeDocuments" >> TokenizeDocuments(
-        artifacts, zh_word_starts=job.zh_segmenter == "jieba")
+        artifacts, zh_word_starts=job.zh_segmenter == "jieba", spilled=documents_spilled,
+        spill_dir=spill_dir)
     packed = tokenized["documents"] | "PackInstances" >> PackInstances(
         job.pack, specials["cls"], specials["sep"], spill_dir,
         local_workers(cleaned["documents"].pipeline.options))
@@ -108,6 +110,7 @@ def build_shards(p: beam.Pipeline, job: ShardsJobConfig,
 
 def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = None) -> None:
     """Add the `all` job to `p`: `output/vocab`, `output/shards`, `output/summary.json`."""
+    from transforms.spill import SpillElements
     from transforms.vocab_build import BuildVocab
 
     job = dataclasses.replace(job, read=with_default_inputs(job.read))
@@ -117,9 +120,13 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = No
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(job.vocab, vocab_dir,
                                                               count_kept=False)
-    _shard_stages(cleaned, built["artifacts"], specials, job,
+    # The documents wait for the vocab across a stage boundary: as spill files on a local
+    # run, not in the runner's RAM (transforms/tokenize.py).
+    waiting = cleaned["documents"] | "SpillUntilVocab" >> beam.ParDo(
+        SpillElements(spill_dir)).with_output_types(bytes)
+    _shard_stages({**cleaned, "documents": waiting}, built["artifacts"], specials, job,
                   FileSystems.join(job.output, SHARDS_SUBDIR), vocab_dir, [built["stats"]],
-                  spill_dir)
+                  spill_dir, documents_spilled=True)
 
 
 def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,

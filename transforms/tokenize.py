@@ -8,6 +8,12 @@ drops lines that tokenize to nothing; a document left without tokens is counted 
 
 The encoder is built once per worker, lazily, from the job's `VocabArtifacts` side input (the
 vocab dir the launcher embedded for `shards`, or the vocab `BuildVocab` trained in `all`).
+
+In `all` the documents must wait for the vocab to be trained, so they cross a stage boundary
+whole, which a local runner holds in RAM (~10x the corpus: 688 vs 279 MB peak against
+`shards` on 40 MB). There they come as `SpillElements` payloads (transforms/spill.py: spill
+files on a local run, only references in RAM) and `TokenizeDocuments(spill_dir=...)` reads
+them back inside the encoding DoFn, after the boundary.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from transforms.coders import TokenizedDocumentCoder  # noqa: F401 - registers t
 from transforms.progress import DOCUMENTS_TOKENIZED, PROCESS_PROGRESS
 from transforms.records import Document, TokenizedDocument
 from transforms.rng import doc_id_hash
+from transforms.spill import Payloads, spilled_elements
 from vocab.artifacts import VocabArtifacts
 from vocab.encoder import Encoder
 from vocab.rust_threads import use_one_rust_thread
@@ -69,15 +76,30 @@ class _TokenizeFn(beam.DoFn):
         yield tokenized
 
 
+class _TokenizeSpilledFn(_TokenizeFn):
+    """`_TokenizeFn` over the documents of `SpillElements` payloads."""
+
+    def __init__(self, zh_word_starts: bool, spill_dir: str | None) -> None:
+        super().__init__(zh_word_starts)
+        self._payloads = Payloads(spill_dir)
+
+    def process(self, payload: bytes, artifacts: VocabArtifacts):
+        for doc in spilled_elements(self._payloads, payload):
+            yield from super().process(doc, artifacts)
+
+
 class TokenizeDocuments(beam.PTransform):
     """PCollection[Document] -> {"documents": PCollection[TokenizedDocument], "stats": ...}.
 
-    `artifacts` is the single-element PCollection[VocabArtifacts] of the job.
+    `artifacts` is the single-element PCollection[VocabArtifacts] of the job. With `spilled`,
+    the input is `SpillElements(spill_dir)` payloads of the documents instead.
     """
 
-    def __init__(self, artifacts: beam.PCollection, zh_word_starts: bool = False) -> None:
+    def __init__(self, artifacts: beam.PCollection, zh_word_starts: bool = False,
+                 spilled: bool = False, spill_dir: str | None = None) -> None:
         super().__init__()
-        self._fn = _TokenizeFn(zh_word_starts)
+        self._fn = (_TokenizeSpilledFn(zh_word_starts, spill_dir) if spilled
+                    else _TokenizeFn(zh_word_starts))
         self._artifacts = artifacts
 
     def expand(self, documents):
