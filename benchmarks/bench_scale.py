@@ -1,4 +1,4 @@
-"""How `shards` scales with the corpus: wall time, MB/s and peak memory at 1x / 4x / 12x.
+"""How `shards` (or `all`) scales with the corpus: wall time, MB/s and peak RSS at 1x / 4x / 12x.
 
 A bigger corpus is made of *distinct* documents, not copies (copies would hit the encoder's
 piece cache and be dropped by dedup): `variant_corpus.write_corpus("en", ...)` respells the
@@ -19,8 +19,12 @@ A `--workers N` speed-up is fixed start-up (~1 s here: imports, graph, the first
 set-up, the same in both modes) plus N-way stages, so it grows with the corpus: the
 README quotes it at 40 MB (20x of 2 MB), the corpus size the per-core target uses.
 
+`--job all` runs `all` instead (clean + vocab + shards; its own vocab), for the peak RSS of
+the vocab job's extra stages (the targets above are about `shards`).
+
     python benchmarks/bench_scale.py [--sizes 1 4 12] [--runs 2] [--plot scale.png]
         [--workers N]   # also each size with `--workers N`, and the speed-up
+        [--job all] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -49,11 +53,13 @@ class Run:
     tokens: int
 
 
-def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> Run:
-    """One `shards` run of the checkout `code` in a child process: wall time, the child's
-    peak RSS, output tokens."""
-    argv = [sys.executable, str(code / "beam_runner.py"), "shards", "--input", str(corpus),
-            "--format", "jsonl", "--vocab", str(VOCAB), "--lowercase", "--task", "nsp",
+def run_job(corpus: Path, out: Path, extra: list[str], code: Path = ROOT, job: str = "shards"
+            ) -> Run:
+    """One `shards` (bert-base-uncased vocab) or `all` (its own vocab) run of the checkout
+    `code` in a child process: wall time, the child's peak RSS, output tokens."""
+    vocab = ["--vocab", str(VOCAB), "--lowercase"] if job == "shards" else []
+    argv = [sys.executable, str(code / "beam_runner.py"), job, "--input", str(corpus),
+            "--format", "jsonl", *vocab, "--task", "nsp",
             "--masking", "span", "--max-seq-length", "512", "--output", str(out),
             "--overwrite", *extra]
     # Variants are near-duplicates by construction; checkouts older than the flag lack it.
@@ -67,7 +73,8 @@ def run_shards(corpus: Path, out: Path, extra: list[str], code: Path = ROOT) -> 
     if status != 0:
         sys.exit(f"failed ({status}): {' '.join(argv)}\n{child.stderr.read().decode()[-3000:]}")
     child.stderr.close()
-    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    shard_dir = out if job == "shards" else out / "shards"
+    manifest = json.loads((shard_dir / "manifest.json").read_text(encoding="utf-8"))
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
                int(manifest["totals"]["tokens"]))
 
@@ -103,6 +110,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path,
                         help="also run every size with the checkout at this path (1 worker)")
     parser.add_argument("--plot", type=Path, help="write the time/RSS plot (PNG) here")
+    parser.add_argument("--job", choices=("shards", "all"), default="shards",
+                        help="all: clean + vocab + shards, its peak RSS and time")
     args = parser.parse_args()
     if not VOCAB.exists():
         sys.exit(f"skipped: {SHARED} not found (the benchmark reads ../shared/corpora)")
@@ -122,13 +131,13 @@ def main() -> None:
         runs: dict[str, list[Run]] = {label: [] for label, _, _ in configs}
         for _ in range(args.runs):
             for label, extra, code in configs:
-                runs[label].append(run_shards(corpus, tmp / "out", extra, code))
+                runs[label].append(run_job(corpus, tmp / "out", extra, code, args.job))
         for label, done in runs.items():
             best = Run(min(r.wall for r in done), min(r.cpu for r in done),
                        min(r.peak_rss for r in done), done[0].tokens)
             results[label].append((size, mb, best))
-    print(f"\n`shards` (nsp, span, seq 512) on distinct English documents, best of {args.runs}; "
-          f"1x = {args.base_mb:g} MB of JSONL")
+    print(f"\n`{args.job}` (nsp, span, seq 512) on distinct English documents, best of "
+          f"{args.runs}; 1x = {args.base_mb:g} MB of JSONL")
     for label, rows in results.items():
         print(f"\n{label}:")
         print(f"{'size':>5} {'MB':>7} {'wall s':>8} {'MB/s':>6} {'cpu s':>8} {'MB/cpu-s':>8} "
