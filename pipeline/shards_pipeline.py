@@ -3,7 +3,8 @@
     shards: CleanCorpus ─► TokenizeDocuments ─► PackInstances ─► ApplyMasks ─► WriteShards
             ─► WriteManifest                      (vocab dir read by the launcher)
     all:    CleanCorpus ─┬► BuildVocab ─► <output>/vocab ─┐ (VocabArtifacts side input)
-                         └► TokenizeDocuments ─► ... ─► WriteShards ─► <output>/shards
+                         └► SpillUntilVocab ─► TokenizeDocuments ─► ... ─► WriteShards
+                                               ─► <output>/shards
 
 Both feed the stages the vocab as a single-element `VocabArtifacts` PCollection. In `shards`
 the launcher reads the vocab dir (a few files, local or gs://) and embeds its bytes in the
@@ -120,13 +121,14 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = No
     cleaned = p | "CleanCorpus" >> CleanCorpus(job.read, job.clean, spill_dir)
     built = cleaned["documents"] | "BuildVocab" >> BuildVocab(job.vocab, vocab_dir,
                                                               count_kept=False)
-    # The documents wait for the vocab across a stage boundary: as spill files on a local
-    # run, not in the runner's RAM (transforms/tokenize.py).
-    waiting = cleaned["documents"] | "SpillUntilVocab" >> beam.ParDo(
-        SpillElements(spill_dir)).with_output_types(bytes)
-    _shard_stages({**cleaned, "documents": waiting}, built["artifacts"], specials, job,
+    # The documents wait for the vocab across a stage boundary: on a local run as spill
+    # files, not in the runner's RAM (transforms/tokenize.py); elsewhere as they are.
+    if spill_dir is not None:
+        cleaned = {**cleaned, "documents": cleaned["documents"] | "SpillUntilVocab" >> beam.ParDo(
+            SpillElements(spill_dir)).with_output_types(bytes)}
+    _shard_stages(cleaned, built["artifacts"], specials, job,
                   FileSystems.join(job.output, SHARDS_SUBDIR), vocab_dir, [built["stats"]],
-                  spill_dir, documents_spilled=True)
+                  spill_dir, documents_spilled=spill_dir is not None)
 
 
 def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,

@@ -229,9 +229,9 @@ def test_a_killed_run_leaves_no_manifest(tmp_path):
 
 def test_all_keeps_the_documents_waiting_for_the_vocab_in_spill_files(tmp_path):
     """In `all` the documents wait for the vocab across a stage boundary, which a local
-    runner holds in RAM: they cross it as `SpillElements` payloads (~50-byte references with
-    a spill dir), read back by the encoding DoFn, not as whole documents (688 vs 461 MB peak
-    on 40 MB of English, README "Vocab cost")."""
+    runner holds in RAM: they cross it as `SpillElements` payloads in spill files (~50-byte
+    references in RAM), read back by the encoding DoFn, not as whole documents (README
+    "Memory of `all`")."""
     from apache_beam.pipeline import PipelineVisitor
 
     from core.config import ShardsJobConfig, VocabConfig
@@ -252,3 +252,6 @@ def test_all_keeps_the_documents_waiting_for_the_vocab_in_spill_files(tmp_path):
     (documents,) = encode.main_inputs.values()
     assert documents.producer.full_label == "SpillUntilVocab"
     assert documents.element_type is bytes
+    # both sides use the spill dir (with None the batches themselves would cross in RAM)
+    for node in (documents.producer, encode):
+        assert node.transform.dofn._payloads._dir == str(tmp_path)

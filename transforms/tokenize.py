@@ -9,11 +9,12 @@ drops lines that tokenize to nothing; a document left without tokens is counted 
 The encoder is built once per worker, lazily, from the job's `VocabArtifacts` side input (the
 vocab dir the launcher embedded for `shards`, or the vocab `BuildVocab` trained in `all`).
 
-In `all` the documents must wait for the vocab to be trained, so they cross a stage boundary
-whole, which a local runner holds in RAM (~10x the corpus: 688 vs 279 MB peak against
-`shards` on 40 MB). There they come as `SpillElements` payloads (transforms/spill.py: spill
-files on a local run, only references in RAM) and `TokenizeDocuments(spill_dir=...)` reads
-them back inside the encoding DoFn, after the boundary.
+In `all` the documents must wait for the vocab to be trained, across a stage boundary that a
+local runner holds in RAM; whole, they took ~5-6x the corpus there (`all`'s peak 696 vs 470 MB
+on 40 MB, `benchmarks/bench_scale.py --job all`). So on a local run they come as
+`SpillElements` payloads (transforms/spill.py: spill files, only references in RAM), and
+`TokenizeDocuments(spilled=True, spill_dir=...)` reads them back inside the encoding DoFn,
+after the boundary.
 """
 
 from __future__ import annotations
