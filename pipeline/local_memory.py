@@ -19,7 +19,7 @@ output (grown to ~2x the last flushed 10 MB). One stage after another, these add
 first ~0.2 s, and with 0.2 s (freed ~0.4 s after) the tokenize stage's leftovers were still
 alive then, ~27 MB at 24 MB of input (peak 285 vs 259 MB, an RSS trace per stage; 1 s was
 worse). `bench_scale.py --sizes 1 12 --base-mb 2 --runs 3 --baseline <0.2 s>` (2026-12-02):
-peak RSS growth 7.7 against 11.7 bytes per extra output token, time unchanged (README
+peak RSS growth 8.2 against 11.7 bytes per extra output token, CPU unchanged (README
 "Corpus scale, memory and local cores"). A stage's bundles run back to back, so a processor
 is rarely dropped between two bundles of one stage; if it is, the next bundle builds a new
 one (DoFn `setup` again), which costs time, not output.

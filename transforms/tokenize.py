@@ -10,7 +10,7 @@ The encoder is built once per worker, lazily, from the job's `VocabArtifacts` si
 vocab dir the launcher embedded for `shards`, or the vocab `BuildVocab` trained in `all`).
 
 In `all` the documents must wait for the vocab to be trained, across a stage boundary that a
-local runner holds in RAM; whole, they took ~5-6x the corpus there (`all`'s peak 696 vs 470 MB
+local runner holds in RAM; whole, they took ~5-6x the corpus there (`all`'s peak 705 vs 470 MB
 on 40 MB, `benchmarks/bench_scale.py --job all`). So on a local run they come as
 `SpillElements` payloads (transforms/spill.py: spill files, only references in RAM), and
 `TokenizeDocuments(spilled=True, spill_dir=...)` reads them back inside the encoding DoFn,
