@@ -136,6 +136,10 @@ def main() -> None:
             best = Run(min(r.wall for r in done), min(r.cpu for r in done),
                        min(r.peak_rss for r in done), done[0].tokens)
             results[label].append((size, mb, best))
+    def target(text: str) -> str:
+        """The issue's targets are about `shards`; `--job all` prints none."""
+        return text if args.job == "shards" else ""
+
     print(f"\n`{args.job}` (nsp, span, seq 512) on distinct English documents, best of "
           f"{args.runs}; 1x = {args.base_mb:g} MB of JSONL")
     for label, rows in results.items():
@@ -147,15 +151,10 @@ def main() -> None:
                   f"{mb / r.cpu:8.2f} {r.tokens:>11,} {r.peak_rss / 1e6:12.0f} "
                   f"{r.peak_rss / r.tokens:12.1f}")
         by_size = {size: (mb, r) for size, mb, r in rows}
-
-        def target(text: str) -> str:
-            """The issue's targets are about `shards`; `--job all` prints none."""
-            return text if args.job == "shards" else ""
-
         if 4 in by_size and 12 in by_size:
             (_, r4), (_, r12) = by_size[4], by_size[12]
             print(f"time 12x / 4x: wall {r12.wall / r4.wall:.2f}, cpu {r12.cpu / r4.cpu:.2f} "
-                  f"(linear: 3.0{target(', target <= 3.3')})")
+                  f"(linear: 3.0{target('; target <= 3.3')})")
         if 12 in by_size:
             mb, r = by_size[12]
             print(f"throughput at 12x: {mb / r.wall:.2f} MB/s wall, {mb / r.cpu:.2f} MB per "

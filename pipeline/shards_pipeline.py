@@ -123,12 +123,13 @@ def build_all(p: beam.Pipeline, job: ShardsJobConfig, spill_dir: str | None = No
                                                               count_kept=False)
     # The documents wait for the vocab across a stage boundary: on a local run as spill
     # files, not in the runner's RAM (transforms/tokenize.py); elsewhere as they are.
-    if spill_dir is not None:
+    spilled = spill_dir is not None
+    if spilled:
         cleaned = {**cleaned, "documents": cleaned["documents"] | "SpillUntilVocab" >> beam.ParDo(
             SpillElements(spill_dir)).with_output_types(bytes)}
     _shard_stages(cleaned, built["artifacts"], specials, job,
                   FileSystems.join(job.output, SHARDS_SUBDIR), vocab_dir, [built["stats"]],
-                  spill_dir, documents_spilled=spill_dir is not None)
+                  spill_dir, documents_spilled=spilled)
 
 
 def _run(build, job: ShardsJobConfig, own_files: OwnFiles, shard_dir: str,
